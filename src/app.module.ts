@@ -1,0 +1,43 @@
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import type { PGlite } from '@electric-sql/pglite';
+import { ClientsModule } from './clients/clients.module.js';
+import { CommonModule } from './common/common.module.js';
+import { BodyParserMiddleware, RequestContextMiddleware } from './common/http-middleware.js';
+import type { JsonLogger } from './common/json-logger.js';
+import { ConfigModule } from './config/config.module.js';
+import type { ResolvedConfig } from './config/load-config.js';
+import { DatabaseModule } from './database/database.module.js';
+import { DiscoveryModule } from './discovery/discovery.module.js';
+import { PolicyModule } from './policy/policy.module.js';
+import { RegistrationModule } from './registration/registration.module.js';
+import { TokensModule } from './tokens/tokens.module.js';
+
+export interface AppOptions {
+  config: ResolvedConfig;
+  logger: JsonLogger;
+  /** A prepared embedded database (tests); otherwise the config decides. */
+  embedded?: PGlite;
+}
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot({ config, logger, embedded }: AppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        CommonModule.forRoot(logger),
+        DatabaseModule.forRoot(embedded),
+        ClientsModule,
+        RegistrationModule,
+        PolicyModule,
+        TokensModule,
+        DiscoveryModule,
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestContextMiddleware, BodyParserMiddleware).forRoutes('*');
+  }
+}

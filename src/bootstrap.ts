@@ -1,0 +1,42 @@
+// Builds the Nest application the same way for the service and for the tests.
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { AppModule, type AppOptions } from './app.module.js';
+import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
+import { OAuthExceptionFilter } from './common/oauth-exception.filter.js';
+
+export function buildOpenApiDocument(app: NestExpressApplication, issuer: string): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Registrar')
+    .setDescription(
+      'OAuth 2.0 / OpenID Connect Dynamic Client Registration server. Every error body is ' +
+        '{"error": "<RFC code>", "error_description": "..."}.',
+    )
+    .setVersion('0.1.0')
+    .addServer(issuer)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An admin API key (admin.api_keys)' }, ADMIN_SECURITY)
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}
+
+export async function createApp(options: AppOptions & { preview?: boolean }): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+    bodyParser: false,
+    logger: options.logger,
+    abortOnError: false,
+    preview: options.preview,
+  });
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.useGlobalFilters(new OAuthExceptionFilter(options.logger));
+  app.enableShutdownHooks();
+  const issuer = options.config.values['urls.self.issuer'] as string;
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, issuer), {
+    jsonDocumentUrl: 'docs-json',
+    yamlDocumentUrl: 'docs-yaml',
+    customSiteTitle: 'Registrar API',
+  });
+  return app;
+}

@@ -1,0 +1,171 @@
+// The table of client metadata fields: what each field holds, its default, who
+// may set it and where it is shown. The validator (client-validator.ts), the
+// admin API and the registration endpoints all read this one table.
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit'] as const;
+export const RESPONSE_TYPES = [
+  'code',
+  'id_token',
+  'token',
+  'code id_token',
+  'code token',
+  'id_token token',
+  'code id_token token',
+  'none',
+] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** Algorithms accepted from clients (assertions, request objects); also advertised in discovery. */
+export const CLIENT_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+/** Algorithms Registrar can sign ID tokens and userinfo responses with. */
+export const SERVER_SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'];
+
+export type FieldKind =
+  | 'string'
+  | 'url' // absolute https URL
+  | 'redirect_uris'
+  | 'urls' // list of absolute https URLs
+  | 'strings'
+  | 'boolean'
+  | 'max_age' // non-negative integer or null
+  | 'enum'
+  | 'enum_list'
+  | 'scope'
+  | 'jwks'
+  | 'origins'
+  | 'lifespan'
+  | 'object';
+
+/**
+ * Who may set a field:
+ * - `registrant`: anyone, through DCR or the admin API;
+ * - `admin`: only through the admin API (a DCR body carrying it is refused);
+ * - `server`: nobody; the server computes it (the admin API ignores it, DCR refuses it).
+ */
+export type SetBy = 'registrant' | 'admin' | 'server';
+
+export interface FieldDef {
+  kind: FieldKind;
+  setBy: SetBy;
+  /** Shown in RFC 7591/7592 responses (admin responses show every field). */
+  dcrVisible: boolean;
+  values?: readonly string[];
+  /** Accepts BCP 47 language-tagged variants, e.g. `client_name#fr`. */
+  localizable?: boolean;
+  /** Longest list accepted. */
+  maxItems?: number;
+}
+
+const registrant = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => ({
+  kind,
+  setBy: 'registrant',
+  dcrVisible: true,
+  ...extra,
+});
+const adminOnly = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => ({
+  kind,
+  setBy: 'admin',
+  dcrVisible: true,
+  ...extra,
+});
+const serverSet = (dcrVisible: boolean): FieldDef => ({ kind: 'string', setBy: 'server', dcrVisible });
+
+const LIFESPANS = [
+  'authorization_code_grant_access_token_lifespan',
+  'authorization_code_grant_id_token_lifespan',
+  'authorization_code_grant_refresh_token_lifespan',
+  'client_credentials_grant_access_token_lifespan',
+  'device_authorization_grant_access_token_lifespan',
+  'device_authorization_grant_id_token_lifespan',
+  'device_authorization_grant_refresh_token_lifespan',
+  'implicit_grant_access_token_lifespan',
+  'implicit_grant_id_token_lifespan',
+  'jwt_bearer_grant_access_token_lifespan',
+  'refresh_token_grant_access_token_lifespan',
+  'refresh_token_grant_id_token_lifespan',
+  'refresh_token_grant_refresh_token_lifespan',
+];
+
+export const CLIENT_FIELDS: Record<string, FieldDef> = {
+  // RFC 7591 §2 and OpenID Connect Dynamic Client Registration §2
+  redirect_uris: registrant('redirect_uris', { maxItems: 100 }),
+  token_endpoint_auth_method: registrant('enum', { values: AUTH_METHODS }),
+  grant_types: registrant('enum_list', { values: GRANT_TYPES }),
+  response_types: registrant('enum_list', { values: RESPONSE_TYPES }),
+  client_name: registrant('string', { localizable: true }),
+  client_uri: registrant('url', { localizable: true }),
+  logo_uri: registrant('url', { localizable: true }),
+  policy_uri: registrant('url', { localizable: true }),
+  tos_uri: registrant('url', { localizable: true }),
+  scope: registrant('scope'),
+  contacts: registrant('strings', { maxItems: 20 }),
+  jwks: registrant('jwks'),
+  jwks_uri: registrant('url'),
+  software_id: registrant('string'),
+  software_version: registrant('string'),
+  application_type: registrant('enum', { values: ['web', 'native'] }),
+  sector_identifier_uri: registrant('url'),
+  subject_type: registrant('enum', { values: ['public', 'pairwise'] }),
+  id_token_signed_response_alg: registrant('enum', { values: SERVER_SIGNING_ALGS }),
+  userinfo_signed_response_alg: registrant('enum', { values: ['none', ...SERVER_SIGNING_ALGS] }),
+  request_object_signing_alg: registrant('enum', { values: ['none', ...CLIENT_SIGNING_ALGS] }),
+  token_endpoint_auth_signing_alg: registrant('enum', { values: CLIENT_SIGNING_ALGS }),
+  default_max_age: registrant('max_age'),
+  require_auth_time: registrant('boolean'),
+  default_acr_values: registrant('strings', { maxItems: 20 }),
+  initiate_login_uri: registrant('url'),
+  request_uris: registrant('urls', { maxItems: 20 }),
+  post_logout_redirect_uris: registrant('redirect_uris', { maxItems: 100 }),
+  frontchannel_logout_uri: registrant('url'),
+  frontchannel_logout_session_required: registrant('boolean'),
+  backchannel_logout_uri: registrant('url'),
+  backchannel_logout_session_required: registrant('boolean'),
+  allowed_cors_origins: registrant('origins', { maxItems: 50 }),
+  audience: registrant('strings', { maxItems: 50 }),
+
+  // Operator-controlled (Hydra's privileged fields)
+  owner: adminOnly('string'),
+  metadata: adminOnly('object', { dcrVisible: false }),
+  skip_consent: adminOnly('boolean'),
+  skip_logout_consent: adminOnly('boolean'),
+  ...Object.fromEntries(LIFESPANS.map((name) => [name, adminOnly('lifespan')])),
+
+  // Computed by the server
+  client_id: serverSet(true),
+  client_secret: serverSet(true),
+  client_id_issued_at: serverSet(true),
+  client_secret_expires_at: serverSet(true),
+  registration_access_token: serverSet(true),
+  registration_client_uri: serverSet(true),
+  access_token_strategy: serverSet(false),
+  created_at: serverSet(false),
+  updated_at: serverSet(false),
+};
+
+/** Fields whose values are kept in the client's metadata document (the rest live in their own columns). */
+export const STORED_FIELDS = Object.entries(CLIENT_FIELDS)
+  .filter(([, def]) => def.setBy !== 'server')
+  .map(([name]) => name);
+
+/** Splits `client_name#fr` into its base field and language tag. */
+export function splitLocalized(name: string): { base: string; tag?: string } {
+  const i = name.indexOf('#');
+  return i < 0 ? { base: name } : { base: name.slice(0, i), tag: name.slice(i + 1) };
+}
+
+/** The table entry for a field name, including language-tagged variants of localizable fields. */
+export function fieldDef(name: string): FieldDef | undefined {
+  const direct = CLIENT_FIELDS[name];
+  if (direct) return direct;
+  const { base, tag } = splitLocalized(name);
+  const def = CLIENT_FIELDS[base];
+  return tag !== undefined && def?.localizable ? def : undefined;
+}
+
+/** Any field name that would let a caller choose how tokens are formatted. */
+export function isStrategyField(name: string): boolean {
+  return /strateg/i.test(name);
+}
+
+export type ClientFields = Record<string, unknown>;

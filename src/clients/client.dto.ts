@@ -1,0 +1,73 @@
+// OpenAPI schemas for clients, generated from the metadata table so the
+// document cannot drift from what the validator accepts.
+import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
+import { CLIENT_FIELDS, type FieldDef } from './client-metadata.js';
+
+const EXAMPLES: Record<string, unknown> = {
+  client_id: '3f1c2a9e-5d1b-4c47-9a3e-0b8f7e6d5c4a',
+  client_secret: 'mD8n2rV0cQ4kX1yH7sL9pT3wZ6aF5eJ0uB2gN8vK4xE',
+  client_name: 'Billing integration',
+  redirect_uris: ['https://app.example.com/callback'],
+  grant_types: ['client_credentials'],
+  response_types: [],
+  scope: 'invoices.read invoices.write',
+  token_endpoint_auth_method: 'client_secret_basic',
+  owner: 'team-billing',
+  contacts: ['ops@example.com'],
+  audience: ['https://api.example.com'],
+  metadata: { cost_center: '4711' },
+  access_token_strategy: 'jwt',
+  created_via: 'admin',
+};
+
+function schemaFor(name: string, def: FieldDef): ApiPropertyOptions {
+  const base: ApiPropertyOptions = { required: false, example: EXAMPLES[name] };
+  switch (def.kind) {
+    case 'boolean':
+      return { ...base, type: Boolean };
+    case 'max_age':
+      return { ...base, type: Number, nullable: true, minimum: 0 };
+    case 'enum':
+      return { ...base, type: String, enum: [...def.values!] };
+    case 'enum_list':
+      return { ...base, type: String, isArray: true, enum: [...def.values!] };
+    case 'redirect_uris':
+    case 'urls':
+    case 'strings':
+    case 'origins':
+      return { ...base, type: String, isArray: true, maxItems: def.maxItems };
+    case 'jwks':
+      return { ...base, type: 'object', additionalProperties: true, description: 'JSON Web Key Set of public keys' } as ApiPropertyOptions;
+    case 'object':
+      return { ...base, type: 'object', additionalProperties: true } as ApiPropertyOptions;
+    case 'url':
+      return { ...base, type: String, format: 'uri' };
+    default:
+      return { ...base, type: String };
+  }
+}
+
+function describeField(name: string, def: FieldDef): string {
+  if (name === 'client_secret') return 'Returned once, when created or replaced; stored only as a hash';
+  if (name === 'access_token_strategy') return 'Token format for this client (opaque or jwt); empty = the global strategies.access_token';
+  if (def.setBy === 'server') return 'Set by the server';
+  if (def.setBy === 'admin') return 'Settable through the admin API only';
+  return '';
+}
+
+function decorate(target: object, filter: (name: string, def: FieldDef) => boolean): void {
+  for (const [name, def] of Object.entries(CLIENT_FIELDS)) {
+    if (!filter(name, def)) continue;
+    let options = schemaFor(name, def);
+    if (['client_id_issued_at', 'client_secret_expires_at'].includes(name)) options = { ...options, type: Number } as ApiPropertyOptions;
+    const description = describeField(name, def);
+    ApiProperty(description ? { ...options, description } : options)(target, name);
+  }
+}
+
+/** A client as the admin API reads and writes it (Hydra's OAuth2Client). */
+export class OAuth2Client {
+  @ApiProperty({ required: false, enum: ['admin', 'dcr'], description: 'How the client was created', readOnly: true })
+  created_via?: string;
+}
+decorate(OAuth2Client.prototype, () => true);

@@ -1,0 +1,19 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import { ConfigService } from '../config/config.service.js';
+import { bearerToken, invalidBearer } from './bearer.js';
+import { matchesAny } from './secrets.js';
+
+export const ADMIN_SECURITY = 'admin-api-key';
+
+/** Every /admin route: `Authorization: Bearer <one of admin.api_keys>`, compared in constant time. */
+@Injectable()
+export class AdminApiKeyGuard implements CanActivate {
+  constructor(private readonly config: ConfigService) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const token = bearerToken(context.switchToHttp().getRequest<Request>());
+    if (!token || !matchesAny(token, this.config.adminApiKeys())) throw invalidBearer(token !== undefined);
+    return true;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Request } from 'express';
+import { OAuthError } from './oauth-error.js';
+
+/** The token of an `Authorization: Bearer` header, or undefined when there is none. */
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  return match ? match[1] : '';
+}
+
+/** RFC 6750 §3: no credentials -> plain challenge; bad credentials -> error="invalid_token". */
+export function invalidBearer(presented: boolean, description = 'missing or invalid bearer token'): OAuthError {
+  return new OAuthError('invalid_token', description, {
+    headers: { 'WWW-Authenticate': presented ? 'Bearer error="invalid_token"' : 'Bearer' },
+  });
+}

@@ -1,0 +1,130 @@
+// Builds the validated configuration from defaults, an optional YAML file
+// (CONFIG_FILE) and environment variables, in that order of precedence.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ParseError } from './parsers.js';
+import { SCHEMA, envName, type ConfigKey, type ConfigValues, type KeyDef } from './schema.js';
+
+export class ConfigError extends Error {}
+
+export interface ResolvedConfig {
+  values: ConfigValues;
+  production: boolean;
+  /** Set when the admin key was generated for development and should be shown at start. */
+  generatedAdminKey?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function describe(value: unknown, def: KeyDef<unknown>): string {
+  if (def.secret) return '(hidden)';
+  return typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+}
+
+function parseKey(k: ConfigKey, raw: unknown, source: string): unknown {
+  const def = SCHEMA[k] as KeyDef<unknown>;
+  try {
+    return def.parse(raw);
+  } catch (err) {
+    if (!(err instanceof ParseError)) throw err;
+    throw new ConfigError(`invalid configuration: ${k} (${source}) must be ${err.expected}; found ${describe(raw, def)}`);
+  }
+}
+
+/** Reads a nested YAML document into flat dotted keys; unknown keys are refused so typos surface. */
+function readYaml(file: string): Map<ConfigKey, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read CONFIG_FILE ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const out = new Map<ConfigKey, unknown>();
+  if (doc === null || doc === undefined) return out;
+  const walk = (node: unknown, prefix: string): void => {
+    if (prefix in SCHEMA) {
+      out.set(prefix as ConfigKey, node);
+      return;
+    }
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) {
+      throw new ConfigError(`unknown configuration key ${prefix} in ${file}`);
+    }
+    for (const [name, child] of Object.entries(node)) walk(child, prefix ? `${prefix}.${name}` : name);
+  };
+  walk(doc, '');
+  return out;
+}
+
+function fromEnv(env: Env, k: ConfigKey): { raw: string; name: string } | undefined {
+  const def = SCHEMA[k] as KeyDef<unknown>;
+  for (const name of [envName(k), ...(def.aliases ?? [])]) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') return { raw, name };
+  }
+  return undefined;
+}
+
+interface DevSecrets {
+  system: string[];
+  admin_api_key: string;
+}
+
+/** Development secrets are generated once and kept beside the embedded database. */
+function devSecrets(dataDir: string): DevSecrets {
+  const file = join(resolve(dataDir), 'secrets.json');
+  if (existsSync(file)) {
+    try {
+      const parsed = JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+      if (Array.isArray(parsed.system) && parsed.system.length > 0 && typeof parsed.admin_api_key === 'string') {
+        return parsed;
+      }
+    } catch {
+      // unreadable: fall through and refuse below rather than silently replacing secrets
+    }
+    throw new ConfigError(`${file} is not a valid secrets file; fix or remove it`);
+  }
+  const generated: DevSecrets = {
+    system: [randomBytes(32).toString('base64url')],
+    admin_api_key: `adm_${randomBytes(32).toString('base64url')}`,
+  };
+  mkdirSync(resolve(dataDir), { recursive: true });
+  writeFileSync(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600 });
+  return generated;
+}
+
+export function loadConfig(env: Env = process.env): ResolvedConfig {
+  const values = {} as Record<ConfigKey, unknown>;
+  const yaml = env.CONFIG_FILE ? readYaml(env.CONFIG_FILE) : new Map<ConfigKey, unknown>();
+  for (const k of Object.keys(SCHEMA) as ConfigKey[]) {
+    const fromEnvironment = fromEnv(env, k);
+    if (fromEnvironment) values[k] = parseKey(k, fromEnvironment.raw, `env ${fromEnvironment.name}`);
+    else if (yaml.has(k)) values[k] = parseKey(k, yaml.get(k), `CONFIG_FILE ${env.CONFIG_FILE}`);
+    else values[k] = SCHEMA[k].default;
+  }
+
+  const production = env.NODE_ENV === 'production';
+  const resolved: ResolvedConfig = { values: values as ConfigValues, production };
+  const missing = (['dsn', 'secrets.system', 'admin.api_keys'] as const).filter((k) => {
+    const v = values[k];
+    return v === undefined || (Array.isArray(v) && v.length === 0);
+  });
+  if (production && missing.length > 0) {
+    throw new ConfigError(
+      `NODE_ENV=production requires ${missing.join(', ')} (env ${missing.map(envName).join(', ')}); refusing to start`,
+    );
+  }
+  if (missing.includes('secrets.system') || missing.includes('admin.api_keys')) {
+    const dev = devSecrets(values.data_dir as string);
+    if (missing.includes('secrets.system')) values['secrets.system'] = dev.system;
+    if (missing.includes('admin.api_keys')) {
+      values['admin.api_keys'] = [dev.admin_api_key];
+      resolved.generatedAdminKey = dev.admin_api_key;
+    }
+  }
+  if (values['urls.self.issuer'] === undefined) {
+    values['urls.self.issuer'] = `http://127.0.0.1:${values['serve.public.port'] as number}`;
+  }
+  return resolved;
+}

@@ -1,0 +1,75 @@
+// The one configuration schema: every key Registrar reads, its parser, its
+// default and a line saying what it means. `.env.example` is generated from it
+// (test/unit/env-example.spec.ts keeps the two in step).
+import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, text, type Parser } from './parsers.js';
+
+export interface KeyDef<T> {
+  parse: Parser<T>;
+  default: T | undefined;
+  doc: string;
+  /** Extra environment variable names accepted for this key (the canonical one wins). */
+  aliases?: string[];
+  /** How the default reads in documentation, when it is computed rather than fixed. */
+  defaultText?: string;
+  /** Never printed in errors or documentation examples. */
+  secret?: boolean;
+}
+
+function key<T>(parse: Parser<T>, dflt: T | undefined, doc: string, extra: Partial<KeyDef<T>> = {}): KeyDef<T> {
+  return { parse, default: dflt, doc, ...extra };
+}
+
+export const ACCESS_TOKEN_STRATEGIES = ['opaque', 'jwt'] as const;
+export type AccessTokenStrategy = (typeof ACCESS_TOKEN_STRATEGIES)[number];
+
+const strategy = oneOf(...ACCESS_TOKEN_STRATEGIES);
+
+export const SCHEMA = {
+  'serve.public.port': key(integer(0, 65535), 4444, 'TCP port of the HTTP server (0 picks a free port)', {
+    aliases: ['PORT'],
+  }),
+  'serve.public.host': key(text, '0.0.0.0', 'Interface the HTTP server listens on'),
+  'serve.public.request_body_limit': key(
+    integer(1024, 10 * 1024 * 1024),
+    65536,
+    'Largest accepted request body in bytes; larger bodies get 413',
+  ),
+  'urls.self.issuer': key(httpUrl, undefined, 'Issuer URL; also the base of registration_client_uri', {
+    defaultText: 'http://127.0.0.1:<serve.public.port>',
+  }),
+  dsn: key(postgresUrl, undefined, 'PostgreSQL connection URL; unset = the embedded database in data_dir', {
+    aliases: ['DATABASE_URL'],
+    secret: true,
+  }),
+  data_dir: key(text, './data', 'Directory of the embedded database and of generated development secrets', {
+    aliases: ['DATA_DIR'],
+  }),
+  'database.migrate_on_start': key(boolean, true, 'Apply pending migrations when the service starts'),
+  'database.pool_size': key(integer(1, 200), 10, 'PostgreSQL connection pool size (the embedded database uses 1)'),
+  'secrets.system': key(list(text), undefined, 'System secrets: the first encrypts and keys hashes, all decrypt', {
+    defaultText: 'generated into data_dir outside production',
+    secret: true,
+  }),
+  'admin.api_keys': key(list(text), undefined, 'Bearer keys accepted on /admin routes', {
+    defaultText: 'generated into data_dir outside production',
+    secret: true,
+  }),
+  'strategies.access_token': key(strategy, 'opaque', 'Access token format for clients that carry no strategy of their own'),
+  'ttl.access_token': key(duration(), 3600, 'Access token lifetime', { defaultText: '1h' }),
+  'oidc.dynamic_client_registration.enabled': key(boolean, true, 'Serve the RFC 7591/7592 registration endpoints'),
+  'oidc.dynamic_client_registration.strategies.access_token': key(
+    strategy,
+    undefined,
+    'Access token format stored on clients registered through DCR; unset = they follow strategies.access_token',
+  ),
+  'log.level': key(oneOf('debug', 'info', 'warn', 'error', 'silent'), 'info', 'Lowest level written to the JSON log'),
+} satisfies Record<string, KeyDef<unknown>>;
+
+export type ConfigKey = keyof typeof SCHEMA;
+type ValueOf<D> = D extends KeyDef<infer T> ? T : never;
+export type ConfigValues = { [K in ConfigKey]: ValueOf<(typeof SCHEMA)[K]> | undefined };
+
+/** The environment variable name of a key: upper-cased, dots to underscores. */
+export function envName(k: string): string {
+  return k.toUpperCase().replace(/\./g, '_');
+}

@@ -1,0 +1,54 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions, type DatabaseSettings } from './data-source-options.js';
+
+// Any fixed number works; it only has to be the same in every instance.
+const MIGRATION_LOCK = 7_591_001;
+
+/** An initialised DataSource and, for the embedded database, the PGlite instance behind it. */
+export class Database {
+  private constructor(
+    readonly dataSource: DataSource,
+    /** True on the embedded database, which has a single connection. */
+    readonly embedded: boolean,
+    private readonly ownedPglite: PGlite | undefined,
+  ) {}
+
+  static async open(settings: DatabaseSettings, embedded?: PGlite): Promise<Database> {
+    const target = await buildDataSourceOptions(settings, embedded);
+    const dataSource = new DataSource(target.options);
+    try {
+      await dataSource.initialize();
+    } catch (err) {
+      if (!embedded) await target.pglite?.close();
+      throw err;
+    }
+    // A PGlite passed in by the caller stays the caller's to close.
+    return new Database(dataSource, target.pglite !== undefined, embedded ? undefined : target.pglite);
+  }
+
+  /** Applies pending migrations; instances starting together take turns through an advisory lock. */
+  async migrate(): Promise<void> {
+    if (this.embedded) {
+      await this.dataSource.runMigrations({ transaction: 'each' });
+      return;
+    }
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await this.dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      await runner.release();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await this.ownedPglite?.close();
+  }
+}

@@ -1,0 +1,3 @@
+import { ClientEntity } from '../clients/client.entity.js';
+
+export const ENTITIES = [ClientEntity];

@@ -1,0 +1,36 @@
+import { JsonLogger, type LogLevel } from './common/json-logger.js';
+import { ConfigError, loadConfig, type ResolvedConfig } from './config/load-config.js';
+
+async function main(): Promise<void> {
+  let config: ResolvedConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`registrar: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = new JsonLogger(config.values['log.level'] as LogLevel);
+  // Loaded after the configuration so that a bad value fails fast, before Nest starts.
+  const { createApp } = await import('./bootstrap.js');
+  const app = await createApp({ config, logger });
+  const host = config.values['serve.public.host'] as string;
+  const port = config.values['serve.public.port'] as number;
+  await app.listen(port, host);
+  logger.emit('info', 'registrar listening', {
+    address: `${host}:${port}`,
+    issuer: config.values['urls.self.issuer'],
+    database: config.values.dsn ? 'postgresql' : `embedded (${config.values.data_dir})`,
+  });
+  if (config.generatedAdminKey) {
+    // Development only (production refuses to start without admin.api_keys).
+    process.stdout.write(`\nAdmin API key (development, kept in ${config.values.data_dir}/secrets.json):\n  ${config.generatedAdminKey}\n\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`registrar: failed to start: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(1);
+});
