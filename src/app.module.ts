@@ -1,5 +1,4 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import type { PGlite } from '@electric-sql/pglite';
 import { ClientsModule } from './clients/clients.module.js';
 import { CommonModule } from './common/common.module.js';
 import { BodyParserMiddleware, RequestContextMiddleware } from './common/http-middleware.js';
@@ -15,19 +14,17 @@ import { TokensModule } from './tokens/tokens.module.js';
 export interface AppOptions {
   config: ResolvedConfig;
   logger: JsonLogger;
-  /** A prepared embedded database (tests); otherwise the config decides. */
-  embedded?: PGlite;
 }
 
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot({ config, logger, embedded }: AppOptions): DynamicModule {
+  static forRoot({ config, logger }: AppOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         CommonModule.forRoot(logger),
-        DatabaseModule.forRoot(embedded),
+        DatabaseModule,
         ClientsModule,
         RegistrationModule,
         PolicyModule,

@@ -5,6 +5,8 @@ import type { LoggerService } from '@nestjs/common';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+/** Nest's start-up chatter (one line per module and route) is only interesting when debugging. */
+const NEST_BOOT_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
 
 export class JsonLogger implements LoggerService {
   constructor(
@@ -18,7 +20,8 @@ export class JsonLogger implements LoggerService {
   }
 
   log(message: unknown, context?: string): void {
-    this.emit('info', String(message), context ? { context } : {});
+    const level = context && NEST_BOOT_CONTEXTS.has(context) ? 'debug' : 'info';
+    this.emit(level, String(message), context ? { context } : {});
   }
   error(message: unknown, trace?: string, context?: string): void {
     this.emit('error', String(message), { ...(context ? { context } : {}), ...(trace ? { trace } : {}) });

@@ -6,14 +6,14 @@ import type { JsonLogger } from './json-logger.js';
 import { OAuthError } from './oauth-error.js';
 
 /** Errors from the database driver that mean "unreachable", not "wrong". */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '53300', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+const CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|connection.*(closed|ended)|not currently accepting connections|the database system is (starting up|shutting down)/i;
 
 function isConnectionFailure(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown; driverError?: unknown };
   if (typeof e?.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
-  if (typeof e?.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connection.*(closed|ended)/i.test(e.message)) {
-    return true;
-  }
+  if (typeof e?.message === 'string' && CONNECTION_MESSAGES.test(e.message)) return true;
   return e?.driverError !== undefined && isConnectionFailure(e.driverError);
 }
 

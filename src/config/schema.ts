@@ -25,7 +25,7 @@ export type AccessTokenStrategy = (typeof ACCESS_TOKEN_STRATEGIES)[number];
 const strategy = oneOf(...ACCESS_TOKEN_STRATEGIES);
 
 export const SCHEMA = {
-  'serve.public.port': key(integer(0, 65535), 4444, 'TCP port of the HTTP server (0 picks a free port)', {
+  'serve.public.port': key(integer(1, 65535), 4444, 'TCP port of the HTTP server', {
     aliases: ['PORT'],
   }),
   'serve.public.host': key(text, '0.0.0.0', 'Interface the HTTP server listens on'),

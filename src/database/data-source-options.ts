@@ -37,11 +37,8 @@ export async function openEmbedded(dataDir: string): Promise<PGlite> {
   return PGlite.create(join(dir, 'pgdata'));
 }
 
-export async function buildDataSourceOptions(
-  settings: DatabaseSettings,
-  embedded?: PGlite,
-): Promise<DatabaseTarget> {
-  if (settings.dsn && !embedded) {
+export async function buildDataSourceOptions(settings: DatabaseSettings): Promise<DatabaseTarget> {
+  if (settings.dsn) {
     return {
       options: {
         ...COMMON,
@@ -51,7 +48,7 @@ export async function buildDataSourceOptions(
       },
     };
   }
-  const pglite = embedded ?? (await openEmbedded(settings.data_dir ?? './data'));
+  const pglite = await openEmbedded(settings.data_dir ?? './data');
   // PGlite is one session: node-postgres gets a single connection to it.
   const pgConfig = { ...createPgConfig(pglite) };
   return { options: { ...COMMON, poolSize: 1, extra: pgConfig }, pglite };

@@ -9,22 +9,24 @@ const MIGRATION_LOCK = 7_591_001;
 export class Database {
   private constructor(
     readonly dataSource: DataSource,
-    /** True on the embedded database, which has a single connection. */
-    readonly embedded: boolean,
-    private readonly ownedPglite: PGlite | undefined,
+    private readonly pglite: PGlite | undefined,
   ) {}
 
-  static async open(settings: DatabaseSettings, embedded?: PGlite): Promise<Database> {
-    const target = await buildDataSourceOptions(settings, embedded);
+  /** True on the embedded database, which has a single connection. */
+  get embedded(): boolean {
+    return this.pglite !== undefined;
+  }
+
+  static async open(settings: DatabaseSettings): Promise<Database> {
+    const target = await buildDataSourceOptions(settings);
     const dataSource = new DataSource(target.options);
     try {
       await dataSource.initialize();
     } catch (err) {
-      if (!embedded) await target.pglite?.close();
+      await target.pglite?.close();
       throw err;
     }
-    // A PGlite passed in by the caller stays the caller's to close.
-    return new Database(dataSource, target.pglite !== undefined, embedded ? undefined : target.pglite);
+    return new Database(dataSource, target.pglite);
   }
 
   /** Applies pending migrations; instances starting together take turns through an advisory lock. */
@@ -49,6 +51,6 @@ export class Database {
 
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
-    await this.ownedPglite?.close();
+    await this.pglite?.close();
   }
 }

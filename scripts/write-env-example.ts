@@ -1,0 +1,4 @@
+import { writeFileSync } from 'node:fs';
+import { renderEnvExample } from '../src/config/env-example.js';
+
+writeFileSync(new URL('../.env.example', import.meta.url), renderEnvExample());

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { machineClient } from '../factories/clients.js';
+import { startApp } from '../support/app.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'registrar-embedded-'));
+
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the embedded database (no dsn)', () => {
+  it('creates its data directory, migrates, serves, and keeps clients across restarts', async () => {
+    const env = { DATA_DIR: join(dataDir, 'nested', 'dir') };
+    let svc = await startApp({ env });
+    let clientId: string;
+    try {
+      expect((await fetch(`${svc.url}/health/ready`)).status).toBe(200);
+      const res = await svc.admin('/admin/clients', { method: 'POST', json: machineClient({ client_name: 'survives restarts' }) });
+      expect(res.status).toBe(201);
+      clientId = ((await res.json()) as { client_id: string }).client_id;
+    } finally {
+      await svc.close();
+    }
+
+    svc = await startApp({ env });
+    try {
+      const res = await svc.admin(`/admin/clients/${clientId}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ client_name: 'survives restarts' });
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
+
+  it('handles concurrent writes on its single connection without losing any', async () => {
+    const svc = await startApp({ env: { DATA_DIR: join(dataDir, 'concurrent') } });
+    try {
+      const owner = 'concurrent-owner';
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => svc.admin('/admin/clients', { method: 'POST', json: machineClient({ owner }) })),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(201));
+      const listed = (await (await svc.admin(`/admin/clients?owner=${owner}`)).json()) as unknown[];
+      expect(listed).toHaveLength(20);
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,116 @@
+import { Controller, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { JsonLogger } from '../../src/common/json-logger.js';
+import { OAuthExceptionFilter } from '../../src/common/oauth-exception.filter.js';
+import { ADMIN_KEY, freePort, startApp, type RunningApp } from '../support/app.js';
+
+let svc: RunningApp;
+
+beforeAll(async () => {
+  svc = await startApp();
+});
+afterAll(async () => {
+  await svc?.close();
+});
+
+async function expectJsonError(res: Response, status: number, error: string): Promise<Record<string, string>> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  const text = await res.text();
+  expect(text).not.toMatch(/\n\s+at |<html|node_modules/i);
+  const body = JSON.parse(text) as Record<string, string>;
+  expect(body.error).toBe(error);
+  return body;
+}
+
+describe('error responses', () => {
+  it('answers an unknown route with 404 JSON', async () => {
+    await expectJsonError(await fetch(`${svc.url}/no/such/route`), 404, 'not_found');
+  });
+
+  it('answers malformed JSON with 400 invalid_request', async () => {
+    const res = await svc.admin('/admin/clients', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"client_name": ' });
+    await expectJsonError(res, 400, 'invalid_request');
+  });
+
+  it('answers an oversized body with 413 JSON', async () => {
+    const res = await svc.admin('/admin/clients', { method: 'POST', json: { client_name: 'x'.repeat(70_000) } });
+    await expectJsonError(res, 413, 'request_entity_too_large');
+  });
+
+  it('answers an unsupported content type with 415 JSON', async () => {
+    const res = await svc.admin('/admin/clients', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' });
+    await expectJsonError(res, 415, 'unsupported_media_type');
+  });
+
+  it('answers a JSON body that is not an object with 400 invalid_request', async () => {
+    const res = await svc.admin('/admin/clients', { method: 'POST', json: ['not', 'an', 'object'] });
+    await expectJsonError(res, 400, 'invalid_request');
+  });
+
+  it('answers a body without Content-Type with 415', async () => {
+    const res = await fetch(`${svc.url}/admin/clients`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN_KEY}` },
+      body: new Uint8Array([123, 125]),
+    });
+    await expectJsonError(res, 415, 'unsupported_media_type');
+  });
+});
+
+describe('request ids and logs', () => {
+  it('echoes a well-formed X-Request-Id and assigns one otherwise', async () => {
+    const given = await fetch(`${svc.url}/health/alive`, { headers: { 'X-Request-Id': 'abc-123' } });
+    expect(given.headers.get('x-request-id')).toBe('abc-123');
+    const assigned = await fetch(`${svc.url}/health/alive`, { headers: { 'X-Request-Id': 'bad id with spaces' } });
+    expect(assigned.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('writes one JSON line per request with its id, and never the Authorization header, the key or a secret', async () => {
+    const res = await svc.admin('/admin/clients?owner=logcheck', { headers: { 'X-Request-Id': 'log-check-1' } });
+    expect(res.status).toBe(200);
+    const created = await svc.admin('/admin/clients', { method: 'POST', json: { grant_types: ['client_credentials'] } });
+    const secret = ((await created.json()) as { client_secret: string }).client_secret;
+    await new Promise((r) => setTimeout(r, 20));
+    const lines = svc.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const line = lines.find((l) => l.request_id === 'log-check-1');
+    expect(line).toMatchObject({ msg: 'request', method: 'GET', path: '/admin/clients', status: 200 });
+    const all = svc.logs.join('\n');
+    expect(all).not.toContain(ADMIN_KEY);
+    expect(all).not.toContain(secret);
+    expect(all.toLowerCase()).not.toContain('authorization');
+    expect(all).not.toContain('logcheck'); // query strings are not logged
+  });
+});
+
+@Controller('boom')
+class BoomController {
+  @Get()
+  boom(): never {
+    throw new Error('connection string postgres://user:hunter2@db/x exploded');
+  }
+}
+
+@Module({ controllers: [BoomController] })
+class BoomModule {}
+
+describe('unexpected failures', () => {
+  it('answer 500 server_error with no internals, and are logged', async () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('info', (l) => lines.push(l));
+    const app = await NestFactory.create<NestExpressApplication>(BoomModule, { logger });
+    app.useGlobalFilters(new OAuthExceptionFilter(logger));
+    const port = await freePort();
+    await app.listen(port, '127.0.0.1');
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/boom`);
+      const body = await expectJsonError(res, 500, 'server_error');
+      expect(body).toEqual({ error: 'server_error' });
+      expect(lines.some((l) => l.includes('"level":"error"'))).toBe(true);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,84 @@
+// Client metadata builders for tests.
+let counter = 0;
+
+export function machineClient(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1;
+  return {
+    client_name: `machine-${process.pid}-${counter}`,
+    grant_types: ['client_credentials'],
+    scope: 'read write',
+    ...overrides,
+  };
+}
+
+export function webClient(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1;
+  return {
+    client_name: `web-${process.pid}-${counter}`,
+    redirect_uris: ['https://app.example.com/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    scope: 'openid offline_access',
+    ...overrides,
+  };
+}
+
+/** A public EC P-256 JWK (the private half was discarded). */
+export const PUBLIC_JWK = {
+  kty: 'EC',
+  crv: 'P-256',
+  x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+  y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+  kid: 'test-key',
+  use: 'sig',
+  alg: 'ES256',
+};
+
+/** Every Hydra OAuth2Client field an admin may set, with a valid value. */
+export function everyHydraField(): Record<string, unknown> {
+  counter += 1;
+  return {
+    client_name: `full-${process.pid}-${counter}`,
+    client_uri: 'https://app.example.com',
+    logo_uri: 'https://app.example.com/logo.png',
+    policy_uri: 'https://app.example.com/policy',
+    tos_uri: 'https://app.example.com/tos',
+    redirect_uris: ['https://app.example.com/cb', 'http://127.0.0.1:8080/cb'],
+    post_logout_redirect_uris: ['https://app.example.com/bye'],
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    scope: 'openid offline_access read',
+    audience: ['https://api.example.com'],
+    owner: 'team-a',
+    contacts: ['ops@example.com'],
+    jwks_uri: 'https://app.example.com/jwks.json',
+    token_endpoint_auth_method: 'client_secret_post',
+    metadata: { tier: 'gold', nested: { a: [1, 2] } },
+    access_token_strategy: 'jwt',
+    allowed_cors_origins: ['https://app.example.com'],
+    sector_identifier_uri: 'https://app.example.com/sector.json',
+    subject_type: 'public',
+    userinfo_signed_response_alg: 'RS256',
+    request_object_signing_alg: 'RS256',
+    request_uris: ['https://app.example.com/request.jwt'],
+    frontchannel_logout_uri: 'https://app.example.com/fc',
+    frontchannel_logout_session_required: true,
+    backchannel_logout_uri: 'https://app.example.com/bc',
+    backchannel_logout_session_required: false,
+    skip_consent: true,
+    skip_logout_consent: false,
+    authorization_code_grant_access_token_lifespan: '1h',
+    authorization_code_grant_id_token_lifespan: '1h',
+    authorization_code_grant_refresh_token_lifespan: '720h',
+    client_credentials_grant_access_token_lifespan: '30m',
+    device_authorization_grant_access_token_lifespan: '1h',
+    device_authorization_grant_id_token_lifespan: '1h',
+    device_authorization_grant_refresh_token_lifespan: '720h',
+    implicit_grant_access_token_lifespan: '1h',
+    implicit_grant_id_token_lifespan: '1h',
+    jwt_bearer_grant_access_token_lifespan: '1h',
+    refresh_token_grant_access_token_lifespan: '1h',
+    refresh_token_grant_id_token_lifespan: '1h',
+    refresh_token_grant_refresh_token_lifespan: '720h',
+  };
+}

@@ -1,0 +1,63 @@
+// Starts the real application on a real port, over real HTTP, for e2e tests.
+import { createServer } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createApp } from '../../src/bootstrap.js';
+import { JsonLogger } from '../../src/common/json-logger.js';
+import { loadConfig } from '../../src/config/load-config.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+export interface RunningApp {
+  url: string;
+  app: NestExpressApplication;
+  logs: string[];
+  admin(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  /** Overrides; with DATA_DIR and no DSN the app runs on the embedded database. */
+  env?: Record<string, string>;
+}
+
+export async function startApp(options: StartOptions = {}): Promise<RunningApp> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    SECRETS_SYSTEM: 'test-system-secret-0123456789abcdef',
+    ADMIN_API_KEYS: ADMIN_KEY,
+    LOG_LEVEL: 'info',
+    ...(options.env?.DATA_DIR ? {} : { DSN: process.env.REGISTRAR_TEST_DSN! }),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logs: string[] = [];
+  const logger = new JsonLogger('debug', (line) => logs.push(line));
+  const app = await createApp({ config, logger });
+  await app.listen(port, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    app,
+    logs,
+    admin(path, init = {}) {
+      const { json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      headers.set('Authorization', `Bearer ${ADMIN_KEY}`);
+      if (json !== undefined) headers.set('Content-Type', 'application/json');
+      return fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+    },
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,151 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { renderEnvExample } from '../../src/config/env-example.js';
+import { SCHEMA, envName } from '../../src/config/schema.js';
+
+const SECRETS = { SECRETS_SYSTEM: 's1', ADMIN_API_KEYS: 'k1' };
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected loadConfig to fail');
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'registrar-config-'));
+}
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const { values } = loadConfig(SECRETS);
+    expect(values['serve.public.port']).toBe(4444);
+    expect(values['urls.self.issuer']).toBe('http://127.0.0.1:4444');
+    expect(values['strategies.access_token']).toBe('opaque');
+    expect(values['oidc.dynamic_client_registration.strategies.access_token']).toBeUndefined();
+    expect(values['ttl.access_token']).toBe(3600);
+    expect(values.dsn).toBeUndefined();
+  });
+
+  it('names the environment variable of a key by upper-casing it and replacing dots', () => {
+    expect(envName('oidc.dynamic_client_registration.strategies.access_token')).toBe(
+      'OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN',
+    );
+    const { values } = loadConfig({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN: 'jwt' });
+    expect(values['oidc.dynamic_client_registration.strategies.access_token']).toBe('jwt');
+  });
+
+  it('accepts PORT, DATABASE_URL and DATA_DIR as aliases, with the canonical name winning', () => {
+    const { values } = loadConfig({ ...SECRETS, PORT: '5000', DATABASE_URL: 'postgres://a@h/db', DATA_DIR: '/tmp/x' });
+    expect(values['serve.public.port']).toBe(5000);
+    expect(values['urls.self.issuer']).toBe('http://127.0.0.1:5000');
+    expect(values.dsn).toBe('postgres://a@h/db');
+    expect(values.data_dir).toBe('/tmp/x');
+    expect(loadConfig({ ...SECRETS, PORT: '5000', SERVE_PUBLIC_PORT: '6000' }).values['serve.public.port']).toBe(6000);
+  });
+
+  it('parses lists as comma-separated or JSON arrays, durations and booleans', () => {
+    expect(loadConfig({ SECRETS_SYSTEM: 'a, b', ADMIN_API_KEYS: '["x","y"]' }).values['admin.api_keys']).toEqual(['x', 'y']);
+    expect(loadConfig({ SECRETS_SYSTEM: 'a, b', ADMIN_API_KEYS: 'k' }).values['secrets.system']).toEqual(['a', 'b']);
+    for (const [raw, seconds] of [['90', 90], ['90s', 90], ['15m', 900], ['1h30m', 5400], ['7d', 604800]] as const) {
+      expect(loadConfig({ ...SECRETS, TTL_ACCESS_TOKEN: raw }).values['ttl.access_token']).toBe(seconds);
+    }
+    for (const [raw, value] of [['true', true], ['1', true], ['false', false], ['0', false]] as const) {
+      expect(loadConfig({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED: raw }).values['oidc.dynamic_client_registration.enabled']).toBe(value);
+    }
+  });
+
+  it('reads a nested YAML file named by CONFIG_FILE, and environment variables win over it', () => {
+    const dir = tempDir();
+    const file = join(dir, 'registrar.yaml');
+    writeFileSync(
+      file,
+      'strategies:\n  access_token: jwt\noidc:\n  dynamic_client_registration:\n    strategies:\n      access_token: opaque\nadmin:\n  api_keys: [a, b]\nsecrets:\n  system: [s]\nttl:\n  access_token: 15m\n',
+    );
+    const { values } = loadConfig({ CONFIG_FILE: file, TTL_ACCESS_TOKEN: '60' });
+    expect(values['strategies.access_token']).toBe('jwt');
+    expect(values['oidc.dynamic_client_registration.strategies.access_token']).toBe('opaque');
+    expect(values['admin.api_keys']).toEqual(['a', 'b']);
+    expect(values['ttl.access_token']).toBe(60);
+  });
+
+  it('refuses an unknown key in the YAML file so that typos surface', () => {
+    const file = join(tempDir(), 'c.yaml');
+    writeFileSync(file, 'strategies:\n  acces_token: jwt\n');
+    expect(errorOf({ ...SECRETS, CONFIG_FILE: file })).toContain('strategies.acces_token');
+  });
+
+  it('names the key, the allowed values and the value found for an invalid strategy', () => {
+    const message = errorOf({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN: 'jwe' });
+    expect(message).toContain('oidc.dynamic_client_registration.strategies.access_token');
+    expect(message).toContain('opaque, jwt');
+    expect(message).toContain('"jwe"');
+    expect(message).not.toContain('\n');
+  });
+
+  it('refuses malformed numbers, durations, booleans and URLs', () => {
+    expect(errorOf({ ...SECRETS, PORT: '80a' })).toContain('serve.public.port');
+    expect(errorOf({ ...SECRETS, PORT: '70000' })).toContain('an integer from 1 to 65535');
+    expect(errorOf({ ...SECRETS, TTL_ACCESS_TOKEN: '1 hour' })).toContain('ttl.access_token');
+    expect(errorOf({ ...SECRETS, TTL_ACCESS_TOKEN: '0' })).toContain('greater than zero');
+    expect(errorOf({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_ENABLED: 'yes' })).toContain('true, false, 1 or 0');
+    expect(errorOf({ ...SECRETS, URLS_SELF_ISSUER: 'ftp://x' })).toContain('urls.self.issuer');
+    expect(errorOf({ ...SECRETS, DSN: 'mysql://x' })).toContain('postgres://');
+  });
+
+  it('never prints a secret value in an error', () => {
+    const message = errorOf({ ...SECRETS, DATABASE_URL: 'mysql://user:hunter2@db/x' });
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('refuses to start in production without dsn, secrets.system and admin.api_keys', () => {
+    const message = errorOf({ NODE_ENV: 'production' });
+    expect(message).toContain('dsn');
+    expect(message).toContain('secrets.system');
+    expect(message).toContain('admin.api_keys');
+    expect(() => loadConfig({ NODE_ENV: 'production', DSN: 'postgres://h/db', ...SECRETS })).not.toThrow();
+  });
+
+  it('outside production, generates secrets and an admin key once and keeps them in the data directory', () => {
+    const dir = tempDir();
+    const first = loadConfig({ DATA_DIR: dir });
+    expect(first.generatedAdminKey).toMatch(/^adm_[A-Za-z0-9_-]{43}$/);
+    expect(first.values['admin.api_keys']).toEqual([first.generatedAdminKey]);
+    const second = loadConfig({ DATA_DIR: dir });
+    expect(second.values['admin.api_keys']).toEqual(first.values['admin.api_keys']);
+    expect(second.values['secrets.system']).toEqual(first.values['secrets.system']);
+    expect(statSync(join(dir, 'secrets.json')).mode & 0o077).toBe(0);
+    expect(loadConfig({ DATA_DIR: dir, ADMIN_API_KEYS: 'mine' }).generatedAdminKey).toBeUndefined();
+  });
+
+  it('lists every key in the committed .env.example', () => {
+    const committed = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    expect(committed).toBe(renderEnvExample());
+    for (const key of Object.keys(SCHEMA)) expect(committed).toContain(`# ${envName(key)}=`);
+  });
+});
+
+describe('start-up with a bad configuration', () => {
+  it('exits non-zero with one line naming the key, the allowed values and the value found', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN: 'jwe' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toBe(
+      'registrar: invalid configuration: oidc.dynamic_client_registration.strategies.access_token ' +
+        '(env OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN) must be one of opaque, jwt; found "jwe"',
+    );
+  });
+});
