@@ -76,7 +76,8 @@ function add(doc: unknown, pointer: string, value: unknown): unknown {
   if (tokens.length === 0) return value;
   const { parent, key } = locate(doc, tokens, pointer);
   if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, true, pointer), 0, value);
-  else parent[key] = value;
+  // defineProperty, not assignment: a member named "__proto__" must become a member, not a prototype.
+  else Object.defineProperty(parent, key, { value, writable: true, enumerable: true, configurable: true });
   return doc;
 }
 
@@ -97,6 +98,7 @@ export function applyJsonPatch<T>(document: T, operations: unknown): T {
     const op = raw as unknown as PatchOperation;
     const needsValue = op.op === 'add' || op.op === 'replace' || op.op === 'test';
     if (needsValue && !Object.hasOwn(op, 'value')) bad(`operation ${i} (${op.op}) needs a value`);
+    parsePointer(op.path);
     switch (op.op) {
       case 'add':
         doc = add(doc, op.path, structuredClone(op.value));
