@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
 import { OAuthExceptionFilter } from './common/oauth-exception.filter.js';
+import { IAT_SECURITY, RAT_SECURITY } from './registration/registration.controller.js';
 
 export function buildOpenApiDocument(app: NestExpressApplication, issuer: string): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -17,6 +18,8 @@ export function buildOpenApiDocument(app: NestExpressApplication, issuer: string
     .setVersion('0.1.0')
     .addServer(issuer)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An admin API key (admin.api_keys)' }, ADMIN_SECURITY)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An initial access token (RFC 7591 §3)' }, IAT_SECURITY)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The client\'s registration access token (RFC 7592)' }, RAT_SECURITY)
     .build();
   return SwaggerModule.createDocument(app, config);
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -14,25 +14,9 @@ import type { Request, Response } from 'express';
 import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
-import { OAuthError } from '../common/oauth-error.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageRequest, queryParam, sendPage } from '../common/pagination.js';
 import { OAuth2Client } from './client.dto.js';
-import { ClientsService, adminView } from './clients.service.js';
-
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 500;
-
-function pageSize(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_PAGE_SIZE;
-  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= MAX_PAGE_SIZE)) throw new OAuthError('invalid_request', `page_size must be an integer from 1 to ${MAX_PAGE_SIZE}`);
-  return n;
-}
-
-function optionalText(name: string, raw: unknown): string | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string') throw new OAuthError('invalid_request', `${name} must be given once`);
-  return raw;
-}
+import { ClientsService } from './clients.service.js';
 
 @ApiTags('admin: clients')
 @ApiBearerAuth(ADMIN_SECURITY)
@@ -49,9 +33,9 @@ export class AdminClientsController {
   @ApiCreatedResponse({ type: OAuth2Client, description: 'The client, with client_secret shown this once' })
   @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'client_id already taken' })
   async create(@Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: Response) {
-    const { client, secret } = await this.clients.adminCreate(body);
+    const issued = await this.clients.adminCreate(body);
     res.setHeader('Cache-Control', 'no-store');
-    return adminView(client, secret);
+    return this.clients.adminView(issued);
   }
 
   @Get()
@@ -61,18 +45,10 @@ export class AdminClientsController {
   @ApiQuery({ name: 'client_name', required: false })
   @ApiQuery({ name: 'owner', required: false })
   @ApiOkResponse({ type: OAuth2Client, isArray: true, description: 'A Link header with rel="next" is sent while more remain' })
-  async list(@Query() query: Record<string, unknown>, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    const size = pageSize(optionalText('page_size', query.page_size));
-    const page = await this.clients.list({
-      pageSize: size,
-      pageToken: optionalText('page_token', query.page_token),
-      clientName: optionalText('client_name', query.client_name),
-      owner: optionalText('owner', query.owner),
-    });
-    const links = [`<${linkFor(req, size, undefined)}>; rel="first"`];
-    if (page.nextPageToken) links.push(`<${linkFor(req, size, page.nextPageToken)}>; rel="next"`);
-    res.setHeader('Link', links.join(', '));
-    return page.items.map((c) => adminView(c));
+  async list(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const page = pageRequest(req);
+    const rows = await this.clients.list(page, { clientName: queryParam(req, 'client_name'), owner: queryParam(req, 'owner') });
+    return sendPage(req, res, page, rows, ['client_name', 'owner']).map((client) => this.clients.adminView({ client }));
   }
 
   @Get(':id')
@@ -80,7 +56,7 @@ export class AdminClientsController {
   @ApiOkResponse({ type: OAuth2Client })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
   async get(@Param('id') id: string) {
-    return adminView(await this.clients.get(id));
+    return this.clients.adminView({ client: await this.clients.get(id) });
   }
 
   @Put(':id')
@@ -89,9 +65,9 @@ export class AdminClientsController {
   @ApiOkResponse({ type: OAuth2Client })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
   async replace(@Param('id') id: string, @Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: Response) {
-    const { client, secret } = await this.clients.adminReplace(id, body);
-    if (secret) res.setHeader('Cache-Control', 'no-store');
-    return adminView(client, secret);
+    const issued = await this.clients.adminReplace(id, body);
+    if (issued.secret) res.setHeader('Cache-Control', 'no-store');
+    return this.clients.adminView(issued);
   }
 
   @Patch(':id')
@@ -114,9 +90,9 @@ export class AdminClientsController {
   @ApiOkResponse({ type: OAuth2Client })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
   async patch(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
-    const { client, secret } = await this.clients.adminPatch(id, body);
-    if (secret) res.setHeader('Cache-Control', 'no-store');
-    return adminView(client, secret);
+    const issued = await this.clients.adminPatch(id, body);
+    if (issued.secret) res.setHeader('Cache-Control', 'no-store');
+    return this.clients.adminView(issued);
   }
 
   @Delete(':id')
@@ -127,15 +103,4 @@ export class AdminClientsController {
   async delete(@Param('id') id: string): Promise<void> {
     await this.clients.delete(id);
   }
-}
-
-function linkFor(req: Request, size: number, token: string | undefined): string {
-  const params = new URLSearchParams();
-  params.set('page_size', String(size));
-  if (token) params.set('page_token', token);
-  for (const name of ['client_name', 'owner']) {
-    const value = req.query[name];
-    if (typeof value === 'string') params.set(name, value);
-  }
-  return `${req.baseUrl}${req.path}?${params.toString()}`;
 }

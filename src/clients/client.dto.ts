@@ -49,13 +49,15 @@ function schemaFor(name: string, def: FieldDef): ApiPropertyOptions {
 
 function describeField(name: string, def: FieldDef): string {
   if (name === 'client_secret') return 'Returned once, when created or replaced; stored only as a hash';
+  if (name === 'registration_access_token') return 'RFC 7592 bearer token for /oauth2/register/{client_id}; returned when issued or rotated';
   if (name === 'access_token_strategy') return 'Token format for this client (opaque or jwt); empty = the global strategies.access_token';
   if (def.setBy === 'server') return 'Set by the server';
   if (def.setBy === 'admin') return 'Settable through the admin API only';
   return '';
 }
 
-function decorate(target: object, filter: (name: string, def: FieldDef) => boolean): void {
+/** Adds one OpenAPI property per metadata field that `filter` selects. */
+export function decorateClientFields(target: object, filter: (name: string, def: FieldDef) => boolean): void {
   for (const [name, def] of Object.entries(CLIENT_FIELDS)) {
     if (!filter(name, def)) continue;
     let options = schemaFor(name, def);
@@ -70,4 +72,4 @@ export class OAuth2Client {
   @ApiProperty({ required: false, enum: ['admin', 'dcr'], description: 'How the client was created', readOnly: true })
   created_via?: string;
 }
-decorate(OAuth2Client.prototype, () => true);
+decorateClientFields(OAuth2Client.prototype, () => true);

@@ -30,6 +30,21 @@ export class ClientEntity {
   @Column({ type: 'jsonb' })
   fields: ClientFields;
 
+  /** SHA-256 of the current registration access token (RFC 7592); null when none is issued. */
+  @Column({ name: 'registration_access_token_hash', type: 'text', nullable: true })
+  ratHash: string | null;
+
+  @Column({ name: 'registration_access_token_expires_at', type: 'timestamptz', nullable: true })
+  ratExpiresAt: Date | null;
+
+  /** Policies that applied at registration; they apply again at every RFC 7592 update. */
+  @Column({ name: 'registration_policies', type: 'jsonb', default: () => "'[]'" })
+  registrationPolicies: string[];
+
+  /** The initial access token a DCR client was registered with, if any. */
+  @Column({ name: 'initial_access_token_id', type: 'text', nullable: true })
+  initialAccessTokenId: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import type { PageRequest } from '../common/pagination.js';
 import { ClientEntity } from './client.entity.js';
 
-export interface ClientPageQuery {
-  pageSize: number;
-  /** Return clients whose id sorts after this one. */
-  after?: string;
+export interface ClientFilter {
   clientName?: string;
   owner?: string;
 }
@@ -24,8 +22,9 @@ export class ClientsRepository {
     return this.repo(manager).findOneBy({ id });
   }
 
-  async exists(id: string, manager?: EntityManager): Promise<boolean> {
-    return this.repo(manager).existsBy({ id });
+  /** Reads a client and locks its row until the caller's transaction ends. */
+  findByIdForUpdate(id: string, manager: EntityManager): Promise<ClientEntity | null> {
+    return this.repo(manager).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
   }
 
   /** Inserts a new client; a duplicate id surfaces as the driver's unique violation (23505). */
@@ -35,8 +34,36 @@ export class ClientsRepository {
     return client;
   }
 
-  async update(client: ClientEntity, manager?: EntityManager): Promise<ClientEntity> {
-    return this.repo(manager).save(client);
+  /**
+   * Writes a client's metadata, secret and strategy. The registration access
+   * token is deliberately not written here: only rotateRegistrationToken
+   * changes it, so an admin update racing an RFC 7592 update cannot bring back
+   * a token that was just rotated away.
+   */
+  async updateMetadata(client: ClientEntity, manager?: EntityManager): Promise<void> {
+    await this.repo(manager).update({ id: client.id }, {
+      fields: client.fields,
+      secretHash: client.secretHash,
+      secretExpiresAt: client.secretExpiresAt,
+      accessTokenStrategy: client.accessTokenStrategy,
+      updatedAt: client.updatedAt,
+    } as QueryDeepPartialEntity<ClientEntity>);
+  }
+
+  /** Replaces the registration access token only if it is still `expectedHash`; false when it was not. */
+  async rotateRegistrationToken(
+    id: string,
+    expectedHash: string,
+    next: { hash: string | null; expiresAt: Date | null },
+    manager?: EntityManager,
+  ): Promise<boolean> {
+    const result = await this.repo(manager)
+      .createQueryBuilder()
+      .update(ClientEntity)
+      .set({ ratHash: next.hash, ratExpiresAt: next.expiresAt })
+      .where('id = :id AND registration_access_token_hash = :expectedHash', { id, expectedHash })
+      .execute();
+    return (result.affected ?? 0) > 0;
   }
 
   async deleteById(id: string, manager?: EntityManager): Promise<boolean> {
@@ -44,13 +71,18 @@ export class ClientsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  /** One page in id order, plus whether more follow. */
-  async page(query: ClientPageQuery): Promise<{ items: ClientEntity[]; more: boolean }> {
-    const qb = this.repo().createQueryBuilder('c').orderBy('c.id', 'ASC').limit(query.pageSize + 1);
-    if (query.after !== undefined) qb.andWhere('c.id > :after', { after: query.after });
-    if (query.clientName !== undefined) qb.andWhere(`c.fields->>'client_name' = :clientName`, { clientName: query.clientName });
-    if (query.owner !== undefined) qb.andWhere(`c.fields->>'owner' = :owner`, { owner: query.owner });
-    const rows = await qb.getMany();
-    return { items: rows.slice(0, query.pageSize), more: rows.length > query.pageSize };
+  /** Deletes a client only while `ratHash` is its current registration access token. */
+  async deleteByIdAndRegistrationToken(id: string, ratHash: string): Promise<boolean> {
+    const result = await this.repo().delete({ id, ratHash });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** One page in id order, with one extra row to tell whether more follow. */
+  page(page: PageRequest, filter: ClientFilter): Promise<ClientEntity[]> {
+    const qb = this.repo().createQueryBuilder('c').orderBy('c.id', 'ASC').limit(page.pageSize + 1);
+    if (page.after !== undefined) qb.andWhere('c.id > :after', { after: page.after });
+    if (filter.clientName !== undefined) qb.andWhere(`c.fields->>'client_name' = :clientName`, { clientName: filter.clientName });
+    if (filter.owner !== undefined) qb.andWhere(`c.fields->>'owner' = :owner`, { owner: filter.owner });
+    return qb.getMany();
   }
 }

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
-import { hashClientSecret, randomToken } from '../common/secrets.js';
+import type { PageRequest } from '../common/pagination.js';
+import { hashClientSecret, randomToken, sha256 } from '../common/secrets.js';
+import { ConfigService } from '../config/config.service.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
-import { CLIENT_FIELDS, type ClientFields } from './client-metadata.js';
+import { CLIENT_FIELDS } from './client-metadata.js';
 import { usesClientSecret, validateClientMetadata, type ValidationOptions } from './client-validator.js';
 import { ClientEntity, type CreatedVia } from './client.entity.js';
-import { ClientsRepository } from './clients.repository.js';
+import { ClientsRepository, type ClientFilter } from './clients.repository.js';
 import { applyJsonPatch } from './json-patch.js';
 
 export interface CreateClientCommand {
@@ -19,19 +21,17 @@ export interface CreateClientCommand {
   clientSecret?: string;
   accessTokenStrategy?: AccessTokenStrategy | null;
   secretExpiresAt?: Date | null;
-  /** Join the caller's transaction (the registration path counts an IAT use in the same one). */
+  registrationPolicies?: string[];
+  initialAccessTokenId?: string | null;
+  /** Join the caller's transaction (registration counts an IAT use in the same one). */
   manager?: EntityManager;
 }
 
-export interface ClientWithSecret {
+/** A client together with the credentials that exist in plain text only in this response. */
+export interface IssuedClient {
   client: ClientEntity;
-  /** The plain secret, present only when it was just created or replaced. */
   secret?: string;
-}
-
-export interface ClientPage {
-  items: ClientEntity[];
-  nextPageToken?: string;
+  registrationAccessToken?: string;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
@@ -62,15 +62,22 @@ function adminSecret(input: Record<string, unknown>): string | undefined {
   return value;
 }
 
+export function registrationTokenHash(token: string): string {
+  return sha256(token).toString('base64url');
+}
+
 /**
  * The one create/update path for clients. The admin API calls it directly; the
  * registration module applies its own restrictions first and then calls it too.
  */
 @Injectable()
 export class ClientsService {
-  constructor(private readonly clients: ClientsRepository) {}
+  constructor(
+    private readonly clients: ClientsRepository,
+    private readonly config: ConfigService,
+  ) {}
 
-  async create(cmd: CreateClientCommand): Promise<ClientWithSecret> {
+  async create(cmd: CreateClientCommand): Promise<IssuedClient> {
     const fields = validateClientMetadata(cmd.input, cmd.validation);
     const client = new ClientEntity();
     client.id = cmd.clientId ?? randomUUID();
@@ -78,7 +85,12 @@ export class ClientsService {
     client.accessTokenStrategy = cmd.accessTokenStrategy ?? null;
     client.fields = fields;
     client.secretExpiresAt = cmd.secretExpiresAt ?? null;
+    client.registrationPolicies = cmd.registrationPolicies ?? [];
+    client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
     const secret = await this.assignSecret(client, cmd.clientSecret);
+    const rat = this.newRegistrationToken();
+    client.ratHash = rat?.hash ?? null;
+    client.ratExpiresAt = rat?.expiresAt ?? null;
     client.createdAt = client.updatedAt = new Date();
     try {
       await this.clients.insert(client, cmd.manager);
@@ -86,7 +98,16 @@ export class ClientsService {
       if (isUniqueViolation(err)) throw new OAuthError('conflict', `a client with client_id ${client.id} already exists`);
       throw err;
     }
-    return { client, secret };
+    return { client, secret, registrationAccessToken: rat?.token };
+  }
+
+  find(id: string): Promise<ClientEntity | null> {
+    return this.clients.findById(id);
+  }
+
+  /** Reads a client and holds its row lock until the caller's transaction ends. */
+  lockForUpdate(id: string, manager: EntityManager): Promise<ClientEntity | null> {
+    return this.clients.findByIdForUpdate(id, manager);
   }
 
   async get(id: string, manager?: EntityManager): Promise<ClientEntity> {
@@ -95,25 +116,25 @@ export class ClientsService {
     return client;
   }
 
-  async list(query: { pageSize: number; pageToken?: string; clientName?: string; owner?: string }): Promise<ClientPage> {
-    const after = query.pageToken === undefined ? undefined : decodePageToken(query.pageToken);
-    const { items, more } = await this.clients.page({ ...query, after });
-    return { items, nextPageToken: more ? encodePageToken(items[items.length - 1].id) : undefined };
+  /** One page of clients plus one extra row, which tells the caller whether more follow. */
+  list(page: PageRequest, filter: ClientFilter): Promise<ClientEntity[]> {
+    return this.clients.page(page, filter);
   }
 
   /**
    * Replaces a client's metadata. The secret is kept unless a new one is given
-   * (or the auth method stops using one); provenance never changes.
+   * (or the auth method stops using one); provenance, strategy and the
+   * registration access token are not touched here.
    */
   async replace(
     client: ClientEntity,
     input: Record<string, unknown>,
     options: { validation: ValidationOptions; clientSecret?: string; manager?: EntityManager },
-  ): Promise<ClientWithSecret> {
+  ): Promise<IssuedClient> {
     client.fields = validateClientMetadata(input, options.validation);
     const secret = await this.assignSecret(client, options.clientSecret);
     client.updatedAt = new Date();
-    await this.clients.update(client, options.manager);
+    await this.clients.updateMetadata(client, options.manager);
     return { client, secret };
   }
 
@@ -121,9 +142,38 @@ export class ClientsService {
     if (!(await this.clients.deleteById(id, manager))) throw new OAuthError('not_found', `client ${id} does not exist`);
   }
 
+  /**
+   * Replaces the registration access token, provided it is still `expectedHash`;
+   * returns the new token, or undefined when rotation is off.
+   */
+  async rotateRegistrationToken(client: ClientEntity, expectedHash: string, manager: EntityManager): Promise<string | undefined> {
+    if (!this.config.get('oidc.dynamic_client_registration.registration_access_token.rotate')) return undefined;
+    const rat = this.newRegistrationToken();
+    if (!rat) return undefined;
+    if (!(await this.clients.rotateRegistrationToken(client.id, expectedHash, rat, manager))) {
+      throw new OAuthError('invalid_token', 'the registration access token changed during the update');
+    }
+    client.ratHash = rat.hash;
+    client.ratExpiresAt = rat.expiresAt;
+    return rat.token;
+  }
+
+  /** Deletes a client if `ratHash` is still its registration access token; false otherwise. */
+  deleteWithRegistrationToken(id: string, ratHash: string): Promise<boolean> {
+    return this.clients.deleteByIdAndRegistrationToken(id, ratHash);
+  }
+
+  /** A fresh registration access token, or undefined when RFC 7592 management is off. */
+  newRegistrationToken(): { token: string; hash: string; expiresAt: Date | null } | undefined {
+    if (!this.config.get('oidc.dynamic_client_registration.registration_access_token.enabled')) return undefined;
+    const token = randomToken(32);
+    const ttl = this.config.get('oidc.dynamic_client_registration.registration_access_token.ttl');
+    return { token, hash: registrationTokenHash(token), expiresAt: ttl ? new Date(Date.now() + ttl * 1000) : null };
+  }
+
   // --- the admin door -------------------------------------------------------
 
-  async adminCreate(input: Record<string, unknown>): Promise<ClientWithSecret> {
+  async adminCreate(input: Record<string, unknown>): Promise<IssuedClient> {
     const clientId = input.client_id;
     if (clientId !== undefined && clientId !== '' && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) {
       throw clientMetadataError('client_id must be 1 to 255 characters of A-Z a-z 0-9 . _ ~ -');
@@ -138,7 +188,7 @@ export class ClientsService {
     });
   }
 
-  async adminReplace(id: string, input: Record<string, unknown>): Promise<ClientWithSecret> {
+  async adminReplace(id: string, input: Record<string, unknown>): Promise<IssuedClient> {
     if (input.client_id !== undefined && input.client_id !== id) {
       throw new OAuthError('invalid_request', 'client_id in the body must equal the client_id in the path');
     }
@@ -147,20 +197,23 @@ export class ClientsService {
     return this.replace(client, input, { validation: ADMIN_VALIDATION, clientSecret: adminSecret(input) });
   }
 
-  async adminPatch(id: string, operations: unknown): Promise<ClientWithSecret> {
+  async adminPatch(id: string, operations: unknown): Promise<IssuedClient> {
     const client = await this.get(id);
-    const patched = applyJsonPatch(adminView(client), operations) as Record<string, unknown>;
+    const patched = applyJsonPatch(this.adminView({ client }), operations) as unknown;
     if (patched === null || typeof patched !== 'object' || Array.isArray(patched)) {
       throw new OAuthError('invalid_request', 'JSON Patch: the result must be a client object');
     }
-    if (patched.client_id !== id) throw new OAuthError('invalid_request', 'JSON Patch: client_id cannot be changed');
-    return this.adminReplace(id, patched);
+    const body = patched as Record<string, unknown>;
+    if (body.client_id !== id) throw new OAuthError('invalid_request', 'JSON Patch: client_id cannot be changed');
+    return this.adminReplace(id, body);
   }
 
   private async assignSecret(client: ClientEntity, chosen: string | undefined): Promise<string | undefined> {
     if (!usesClientSecret(client.fields)) {
       if (chosen !== undefined) {
-        throw clientMetadataError(`client_secret cannot be used with token_endpoint_auth_method ${String(client.fields.token_endpoint_auth_method)}`);
+        throw clientMetadataError(
+          `client_secret cannot be used with token_endpoint_auth_method ${String(client.fields.token_endpoint_auth_method)}`,
+        );
       }
       client.secretHash = null;
       client.secretExpiresAt = null;
@@ -175,43 +228,45 @@ export class ClientsService {
     client.secretHash = await hashClientSecret(generated, true);
     return generated;
   }
-}
 
-export function encodePageToken(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
-}
+  // --- views ----------------------------------------------------------------
 
-function decodePageToken(token: string): string {
-  try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof parsed.after === 'string') return parsed.after;
-  } catch {
-    // reported below
+  registrationClientUri(id: string): string {
+    return `${this.config.issuer()}/oauth2/register/${encodeURIComponent(id)}`;
   }
-  throw new OAuthError('invalid_request', 'page_token is not a token this server issued');
+
+  /** Every field of a client, as the admin API shows it (Hydra's OAuth2Client shape). */
+  adminView(issued: IssuedClient): Record<string, unknown> {
+    const { client } = issued;
+    const view = this.baseView(issued, client.fields);
+    view.client_name ??= '';
+    view.owner ??= '';
+    view.access_token_strategy = client.accessTokenStrategy ?? '';
+    view.created_via = client.createdVia;
+    view.created_at = client.createdAt.toISOString();
+    view.updated_at = client.updatedAt.toISOString();
+    return view;
+  }
+
+  /** What a registrant sees (RFC 7591 §3.2.1, RFC 7592 §3): no metadata, no strategy, no stored secret. */
+  registrantView(issued: IssuedClient): Record<string, unknown> {
+    const visible = Object.entries(issued.client.fields).filter(([name]) => CLIENT_FIELDS[name.split('#')[0]]?.dcrVisible !== false);
+    return this.baseView(issued, Object.fromEntries(visible));
+  }
+
+  private baseView(issued: IssuedClient, fields: Record<string, unknown>): Record<string, unknown> {
+    const { client, secret, registrationAccessToken } = issued;
+    const view: Record<string, unknown> = { client_id: client.id };
+    if (secret !== undefined) view.client_secret = secret;
+    Object.assign(view, fields);
+    view.client_id_issued_at = epochSeconds(client.createdAt);
+    view.client_secret_expires_at = epochSeconds(client.secretExpiresAt);
+    if (registrationAccessToken !== undefined) view.registration_access_token = registrationAccessToken;
+    if (client.ratHash !== null) view.registration_client_uri = this.registrationClientUri(client.id);
+    return view;
+  }
 }
 
 function epochSeconds(date: Date | null): number {
   return date ? Math.floor(date.getTime() / 1000) : 0;
-}
-
-/** Every field of a client, as the admin API shows it (Hydra's OAuth2Client shape). */
-export function adminView(client: ClientEntity, secret?: string): Record<string, unknown> {
-  const view: Record<string, unknown> = { client_id: client.id };
-  if (secret !== undefined) view.client_secret = secret;
-  Object.assign(view, client.fields);
-  view.client_name ??= '';
-  view.owner ??= '';
-  view.client_id_issued_at = epochSeconds(client.createdAt);
-  view.client_secret_expires_at = epochSeconds(client.secretExpiresAt);
-  view.access_token_strategy = client.accessTokenStrategy ?? '';
-  view.created_via = client.createdVia;
-  view.created_at = client.createdAt.toISOString();
-  view.updated_at = client.updatedAt.toISOString();
-  return view;
-}
-
-/** The subset of a client's metadata a registrant may see (RFC 7591 §3.2.1, RFC 7592 §3). */
-export function registrantView(fields: ClientFields): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(fields).filter(([name]) => CLIENT_FIELDS[name.split('#')[0]]?.dcrVisible !== false));
 }

@@ -57,6 +57,46 @@ export const SCHEMA = {
   'strategies.access_token': key(strategy, 'opaque', 'Access token format for clients that carry no strategy of their own'),
   'ttl.access_token': key(duration(), 3600, 'Access token lifetime', { defaultText: '1h' }),
   'oidc.dynamic_client_registration.enabled': key(boolean, true, 'Serve the RFC 7591/7592 registration endpoints'),
+  'oidc.dynamic_client_registration.default_scope': key(
+    list(text),
+    [],
+    'Scopes given to a client registered through DCR that asks for none',
+  ),
+  'oidc.dynamic_client_registration.allowed_scopes': key(
+    list(text),
+    undefined,
+    'Scopes a registrant may ask for; unset = any syntactically valid scope',
+  ),
+  'oidc.dynamic_client_registration.allow_localhost_redirects': key(
+    boolean,
+    false,
+    'Accept http://localhost redirect URIs from web clients (loopback IPs are always accepted)',
+  ),
+  'oidc.dynamic_client_registration.initial_access_token.required': key(
+    boolean,
+    true,
+    'Registration needs an initial access token; false opens anonymous registration',
+  ),
+  'oidc.dynamic_client_registration.registration_access_token.enabled': key(
+    boolean,
+    true,
+    'Issue registration access tokens and serve the RFC 7592 management endpoints',
+  ),
+  'oidc.dynamic_client_registration.registration_access_token.rotate': key(
+    boolean,
+    true,
+    'Replace the registration access token on every RFC 7592 update',
+  ),
+  'oidc.dynamic_client_registration.registration_access_token.ttl': key(
+    duration(),
+    undefined,
+    'Lifetime of registration access tokens; unset = they do not expire',
+  ),
+  'oidc.dynamic_client_registration.client_secret.expires_in': key(
+    duration(),
+    undefined,
+    'Lifetime of secrets of clients registered through DCR; unset = they do not expire',
+  ),
   'oidc.dynamic_client_registration.strategies.access_token': key(
     strategy,
     undefined,

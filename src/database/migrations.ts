@@ -1,5 +1,6 @@
 // Every migration, in order. Listed explicitly (not globbed) so the same list
 // works from compiled JavaScript, from the TypeScript CLI and under the test runner.
 import { CreateClients1764140000000 } from '../../migrations/1764140000000-CreateClients.js';
+import { AddRegistration1764150000000 } from '../../migrations/1764150000000-AddRegistration.js';
 
-export const MIGRATIONS = [CreateClients1764140000000];
+export const MIGRATIONS = [CreateClients1764140000000, AddRegistration1764150000000];

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryController } from './discovery.controller.js';
 
-@Module({})
+@Module({ controllers: [DiscoveryController] })
 export class DiscoveryModule {}

@@ -1,4 +1,19 @@
 import { Module } from '@nestjs/common';
+import { AdminInitialAccessTokensController } from './admin-initial-access-tokens.controller.js';
+import { InitialAccessTokenGuard } from './initial-access-token.guard.js';
+import { InitialAccessTokensRepository } from './initial-access-tokens.repository.js';
+import { InitialAccessTokensService } from './initial-access-tokens.service.js';
+import { PoliciesService, REGISTRATION_POLICIES } from './policies.service.js';
 
-@Module({})
+@Module({
+  controllers: [AdminInitialAccessTokensController],
+  providers: [
+    { provide: REGISTRATION_POLICIES, useValue: [] },
+    PoliciesService,
+    InitialAccessTokensRepository,
+    InitialAccessTokensService,
+    InitialAccessTokenGuard,
+  ],
+  exports: [PoliciesService, InitialAccessTokensService, InitialAccessTokenGuard],
+})
 export class PolicyModule {}

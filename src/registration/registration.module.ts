@@ -1,4 +1,14 @@
 import { Module } from '@nestjs/common';
+import { ClientsModule } from '../clients/clients.module.js';
+import { PolicyModule } from '../policy/policy.module.js';
+import { DcrEnabledGuard } from './dcr-enabled.guard.js';
+import { RegistrationAccessTokenGuard } from './registration-access-token.guard.js';
+import { RegistrationController } from './registration.controller.js';
+import { RegistrationService } from './registration.service.js';
 
-@Module({})
+@Module({
+  imports: [ClientsModule, PolicyModule],
+  controllers: [RegistrationController],
+  providers: [RegistrationService, DcrEnabledGuard, RegistrationAccessTokenGuard],
+})
 export class RegistrationModule {}

@@ -1,0 +1,55 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { pageRequest, sendPage } from '../common/pagination.js';
+import { ShapePipe } from '../common/shape.pipe.js';
+import { InitialAccessTokenDto, MintInitialAccessTokenDto } from './initial-access-token.dto.js';
+import { InitialAccessTokensService, iatView } from './initial-access-tokens.service.js';
+
+@ApiTags('admin: initial access tokens')
+@ApiBearerAuth(ADMIN_SECURITY)
+@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
+@UseGuards(AdminApiKeyGuard)
+@Controller('admin/initial-access-tokens')
+export class AdminInitialAccessTokensController {
+  constructor(private readonly iats: InitialAccessTokensService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Mint an initial access token (the token is shown only in this response)', operationId: 'createInitialAccessToken' })
+  @ApiCreatedResponse({ type: InitialAccessTokenDto })
+  @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Malformed body or unknown policy' })
+  async mint(@Body(ShapePipe) dto: MintInitialAccessTokenDto, @Res({ passthrough: true }) res: Response): Promise<InitialAccessTokenDto> {
+    const { iat, token } = await this.iats.mint(dto);
+    res.setHeader('Cache-Control', 'no-store');
+    return iatView(iat, token);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List initial access tokens, paginated', operationId: 'listInitialAccessTokens' })
+  @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
+  @ApiQuery({ name: 'page_token', required: false })
+  @ApiOkResponse({ type: InitialAccessTokenDto, isArray: true })
+  async list(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<InitialAccessTokenDto[]> {
+    const page = pageRequest(req);
+    return sendPage(req, res, page, await this.iats.list(page), []).map((iat) => iatView(iat));
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Read an initial access token (never its value)', operationId: 'getInitialAccessToken' })
+  @ApiOkResponse({ type: InitialAccessTokenDto })
+  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  async get(@Param('id') id: string): Promise<InitialAccessTokenDto> {
+    return iatView(await this.iats.get(id));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Revoke an initial access token', operationId: 'deleteInitialAccessToken' })
+  @ApiNoContentResponse()
+  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  async revoke(@Param('id') id: string): Promise<void> {
+    await this.iats.revoke(id);
+  }
+}

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { invalidBearer } from '../common/bearer.js';
+import { OAuthError } from '../common/oauth-error.js';
+import type { PageRequest } from '../common/pagination.js';
+import { randomToken, sha256 } from '../common/secrets.js';
+import { parseDuration } from '../config/parsers.js';
+import type { InitialAccessTokenDto, MintInitialAccessTokenDto } from './initial-access-token.dto.js';
+import { InitialAccessTokenEntity } from './initial-access-token.entity.js';
+import { InitialAccessTokensRepository } from './initial-access-tokens.repository.js';
+import { PoliciesService } from './policies.service.js';
+
+export function iatHash(token: string): string {
+  return sha256(token).toString('base64url');
+}
+
+@Injectable()
+export class InitialAccessTokensService {
+  constructor(
+    private readonly iats: InitialAccessTokensRepository,
+    private readonly policies: PoliciesService,
+  ) {}
+
+  async mint(dto: MintInitialAccessTokenDto): Promise<{ iat: InitialAccessTokenEntity; token: string }> {
+    const policies = dto.policies ?? [];
+    this.policies.assertKnown(policies);
+    const token = randomToken(32);
+    const iat = new InitialAccessTokenEntity();
+    iat.id = randomUUID();
+    iat.tokenHash = iatHash(token);
+    iat.description = dto.description ?? '';
+    iat.policies = policies;
+    iat.maxUses = dto.max_uses ?? 1;
+    iat.uses = 0;
+    const expiresIn = dto.expires_in === undefined ? undefined : parseDuration(dto.expires_in);
+    iat.expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+    iat.createdAt = new Date();
+    await this.iats.insert(iat);
+    return { iat, token };
+  }
+
+  async get(id: string): Promise<InitialAccessTokenEntity> {
+    const iat = await this.iats.findById(id);
+    if (!iat) throw new OAuthError('not_found', `initial access token ${id} does not exist`);
+    return iat;
+  }
+
+  list(page: PageRequest): Promise<InitialAccessTokenEntity[]> {
+    return this.iats.page(page);
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!(await this.iats.deleteById(id))) throw new OAuthError('not_found', `initial access token ${id} does not exist`);
+  }
+
+  /** The usable token with this value; unknown, expired, revoked and used-up tokens all get the same 401. */
+  async authenticate(token: string): Promise<InitialAccessTokenEntity> {
+    const iat = await this.iats.findByTokenHash(iatHash(token));
+    if (!iat || iat.uses >= iat.maxUses || (iat.expiresAt !== null && iat.expiresAt.getTime() <= Date.now())) {
+      throw invalidBearer(true, 'the initial access token is unknown, expired, revoked or used up');
+    }
+    return iat;
+  }
+
+  /** Counts a use inside the registration's transaction; a token used up meanwhile gets the same 401. */
+  async consumeUse(iat: InitialAccessTokenEntity, manager: EntityManager): Promise<void> {
+    if (!(await this.iats.consumeUse(iat.id, manager))) {
+      throw invalidBearer(true, 'the initial access token is unknown, expired, revoked or used up');
+    }
+  }
+}
+
+export function iatView(iat: InitialAccessTokenEntity, token?: string): InitialAccessTokenDto {
+  return {
+    id: iat.id,
+    ...(token !== undefined ? { token } : {}),
+    description: iat.description,
+    policies: iat.policies,
+    max_uses: iat.maxUses,
+    uses: iat.uses,
+    expires_at: iat.expiresAt ? iat.expiresAt.toISOString() : null,
+    created_at: iat.createdAt.toISOString(),
+  };
+}

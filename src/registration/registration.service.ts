@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { ValidationOptions } from '../clients/client-validator.js';
+import type { ClientEntity } from '../clients/client.entity.js';
+import { ClientsService, type IssuedClient } from '../clients/clients.service.js';
+import { invalidBearer } from '../common/bearer.js';
+import { OAuthError } from '../common/oauth-error.js';
+import { verifyClientSecret } from '../common/secrets.js';
+import { ConfigService } from '../config/config.service.js';
+import type { InitialAccessTokenEntity } from '../policy/initial-access-token.entity.js';
+import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
+import { PoliciesService } from '../policy/policies.service.js';
+
+export type RegistrationResponse = Record<string, unknown>;
+
+/**
+ * RFC 7591 registration and RFC 7592 management. Each operation reads as its
+ * steps; the body has already passed RegistrationBodyPipe (no strategy,
+ * operator-only or server-managed fields) and the caller's token its guard.
+ */
+@Injectable()
+export class RegistrationService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clients: ClientsService,
+    private readonly iats: InitialAccessTokensService,
+    private readonly policies: PoliciesService,
+    private readonly config: ConfigService,
+  ) {}
+
+  async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
+    const policyNames = iat?.policies ?? [];
+    const metadata = await this.policies.apply(policyNames, body);
+    const issued = await this.persistWithIatUse(metadata, iat, policyNames);
+    return this.clients.registrantView(issued);
+  }
+
+  read(client: ClientEntity): RegistrationResponse {
+    return this.clients.registrantView({ client });
+  }
+
+  async update(clientId: string, tokenHash: string, body: Record<string, unknown>): Promise<RegistrationResponse> {
+    if (body.client_id !== clientId) {
+      throw new OAuthError('invalid_request', 'the body must carry client_id, equal to the client_id in the path (RFC 7592 §2.2)');
+    }
+    return this.dataSource.transaction(async (manager) => {
+      // Under the row lock, a concurrent update with the same token sees the rotated one and fails.
+      const client = await this.clients.lockForUpdate(clientId, manager);
+      if (!client || client.ratHash !== tokenHash) throw invalidBearer(true, 'the registration access token is not valid for this client');
+      await this.checkPresentedSecret(client, body.client_secret);
+      const metadata = await this.policies.apply(client.registrationPolicies, body);
+      const issued: IssuedClient = await this.clients.replace(client, metadata, { validation: this.validation(), manager });
+      issued.registrationAccessToken = await this.clients.rotateRegistrationToken(client, tokenHash, manager);
+      return this.clients.registrantView(issued);
+    });
+  }
+
+  async delete(clientId: string, tokenHash: string): Promise<void> {
+    if (!(await this.clients.deleteWithRegistrationToken(clientId, tokenHash))) {
+      throw invalidBearer(true, 'the registration access token is not valid for this client');
+    }
+  }
+
+  /** Creates the client and counts the IAT use in one transaction: a failed registration burns no use. */
+  private persistWithIatUse(
+    metadata: Record<string, unknown>,
+    iat: InitialAccessTokenEntity | undefined,
+    policyNames: string[],
+  ): Promise<IssuedClient> {
+    const expiresIn = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
+    return this.dataSource.transaction(async (manager) => {
+      const issued = await this.clients.create({
+        input: metadata,
+        via: 'dcr',
+        validation: this.validation(),
+        accessTokenStrategy: this.config.dcrAccessTokenStrategy() ?? null,
+        secretExpiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+        registrationPolicies: policyNames,
+        initialAccessTokenId: iat?.id ?? null,
+        manager,
+      });
+      // Counted last, so the IAT row is locked only for the end of the transaction.
+      if (iat) await this.iats.consumeUse(iat, manager);
+      return issued;
+    });
+  }
+
+  /** RFC 7592 §2.2: a client_secret in an update must be the current one. */
+  private async checkPresentedSecret(client: ClientEntity, presented: unknown): Promise<void> {
+    if (presented === undefined) return;
+    const matches = typeof presented === 'string' && client.secretHash !== null && (await verifyClientSecret(presented, client.secretHash));
+    if (!matches) throw new OAuthError('invalid_request', 'client_secret does not match the current secret; it cannot be changed here');
+  }
+
+  private validation(): ValidationOptions {
+    return {
+      defaultScope: (this.config.get('oidc.dynamic_client_registration.default_scope') ?? []).join(' '),
+      allowLocalhostRedirects: this.config.get('oidc.dynamic_client_registration.allow_localhost_redirects') ?? false,
+      allowedScopes: this.config.get('oidc.dynamic_client_registration.allowed_scopes'),
+    };
+  }
+}
