@@ -156,10 +156,10 @@ export function splitLocalized(name: string): { base: string; tag?: string } {
 
 /** The table entry for a field name, including language-tagged variants of localizable fields. */
 export function fieldDef(name: string): FieldDef | undefined {
-  const direct = CLIENT_FIELDS[name];
-  if (direct) return direct;
+  // Own properties only: "constructor" or "__proto__" in a body are unknown fields, not table entries.
+  if (Object.hasOwn(CLIENT_FIELDS, name)) return CLIENT_FIELDS[name];
   const { base, tag } = splitLocalized(name);
-  const def = CLIENT_FIELDS[base];
+  const def = Object.hasOwn(CLIENT_FIELDS, base) ? CLIENT_FIELDS[base] : undefined;
   return tag !== undefined && def?.localizable ? def : undefined;
 }
 

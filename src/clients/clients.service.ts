@@ -6,7 +6,8 @@ import type { PageRequest } from '../common/pagination.js';
 import { hashClientSecret, randomToken, sha256 } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
-import { CLIENT_FIELDS } from './client-metadata.js';
+import { strategyAtCreation } from './access-token-strategy.js';
+import { fieldDef } from './client-metadata.js';
 import { usesClientSecret, validateClientMetadata, type ValidationOptions } from './client-validator.js';
 import { ClientEntity, type CreatedVia } from './client.entity.js';
 import { ClientsRepository, type ClientFilter } from './clients.repository.js';
@@ -19,6 +20,7 @@ export interface CreateClientCommand {
   clientId?: string;
   /** An operator-chosen secret; otherwise one is generated when the auth method needs it. */
   clientSecret?: string;
+  /** The admin's choice; ignored for DCR clients, whose strategy comes from configuration only. */
   accessTokenStrategy?: AccessTokenStrategy | null;
   secretExpiresAt?: Date | null;
   registrationPolicies?: string[];
@@ -82,7 +84,7 @@ export class ClientsService {
     const client = new ClientEntity();
     client.id = cmd.clientId ?? randomUUID();
     client.createdVia = cmd.via;
-    client.accessTokenStrategy = cmd.accessTokenStrategy ?? null;
+    client.accessTokenStrategy = strategyAtCreation(cmd.via, this.config.dcrAccessTokenStrategy(), cmd.accessTokenStrategy ?? null);
     client.fields = fields;
     client.secretExpiresAt = cmd.secretExpiresAt ?? null;
     client.registrationPolicies = cmd.registrationPolicies ?? [];
@@ -250,7 +252,7 @@ export class ClientsService {
 
   /** What a registrant sees (RFC 7591 §3.2.1, RFC 7592 §3): no metadata, no strategy, no stored secret. */
   registrantView(issued: IssuedClient): Record<string, unknown> {
-    const visible = Object.entries(issued.client.fields).filter(([name]) => CLIENT_FIELDS[name.split('#')[0]]?.dcrVisible !== false);
+    const visible = Object.entries(issued.client.fields).filter(([name]) => fieldDef(name)?.dcrVisible !== false);
     return this.baseView(issued, Object.fromEntries(visible));
   }
 

@@ -73,7 +73,6 @@ export class RegistrationService {
         input: metadata,
         via: 'dcr',
         validation: this.validation(),
-        accessTokenStrategy: this.config.dcrAccessTokenStrategy() ?? null,
         secretExpiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
         registrationPolicies: policyNames,
         initialAccessTokenId: iat?.id ?? null,
