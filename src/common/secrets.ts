@@ -1,6 +1,6 @@
 // Hashing and comparison of secrets. Only hashes are stored; comparisons take
 // the same time whatever the input.
-import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
@@ -52,4 +52,34 @@ export async function verifyClientSecret(secret: string, stored: string): Promis
     return timingSafeEqual(derived, expected);
   }
   return false;
+}
+
+function aesKey(secret: string): Buffer {
+  return createHash('sha256').update(`registrar:aes-256-gcm:${secret}`).digest();
+}
+
+/** AES-256-GCM under the first system secret: base64url(iv | tag | ciphertext). */
+export function encryptWithSecret(plaintext: string, secret: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', aesKey(secret), iv);
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url');
+}
+
+/** Decrypts with whichever of the system secrets encrypted the value; throws if none did. */
+export function decryptWithSecrets(encoded: string, secrets: readonly string[]): string {
+  const raw = Buffer.from(encoded, 'base64url');
+  const iv = raw.subarray(0, 12);
+  const tag = raw.subarray(12, 28);
+  const ciphertext = raw.subarray(28);
+  for (const secret of secrets) {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', aesKey(secret), iv);
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+    } catch {
+      // try the next secret
+    }
+  }
+  throw new Error('no configured system secret decrypts this value (was secrets.system rotated without keeping the old secret?)');
 }

@@ -102,6 +102,11 @@ export const SCHEMA = {
     undefined,
     'Access token format stored on clients registered through DCR; unset = they follow strategies.access_token',
   ),
+  'jwt.signing_algorithm': key(
+    oneOf('RS256', 'ES256', 'EdDSA'),
+    'RS256',
+    'Algorithm of the signing key for JWT access tokens',
+  ),
   'log.level': key(oneOf('debug', 'info', 'warn', 'error', 'silent'), 'info', 'Lowest level written to the JSON log'),
 } satisfies Record<string, KeyDef<unknown>>;
 

@@ -2,5 +2,6 @@
 // works from compiled JavaScript, from the TypeScript CLI and under the test runner.
 import { CreateClients1764140000000 } from '../../migrations/1764140000000-CreateClients.js';
 import { AddRegistration1764150000000 } from '../../migrations/1764150000000-AddRegistration.js';
+import { AddTokens1764160000000 } from '../../migrations/1764160000000-AddTokens.js';
 
-export const MIGRATIONS = [CreateClients1764140000000, AddRegistration1764150000000];
+export const MIGRATIONS = [CreateClients1764140000000, AddRegistration1764150000000, AddTokens1764160000000];

@@ -1,12 +1,16 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ConfigService } from '../config/config.service.js';
+import { SigningKeysService } from '../tokens/signing-keys.service.js';
 import { buildDiscoveryDocument } from './discovery-document.js';
 
 @ApiTags('discovery')
 @Controller('.well-known')
 export class DiscoveryController {
-  constructor(private readonly config: ConfigService) {}
+  constructor(
+    private readonly config: ConfigService,
+    private readonly keys: SigningKeysService,
+  ) {}
 
   @Get('openid-configuration')
   @Header('Cache-Control', 'public, max-age=300')
@@ -22,5 +26,13 @@ export class DiscoveryController {
   @ApiOkResponse({ description: 'Server metadata', schema: { type: 'object', additionalProperties: true } })
   oauthAuthorizationServer(): Record<string, unknown> {
     return buildDiscoveryDocument(this.config);
+  }
+
+  @Get('jwks.json')
+  @Header('Cache-Control', 'public, max-age=60')
+  @ApiOperation({ summary: 'Public keys that verify JWT access tokens (RFC 7517)', operationId: 'discoverJsonWebKeys' })
+  @ApiOkResponse({ description: 'JWK Set', schema: { type: 'object', properties: { keys: { type: 'array', items: { type: 'object' } } } } })
+  jwks(): Promise<{ keys: unknown[] }> {
+    return this.keys.jwks();
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { TokensModule } from '../tokens/tokens.module.js';
 import { DiscoveryController } from './discovery.controller.js';
 
-@Module({ controllers: [DiscoveryController] })
+@Module({ imports: [TokensModule], controllers: [DiscoveryController] })
 export class DiscoveryModule {}

@@ -1,4 +1,15 @@
 import { Module } from '@nestjs/common';
+import { ClientsModule } from '../clients/clients.module.js';
+import { AccessTokensService } from './access-tokens.service.js';
+import { AdminTokensController } from './admin-tokens.controller.js';
+import { ClientAuthenticationService } from './client-authentication.service.js';
+import { SigningKeysService } from './signing-keys.service.js';
+import { TokenController } from './token.controller.js';
 
-@Module({})
+@Module({
+  imports: [ClientsModule],
+  controllers: [TokenController, AdminTokensController],
+  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService],
+  exports: [SigningKeysService],
+})
 export class TokensModule {}

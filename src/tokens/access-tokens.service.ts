@@ -1,0 +1,230 @@
+// Issuing, introspecting and revoking access tokens in both formats: JWTs
+// (RFC 9068), verified by signature, and opaque tokens, stored as keyed hashes.
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { DataSource, In, type Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import { effectiveStrategy } from '../clients/access-token-strategy.js';
+import type { ClientEntity } from '../clients/client.entity.js';
+import { ClientsService } from '../clients/clients.service.js';
+import { OAuthError } from '../common/oauth-error.js';
+import { keyedHash, randomToken } from '../common/secrets.js';
+import { ConfigService } from '../config/config.service.js';
+import { AccessTokenEntity } from './access-token.entity.js';
+import { SigningKeysService } from './signing-keys.service.js';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
+}
+
+/** The facts about a token that introspection reports. */
+export interface TokenInfo {
+  jti: string;
+  clientId: string;
+  subject: string;
+  scope: string;
+  audience: string[];
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export type IntrospectionResponse =
+  | { active: false }
+  | {
+      active: true;
+      client_id: string;
+      sub: string;
+      scope: string;
+      aud: string[];
+      iss: string;
+      exp: number;
+      iat: number;
+      jti: string;
+      token_type: 'Bearer';
+      token_use: 'access_token';
+    };
+
+const INACTIVE = { active: false } as const;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function splitList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return [...new Set(value.split(' ').filter((s) => s !== ''))];
+}
+
+@Injectable()
+export class AccessTokensService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clients: ClientsService,
+    private readonly keys: SigningKeysService,
+    private readonly config: ConfigService,
+  ) {}
+
+  private get tokens(): Repository<AccessTokenEntity> {
+    return this.dataSource.getRepository(AccessTokenEntity);
+  }
+
+  /** RFC 6749 §4.4: the client_credentials grant. */
+  async clientCredentials(client: ClientEntity, scopeParam: string | undefined, audienceParam: string[]): Promise<TokenResponse> {
+    const grants = client.fields.grant_types as string[];
+    if (!grants.includes('client_credentials')) {
+      throw new OAuthError('unauthorized_client', 'the client is not registered for the client_credentials grant');
+    }
+    const allowedScopes = splitList(client.fields.scope as string) ?? [];
+    const scopes = splitList(scopeParam) ?? allowedScopes;
+    const refused = scopes.filter((s) => !allowedScopes.includes(s));
+    if (refused.length > 0) throw new OAuthError('invalid_scope', `the client may not request: ${refused.join(' ')}`);
+
+    const allowedAudience = client.fields.audience as string[];
+    const audience = [...new Set(audienceParam.flatMap((a) => a.split(' ')).filter((a) => a !== ''))];
+    const outside = audience.filter((a) => !allowedAudience.includes(a));
+    if (outside.length > 0) throw new OAuthError('invalid_request', `the client may not request the audience: ${outside.join(' ')}`);
+
+    return this.issue(client, { subject: client.id, scope: scopes.join(' '), audience });
+  }
+
+  private async issue(client: ClientEntity, grant: { subject: string; scope: string; audience: string[] }): Promise<TokenResponse> {
+    const ttl = this.config.get('ttl.access_token') as number;
+    const now = Math.floor(Date.now() / 1000);
+    const info: TokenInfo = {
+      jti: randomUUID(),
+      clientId: client.id,
+      subject: grant.subject,
+      scope: grant.scope,
+      // RFC 9068 requires aud; without a requested audience the token is for this server.
+      audience: grant.audience.length > 0 ? grant.audience : [this.config.issuer()],
+      issuedAt: now,
+      expiresAt: now + ttl,
+    };
+    const format = effectiveStrategy(client.accessTokenStrategy, this.config.accessTokenStrategy());
+    const accessToken = format === 'jwt' ? await this.signJwt(info) : await this.storeOpaque(info);
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, ...(info.scope ? { scope: info.scope } : {}) };
+  }
+
+  private async signJwt(info: TokenInfo): Promise<string> {
+    const key = await this.keys.activeKey();
+    return new SignJWT({ client_id: info.clientId, scope: info.scope })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(this.config.issuer())
+      .setSubject(info.subject)
+      .setAudience(info.audience)
+      .setIssuedAt(info.issuedAt)
+      .setExpirationTime(info.expiresAt)
+      .setJti(info.jti)
+      .sign(key.privateKey);
+  }
+
+  private async storeOpaque(info: TokenInfo): Promise<string> {
+    const token = randomToken(32);
+    const row: Partial<AccessTokenEntity> = {
+      id: info.jti,
+      tokenHash: keyedHash(this.config.systemSecrets()[0], token),
+      clientId: info.clientId,
+      subject: info.subject,
+      scope: info.scope,
+      audience: info.audience,
+      issuedAt: new Date(info.issuedAt * 1000),
+      expiresAt: new Date(info.expiresAt * 1000),
+      revokedAt: null,
+    };
+    await this.tokens.insert(row as QueryDeepPartialEntity<AccessTokenEntity>);
+    return token;
+  }
+
+  /** The token's facts if it is active: valid, unexpired, unrevoked, and its client still exists. */
+  async lookup(token: string): Promise<TokenInfo | undefined> {
+    if (token.length > 8192) return undefined;
+    return JWT_SHAPE.test(token) ? this.lookupJwt(token) : this.lookupOpaque(token);
+  }
+
+  private async lookupJwt(token: string): Promise<TokenInfo | undefined> {
+    let payload: JWTPayload;
+    try {
+      const { kid } = decodeProtectedHeader(token);
+      const key = await this.keys.verificationKey(kid);
+      if (!key) return undefined;
+      ({ payload } = await jwtVerify(token, key.publicKey, {
+        issuer: this.config.issuer(),
+        typ: 'at+jwt',
+        algorithms: [key.alg],
+        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
+      }));
+    } catch {
+      return undefined;
+    }
+    const clientId = payload.client_id as string;
+    const revoked = await this.dataSource.query(`SELECT 1 FROM revoked_jwts WHERE jti = $1`, [payload.jti]);
+    if ((revoked as unknown[]).length > 0) return undefined;
+    // A deleted client's JWTs die with it, also if a new client later takes the same id.
+    const client = await this.clients.find(clientId);
+    if (!client || Math.floor(client.createdAt.getTime() / 1000) > payload.iat!) return undefined;
+    return {
+      jti: payload.jti!,
+      clientId,
+      subject: payload.sub!,
+      scope: typeof payload.scope === 'string' ? payload.scope : '',
+      audience: Array.isArray(payload.aud) ? payload.aud : payload.aud ? [payload.aud] : [],
+      issuedAt: payload.iat!,
+      expiresAt: payload.exp!,
+    };
+  }
+
+  private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
+    // Every system secret is tried, so rotating secrets.system keeps issued tokens readable.
+    const hashes = this.config.systemSecrets().map((secret) => keyedHash(secret, token));
+    const row = await this.tokens.findOneBy({ tokenHash: In(hashes) });
+    if (!row || row.revokedAt !== null || row.expiresAt.getTime() <= Date.now()) return undefined;
+    return {
+      jti: row.id,
+      clientId: row.clientId,
+      subject: row.subject,
+      scope: row.scope,
+      audience: row.audience,
+      issuedAt: Math.floor(row.issuedAt.getTime() / 1000),
+      expiresAt: Math.floor(row.expiresAt.getTime() / 1000),
+    };
+  }
+
+  /**
+   * RFC 7662. With a `caller`, only tokens issued to it or naming it in their
+   * audience are reported active; the admin endpoint passes none.
+   */
+  async introspect(token: string, caller?: ClientEntity): Promise<IntrospectionResponse> {
+    const info = await this.lookup(token);
+    if (!info) return INACTIVE;
+    if (caller && caller.id !== info.clientId && !info.audience.includes(caller.id)) return INACTIVE;
+    return {
+      active: true,
+      client_id: info.clientId,
+      sub: info.subject,
+      scope: info.scope,
+      aud: info.audience,
+      iss: this.config.issuer(),
+      exp: info.expiresAt,
+      iat: info.issuedAt,
+      jti: info.jti,
+      token_type: 'Bearer',
+      token_use: 'access_token',
+    };
+  }
+
+  /** RFC 7009: unknown and inactive tokens are fine; another client's token is refused. */
+  async revoke(token: string, caller: ClientEntity): Promise<void> {
+    const info = await this.lookup(token);
+    if (!info) return;
+    if (info.clientId !== caller.id) throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
+    if (JWT_SHAPE.test(token)) {
+      await this.dataSource.query(
+        `INSERT INTO revoked_jwts (jti, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT DO NOTHING`,
+        [info.jti, info.expiresAt],
+      );
+    } else {
+      await this.tokens.update({ id: info.jti }, { revokedAt: new Date() });
+    }
+  }
+}

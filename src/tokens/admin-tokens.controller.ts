@@ -1,0 +1,65 @@
+import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { OAuthError } from '../common/oauth-error.js';
+import { AccessTokensService, type IntrospectionResponse } from './access-tokens.service.js';
+import { formParams } from './form-params.js';
+import type { SigningKeyEntity } from './signing-key.entity.js';
+import { SigningKeysService } from './signing-keys.service.js';
+import { IntrospectionResponseDto, SigningKeyDto, TokenParamDto } from './token.dto.js';
+
+function keyView(k: SigningKeyEntity): SigningKeyDto {
+  return {
+    kid: k.kid,
+    alg: k.alg,
+    state: k.state,
+    public_jwk: k.publicJwk,
+    created_at: k.createdAt.toISOString(),
+    retired_at: k.retiredAt ? k.retiredAt.toISOString() : null,
+  };
+}
+
+@ApiTags('admin: tokens and keys')
+@ApiBearerAuth(ADMIN_SECURITY)
+@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
+@UseGuards(AdminApiKeyGuard)
+@Controller('admin')
+export class AdminTokensController {
+  constructor(
+    private readonly tokens: AccessTokensService,
+    private readonly keys: SigningKeysService,
+  ) {}
+
+  @Post('oauth2/introspect')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Introspect any token (RFC 7662)', operationId: 'introspectOAuth2Token' })
+  @ApiConsumes('application/x-www-form-urlencoded')
+  @ApiBody({ type: TokenParamDto })
+  @ApiOkResponse({ type: IntrospectionResponseDto })
+  async introspect(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<IntrospectionResponse> {
+    res.setHeader('Cache-Control', 'no-store');
+    const { params } = formParams(req);
+    if (!params.token) throw new OAuthError('invalid_request', 'token is required');
+    return this.tokens.introspect(params.token);
+  }
+
+  @Get('keys')
+  @ApiOperation({ summary: 'List signing keys (public parts only)', operationId: 'listSigningKeys' })
+  @ApiOkResponse({ type: SigningKeyDto, isArray: true })
+  async list(): Promise<SigningKeyDto[]> {
+    return (await this.keys.list()).map(keyView);
+  }
+
+  @Post('keys/rotate')
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Activate a new signing key; the previous one stays in the JWKS until the tokens it signed have expired',
+    operationId: 'rotateSigningKey',
+  })
+  @ApiCreatedResponse({ type: SigningKeyDto })
+  async rotate(): Promise<SigningKeyDto> {
+    return keyView(await this.keys.rotate());
+  }
+}

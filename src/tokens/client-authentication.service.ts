@@ -1,0 +1,153 @@
+// Client authentication at the token, introspection and revocation endpoints
+// (RFC 6749 §2.3, RFC 7523 §2.2): the method must be the one the client registered.
+import { Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { DataSource } from 'typeorm';
+import { CLIENT_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
+import type { ClientEntity } from '../clients/client.entity.js';
+import { ClientsService } from '../clients/clients.service.js';
+import { OAuthError } from '../common/oauth-error.js';
+import { verifyClientSecret } from '../common/secrets.js';
+import { ConfigService } from '../config/config.service.js';
+
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const MAX_ASSERTION_LIFETIME_S = 600;
+const REMOTE_JWKS_CACHE = 500;
+/** A stored hash no secret matches, so unknown clients cost the same as wrong secrets. */
+const DUMMY_HASH = 'sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+interface Presented {
+  method: AuthMethod;
+  clientId: string;
+  secret?: string;
+  assertion?: string;
+  viaBasic: boolean;
+}
+
+function decodeBasicPart(part: string): string {
+  try {
+    // RFC 6749 §2.3.1: the id and secret are form-urlencoded before Base64.
+    return decodeURIComponent(part.replace(/\+/g, ' '));
+  } catch {
+    throw new OAuthError('invalid_request', 'malformed Basic credentials');
+  }
+}
+
+function presentedCredentials(req: Request, params: Record<string, string>): Presented {
+  const header = req.headers.authorization;
+  const basic = header && /^Basic /i.test(header) ? header.slice(6).trim() : undefined;
+  const assertion = params.client_assertion;
+  const used = [basic !== undefined, params.client_secret !== undefined, assertion !== undefined].filter(Boolean).length;
+  if (used > 1) throw new OAuthError('invalid_request', 'use exactly one client authentication method');
+  if (basic !== undefined) {
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new OAuthError('invalid_request', 'malformed Basic credentials');
+    const clientId = decodeBasicPart(decoded.slice(0, colon));
+    if (params.client_id !== undefined && params.client_id !== clientId) {
+      throw new OAuthError('invalid_request', 'client_id differs from the Basic credentials');
+    }
+    return { method: 'client_secret_basic', clientId, secret: decodeBasicPart(decoded.slice(colon + 1)), viaBasic: true };
+  }
+  if (assertion !== undefined) {
+    if (params.client_assertion_type !== JWT_BEARER_ASSERTION) {
+      throw new OAuthError('invalid_request', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
+    }
+    let sub: unknown;
+    try {
+      sub = decodeJwt(assertion).sub;
+    } catch {
+      throw new OAuthError('invalid_client', 'client_assertion is not a JWT');
+    }
+    if (typeof sub !== 'string' || (params.client_id !== undefined && params.client_id !== sub)) {
+      throw new OAuthError('invalid_client', 'client_assertion must name the client in sub');
+    }
+    return { method: 'private_key_jwt', clientId: sub, assertion, viaBasic: false };
+  }
+  if (params.client_id === undefined) throw new OAuthError('invalid_client', 'client authentication is required');
+  if (params.client_secret !== undefined) {
+    return { method: 'client_secret_post', clientId: params.client_id, secret: params.client_secret, viaBasic: false };
+  }
+  return { method: 'none', clientId: params.client_id, viaBasic: false };
+}
+
+@Injectable()
+export class ClientAuthenticationService {
+  private readonly remoteKeySets = new Map<string, JWTVerifyGetKey>();
+
+  constructor(
+    private readonly clients: ClientsService,
+    private readonly config: ConfigService,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Authenticates the calling client. Every failure is the same invalid_client
+   * (401; with a Basic challenge when Basic was tried), so callers cannot tell
+   * an unknown client from a wrong secret.
+   */
+  async authenticate(req: Request, params: Record<string, string>, allowPublic: boolean): Promise<ClientEntity> {
+    const presented = presentedCredentials(req, params);
+    const fail = (why: string): never => {
+      throw new OAuthError('invalid_client', `client authentication failed: ${why}`, {
+        headers: presented.viaBasic ? { 'WWW-Authenticate': 'Basic realm="registrar", charset="UTF-8"' } : {},
+      });
+    };
+    const client = await this.clients.find(presented.clientId);
+    if (presented.secret !== undefined) {
+      const ok = await verifyClientSecret(presented.secret, client?.secretHash ?? DUMMY_HASH);
+      if (!client || !ok) fail('unknown client or wrong secret');
+    }
+    if (!client) return fail('unknown client or wrong secret');
+    if (client.fields.token_endpoint_auth_method !== presented.method) {
+      fail(`the client is registered for ${String(client.fields.token_endpoint_auth_method)}`);
+    }
+    if (presented.method === 'none' && !allowPublic) fail('public clients cannot use this endpoint');
+    if (presented.secret !== undefined && client.secretExpiresAt && client.secretExpiresAt.getTime() <= Date.now()) {
+      fail('the client secret has expired');
+    }
+    if (presented.assertion !== undefined) await this.verifyAssertion(client, presented.assertion, fail);
+    return client;
+  }
+
+  /** RFC 7523 §3 with Registrar's limits: iss = sub = client_id, aud names this server, exp within 10 minutes, jti once. */
+  private async verifyAssertion(client: ClientEntity, assertion: string, fail: (why: string) => never): Promise<void> {
+    const issuer = this.config.issuer();
+    const alg = client.fields.token_endpoint_auth_signing_alg as string | undefined;
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(assertion, this.keySet(client), {
+        issuer: client.id,
+        subject: client.id,
+        audience: [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`],
+        algorithms: alg ? [alg] : CLIENT_SIGNING_ALGS,
+        requiredClaims: ['exp', 'jti'],
+        clockTolerance: 5,
+      }));
+    } catch (err) {
+      return fail(`client_assertion rejected (${(err as { code?: string }).code ?? 'invalid'})`);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (payload.exp! > now + MAX_ASSERTION_LIFETIME_S) fail(`client_assertion exp is more than ${MAX_ASSERTION_LIFETIME_S} s ahead`);
+    const inserted = await this.dataSource.query(
+      `INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, to_timestamp($3))
+       ON CONFLICT DO NOTHING RETURNING jti`,
+      [client.id, payload.jti, payload.exp],
+    );
+    if ((inserted as unknown[]).length === 0) fail('client_assertion jti was already used');
+  }
+
+  private keySet(client: ClientEntity): JWTVerifyGetKey {
+    const jwks = client.fields.jwks as JSONWebKeySet | undefined;
+    if (jwks) return createLocalJWKSet(jwks);
+    const uri = client.fields.jwks_uri as string;
+    let set = this.remoteKeySets.get(uri);
+    if (!set) {
+      if (this.remoteKeySets.size >= REMOTE_JWKS_CACHE) this.remoteKeySets.delete(this.remoteKeySets.keys().next().value!);
+      set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+      this.remoteKeySets.set(uri, set);
+    }
+    return set;
+  }
+}

@@ -1,0 +1,19 @@
+import type { Request } from 'express';
+import { OAuthError } from '../common/oauth-error.js';
+
+/** The parameters of an application/x-www-form-urlencoded request; repeats refused (RFC 6749 §3.1). */
+export function formParams(req: Request, repeatable: readonly string[] = []): { params: Record<string, string>; lists: Record<string, string[]> } {
+  if (!req.is('application/x-www-form-urlencoded')) {
+    throw new OAuthError('invalid_request', 'the request must be application/x-www-form-urlencoded');
+  }
+  const params: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries((req.body ?? {}) as Record<string, unknown>)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (!values.every((v) => typeof v === 'string')) throw new OAuthError('invalid_request', `${name} is malformed`);
+    if (repeatable.includes(name)) lists[name] = values as string[];
+    else if (values.length > 1) throw new OAuthError('invalid_request', `${name} must not be repeated`);
+    else params[name] = values[0] as string;
+  }
+  return { params, lists };
+}

@@ -1,0 +1,71 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class TokenRequestDto {
+  @ApiProperty({ enum: ['client_credentials'] })
+  grant_type: string;
+
+  @ApiPropertyOptional({ description: 'Space-delimited; a subset of the client\'s scope (omitted: all of it)', example: 'read write' })
+  scope?: string;
+
+  @ApiPropertyOptional({ description: 'Requested audience (repeatable or space-delimited); a subset of the client\'s audience' })
+  audience?: string;
+
+  @ApiPropertyOptional({ description: 'client_secret_post and public clients' })
+  client_id?: string;
+
+  @ApiPropertyOptional({ description: 'client_secret_post' })
+  client_secret?: string;
+
+  @ApiPropertyOptional({ enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], description: 'private_key_jwt' })
+  client_assertion_type?: string;
+
+  @ApiPropertyOptional({ description: 'private_key_jwt: a JWT signed with a key from the client\'s jwks or jwks_uri' })
+  client_assertion?: string;
+}
+
+export class TokenResponseDto {
+  @ApiProperty({ example: 'eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9...' })
+  access_token: string;
+
+  @ApiProperty({ example: 'Bearer' })
+  token_type: string;
+
+  @ApiProperty({ example: 3600 })
+  expires_in: number;
+
+  @ApiPropertyOptional({ example: 'read write' })
+  scope?: string;
+}
+
+export class TokenParamDto {
+  @ApiProperty({ description: 'The token to introspect or revoke' })
+  token: string;
+
+  @ApiPropertyOptional({ enum: ['access_token', 'refresh_token'] })
+  token_type_hint?: string;
+}
+
+export class IntrospectionResponseDto {
+  @ApiProperty({ example: true })
+  active: boolean;
+
+  @ApiPropertyOptional() client_id?: string;
+  @ApiPropertyOptional() sub?: string;
+  @ApiPropertyOptional({ example: 'read write' }) scope?: string;
+  @ApiPropertyOptional({ type: [String] }) aud?: string[];
+  @ApiPropertyOptional() iss?: string;
+  @ApiPropertyOptional({ example: 1795680000 }) exp?: number;
+  @ApiPropertyOptional({ example: 1795676400 }) iat?: number;
+  @ApiPropertyOptional() jti?: string;
+  @ApiPropertyOptional({ example: 'Bearer' }) token_type?: string;
+  @ApiPropertyOptional({ example: 'access_token' }) token_use?: string;
+}
+
+export class SigningKeyDto {
+  @ApiProperty() kid: string;
+  @ApiProperty({ enum: ['RS256', 'ES256', 'EdDSA'] }) alg: string;
+  @ApiProperty({ enum: ['active', 'retired'] }) state: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The public JWK' }) public_jwk: Record<string, unknown>;
+  @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) retired_at: string | null;
+}
