@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startApp, type RunningApp } from '../support/app.js';
+
+let svc: RunningApp;
+let doc: {
+  paths: Record<string, Record<string, { security?: Array<Record<string, unknown>>; responses: Record<string, unknown>; requestBody?: unknown }>>;
+  components: { schemas: Record<string, { properties?: Record<string, unknown> }>; securitySchemes: Record<string, unknown> };
+};
+
+beforeAll(async () => {
+  svc = await startApp();
+  doc = (await (await fetch(`${svc.url}/docs-json`)).json()) as typeof doc;
+});
+afterAll(async () => {
+  await svc?.close();
+});
+
+const ROUTES: Array<[string, string]> = [
+  ['get', '/health/alive'],
+  ['get', '/health/ready'],
+  ['post', '/admin/clients'],
+  ['get', '/admin/clients'],
+  ['get', '/admin/clients/{id}'],
+  ['put', '/admin/clients/{id}'],
+  ['patch', '/admin/clients/{id}'],
+  ['delete', '/admin/clients/{id}'],
+  ['post', '/admin/initial-access-tokens'],
+  ['get', '/admin/initial-access-tokens'],
+  ['get', '/admin/initial-access-tokens/{id}'],
+  ['delete', '/admin/initial-access-tokens/{id}'],
+  ['post', '/admin/oauth2/introspect'],
+  ['get', '/admin/keys'],
+  ['post', '/admin/keys/rotate'],
+  ['post', '/oauth2/register'],
+  ['get', '/oauth2/register/{client_id}'],
+  ['put', '/oauth2/register/{client_id}'],
+  ['delete', '/oauth2/register/{client_id}'],
+  ['post', '/oauth2/token'],
+  ['post', '/oauth2/introspect'],
+  ['post', '/oauth2/revoke'],
+  ['get', '/.well-known/openid-configuration'],
+  ['get', '/.well-known/oauth-authorization-server'],
+  ['get', '/.well-known/jwks.json'],
+];
+
+describe('the OpenAPI document and Swagger UI', () => {
+  it('serves Swagger UI at /docs', async () => {
+    const res = await fetch(`${svc.url}/docs`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('swagger-ui');
+  });
+
+  it.each(ROUTES)('documents %s %s with a response schema', (method, path) => {
+    const operation = doc.paths[path]?.[method];
+    expect(operation).toBeDefined();
+    expect(Object.keys(operation.responses).length).toBeGreaterThan(0);
+  });
+
+  it('requires the admin key on every /admin operation and a bearer token on the DCR routes', () => {
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const schemes = (operation.security ?? []).flatMap((s) => Object.keys(s));
+        if (path.startsWith('/admin')) expect(`${method} ${path}: ${schemes.join()}`).toContain('admin-api-key');
+        if (path === '/oauth2/register') expect(schemes).toEqual(['initial-access-token']);
+        if (path === '/oauth2/register/{client_id}') expect(schemes).toEqual(['registration-access-token']);
+      }
+    }
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['admin-api-key', 'initial-access-token', 'registration-access-token']);
+  });
+
+  it('describes clients with every metadata field, and the registration request without operator-only fields', () => {
+    const client = doc.components.schemas.OAuth2Client.properties!;
+    for (const field of ['client_id', 'redirect_uris', 'metadata', 'access_token_strategy', 'owner', 'jwks', 'skip_consent']) {
+      expect(client).toHaveProperty(field);
+    }
+    const request = doc.components.schemas.ClientRegistrationRequest.properties!;
+    expect(request).toHaveProperty('redirect_uris');
+    for (const field of ['access_token_strategy', 'metadata', 'owner', 'client_id', 'client_secret', 'skip_consent']) {
+      expect(request).not.toHaveProperty(field);
+    }
+    expect(doc.components.schemas.ClientRegistrationResponse.properties).not.toHaveProperty('access_token_strategy');
+  });
+
+  it('gives every error response the OAuth error schema', () => {
+    const error = doc.components.schemas.ErrorResponseDto.properties!;
+    expect(Object.keys(error).sort()).toEqual(['error', 'error_description']);
+  });
+});
