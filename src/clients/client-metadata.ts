@@ -55,6 +55,8 @@ export interface FieldDef {
   localizable?: boolean;
   /** Longest list accepted. */
   maxItems?: number;
+  /** Longest string accepted, when not the default. */
+  maxLength?: number;
 }
 
 const registrant = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => ({
@@ -104,6 +106,8 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   jwks_uri: registrant('url'),
   software_id: registrant('string'),
   software_version: registrant('string'),
+  // RFC 7591 §2.3: kept as sent and returned unmodified; its verified claims are applied at registration.
+  software_statement: registrant('string', { maxLength: 16_384 }),
   application_type: registrant('enum', { values: ['web', 'native'] }),
   sector_identifier_uri: registrant('url'),
   subject_type: registrant('enum', { values: ['public', 'pairwise'] }),

@@ -112,7 +112,7 @@ function checkScope(name: string, value: unknown): string {
 }
 
 const NORMALISERS: Record<FieldDef['kind'], Normaliser> = {
-  string: (name, value) => stringValue(name, value),
+  string: (name, value, def) => stringValue(name, value, def.maxLength),
   url: (name, value) => httpsUrl(name, value),
   urls: (name, value, def) => listValue(name, value, def).map((v) => httpsUrl(name, v)),
   // Redirect URI rules depend on application_type; they are checked once all fields are known.
@@ -258,6 +258,14 @@ export function validateClientMetadata(input: Record<string, unknown>, opts: Val
   checkAuthentication(fields);
   checkScopesAllowed(fields, opts);
   return fields;
+}
+
+/** Validates one field's value on its own (values an operator stores in a policy's defaults or force). */
+export function normaliseField(name: string, value: unknown): unknown {
+  const def = fieldDef(name);
+  if (!def || def.setBy !== 'registrant') fail(name, 'is not client metadata a registrant may set');
+  if (value === null && def.kind !== 'max_age') fail(name, 'must not be null');
+  return NORMALISERS[def.kind](name, value, def);
 }
 
 /** True when a client authenticates with a shared secret. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
+import { OAuthError, clientMetadataError, redirectUriError } from '../common/oauth-error.js';
+import { FetchError, ServerFetcher } from '../common/safe-fetch.js';
 import type { PageRequest } from '../common/pagination.js';
 import { hashClientSecret, randomToken, sha256 } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
@@ -77,10 +78,30 @@ export class ClientsService {
   constructor(
     private readonly clients: ClientsRepository,
     private readonly config: ConfigService,
+    private readonly fetcher: ServerFetcher,
   ) {}
+
+  /** Validation that needs the network: a sector_identifier_uri must list every redirect URI (OIDC Registration §5). */
+  private async validateRemote(fields: Record<string, unknown>): Promise<void> {
+    const uri = fields.sector_identifier_uri;
+    if (typeof uri !== 'string') return;
+    let listed: unknown;
+    try {
+      listed = await this.fetcher.fetchJson(uri);
+    } catch (err) {
+      if (err instanceof FetchError) throw clientMetadataError(`sector_identifier_uri could not be used: ${err.message}`);
+      throw err;
+    }
+    if (!Array.isArray(listed) || !listed.every((u) => typeof u === 'string')) {
+      throw clientMetadataError('sector_identifier_uri must return a JSON array of redirect URIs');
+    }
+    const missing = (fields.redirect_uris as string[]).filter((u) => !listed.includes(u));
+    if (missing.length > 0) throw redirectUriError(`redirect URIs not listed at sector_identifier_uri: ${missing.join(', ')}`);
+  }
 
   async create(cmd: CreateClientCommand): Promise<IssuedClient> {
     const fields = validateClientMetadata(cmd.input, cmd.validation);
+    await this.validateRemote(fields);
     const client = new ClientEntity();
     client.id = cmd.clientId ?? randomUUID();
     client.createdVia = cmd.via;
@@ -134,6 +155,7 @@ export class ClientsService {
     options: { validation: ValidationOptions; clientSecret?: string; manager?: EntityManager },
   ): Promise<IssuedClient> {
     client.fields = validateClientMetadata(input, options.validation);
+    await this.validateRemote(client.fields);
     const secret = await this.assignSecret(client, options.clientSecret);
     client.updatedAt = new Date();
     await this.clients.updateMetadata(client, options.manager);

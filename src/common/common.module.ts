@@ -1,6 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { AdminApiKeyGuard } from './admin-api-key.guard.js';
 import { JsonLogger } from './json-logger.js';
+import { ServerFetcher } from './safe-fetch.js';
 
 @Global()
 @Module({})
@@ -8,8 +9,8 @@ export class CommonModule {
   static forRoot(logger: JsonLogger): DynamicModule {
     return {
       module: CommonModule,
-      providers: [{ provide: JsonLogger, useValue: logger }, AdminApiKeyGuard],
-      exports: [JsonLogger, AdminApiKeyGuard],
+      providers: [{ provide: JsonLogger, useValue: logger }, AdminApiKeyGuard, ServerFetcher],
+      exports: [JsonLogger, AdminApiKeyGuard, ServerFetcher],
     };
   }
 }

@@ -48,7 +48,14 @@ function decodePageToken(token: string): string {
 }
 
 /** Sets the Link header for a page fetched with `pageSize + 1` rows; returns the rows to send. */
-export function sendPage<T extends { id: string }>(req: Request, res: Response, page: PageRequest, rows: T[], keep: string[]): T[] {
+export function sendPage<T>(
+  req: Request,
+  res: Response,
+  page: PageRequest,
+  rows: T[],
+  keep: string[],
+  keyOf: (row: T) => string = (row) => (row as { id: string }).id,
+): T[] {
   const items = rows.slice(0, page.pageSize);
   const link = (after?: string): string => {
     const params = new URLSearchParams({ page_size: String(page.pageSize) });
@@ -60,7 +67,7 @@ export function sendPage<T extends { id: string }>(req: Request, res: Response, 
     return `${req.baseUrl}${req.path}?${params.toString()}`;
   };
   const links = [`<${link()}>; rel="first"`];
-  if (rows.length > page.pageSize) links.push(`<${link(items[items.length - 1].id)}>; rel="next"`);
+  if (rows.length > page.pageSize) links.push(`<${link(keyOf(items[items.length - 1]))}>; rel="next"`);
   res.setHeader('Link', links.join(', '));
   return items;
 }

@@ -5,7 +5,7 @@ import { SCHEMA, envName, type KeyDef } from './schema.js';
 function defaultText(def: KeyDef<unknown>): string {
   if (def.defaultText !== undefined) return def.defaultText;
   if (def.default === undefined) return 'unset';
-  if (Array.isArray(def.default)) return def.default.join(',');
+  if (Array.isArray(def.default)) return def.default.length > 0 ? def.default.join(',') : 'none';
   return String(def.default);
 }
 
@@ -23,7 +23,8 @@ export function renderEnvExample(): string {
   for (const [key, def] of Object.entries(SCHEMA) as [string, KeyDef<unknown>][]) {
     const aliases = def.aliases?.length ? ` (also ${def.aliases.join(', ')})` : '';
     lines.push('', `# ${key}${aliases}: ${def.doc}. Default: ${defaultText(def)}.`);
-    const value = def.default === undefined || def.defaultText !== undefined ? '' : defaultText(def);
+    const fixed = def.default !== undefined && def.defaultText === undefined && !(Array.isArray(def.default) && def.default.length === 0);
+    const value = fixed ? defaultText(def) : '';
     lines.push(`# ${envName(key)}=${value}`);
   }
   return lines.join('\n') + '\n';

@@ -120,3 +120,35 @@ export function list<T>(item: Parser<T>): Parser<T[]> {
     }
   });
 }
+
+export interface TrustedIssuer {
+  issuer: string;
+  jwks?: { keys: Record<string, unknown>[] };
+  jwks_uri?: string;
+}
+
+/** Trusted software statement issuers: a YAML sequence or a JSON array of {issuer, jwks | jwks_uri}. */
+export const trustedIssuers = parser('a JSON array of {"issuer", "jwks" or "jwks_uri"} objects', (raw) => {
+  const expected = 'a JSON array of {"issuer", "jwks" or "jwks_uri"} objects';
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new ParseError(expected);
+    }
+  }
+  if (!Array.isArray(value)) throw new ParseError(expected);
+  return value.map((entry: unknown): TrustedIssuer => {
+    const e = entry as Record<string, unknown>;
+    if (!e || typeof e !== 'object' || typeof e.issuer !== 'string' || e.issuer === '') throw new ParseError(expected);
+    const hasJwks = e.jwks !== undefined;
+    const hasUri = e.jwks_uri !== undefined;
+    if (hasJwks === hasUri) throw new ParseError(`${expected}, each with exactly one of jwks and jwks_uri`);
+    if (hasJwks && !Array.isArray((e.jwks as { keys?: unknown })?.keys)) throw new ParseError(`${expected}; jwks must be a JWK Set`);
+    if (hasUri && (typeof e.jwks_uri !== 'string' || !e.jwks_uri.startsWith('https://'))) {
+      throw new ParseError(`${expected}; jwks_uri must be an https URL`);
+    }
+    return { issuer: e.issuer, ...(hasJwks ? { jwks: e.jwks as TrustedIssuer['jwks'] } : { jwks_uri: e.jwks_uri as string }) };
+  });
+});

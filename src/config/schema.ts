@@ -1,7 +1,7 @@
 // The one configuration schema: every key Registrar reads, its parser, its
 // default and a line saying what it means. `.env.example` is generated from it
 // (test/unit/env-example.spec.ts keeps the two in step).
-import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, text, type Parser } from './parsers.js';
+import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, text, trustedIssuers, type Parser } from './parsers.js';
 
 export interface KeyDef<T> {
   parse: Parser<T>;
@@ -97,11 +97,29 @@ export const SCHEMA = {
     undefined,
     'Lifetime of secrets of clients registered through DCR; unset = they do not expire',
   ),
+  'oidc.dynamic_client_registration.policies': key(
+    list(text),
+    [],
+    'Policies applied to every DCR request, before those named by the initial access token',
+  ),
+  'oidc.dynamic_client_registration.software_statement.trusted_issuers': key(
+    trustedIssuers,
+    [],
+    'Issuers whose software statements are accepted: JSON array of {"issuer", "jwks" | "jwks_uri"}',
+  ),
   'oidc.dynamic_client_registration.strategies.access_token': key(
     strategy,
     undefined,
     'Access token format stored on clients registered through DCR; unset = they follow strategies.access_token',
   ),
+  'fetch.allow_private_networks': key(
+    boolean,
+    false,
+    'Let server-side fetches (sector_identifier_uri, jwks_uri) reach private, loopback and link-local addresses',
+  ),
+  'fetch.timeout': key(duration(), 5, 'Time limit of one server-side fetch', { defaultText: '5s' }),
+  'fetch.max_bytes': key(integer(1024, 100 * 1024 * 1024), 5 * 1024 * 1024, 'Size limit of one server-side fetch, in bytes'),
+  'fetch.ca_file': key(text, undefined, 'PEM file of extra CA certificates trusted by server-side fetches'),
   'jwt.signing_algorithm': key(
     oneOf('RS256', 'ES256', 'EdDSA'),
     'RS256',

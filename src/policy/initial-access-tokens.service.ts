@@ -24,7 +24,7 @@ export class InitialAccessTokensService {
 
   async mint(dto: MintInitialAccessTokenDto): Promise<{ iat: InitialAccessTokenEntity; token: string }> {
     const policies = dto.policies ?? [];
-    this.policies.assertKnown(policies);
+    await this.policies.assertKnown(policies);
     const token = randomToken(32);
     const iat = new InitialAccessTokenEntity();
     iat.id = randomUUID();

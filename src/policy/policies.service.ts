@@ -1,38 +1,183 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OAuthError } from '../common/oauth-error.js';
+import type { EntityManager } from 'typeorm';
+import { JsonLogger } from '../common/json-logger.js';
+import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
+import type { PageRequest } from '../common/pagination.js';
+import { ConfigService } from '../config/config.service.js';
+import { PoliciesRepository } from './policies.repository.js';
+import { applyPolicyRules, parsePolicyRules, type PolicyRules } from './policy-rules.js';
+import { PolicyEntity } from './policy.entity.js';
 
 /**
  * A named registration policy. It receives the registrant's metadata before
  * field validation and returns it, possibly with defaults or forced values; it
- * rejects by throwing an OAuthError (invalid_client_metadata).
+ * rejects by throwing an OAuthError (invalid_client_metadata naming itself and the rule).
  */
 export interface RegistrationPolicy {
   readonly name: string;
   apply(metadata: Record<string, unknown>): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
-/** Policies provided in code: `{ provide: REGISTRATION_POLICIES, useValue: [...] }`. */
+/** Policies provided in code: add a provider `{ provide: REGISTRATION_POLICIES, useValue: [...] }`. */
 export const REGISTRATION_POLICIES = Symbol('REGISTRATION_POLICIES');
 
+interface ResolvedPolicy extends RegistrationPolicy {
+  maxClients?: number;
+}
+
+const POLICY_NAME = /^[A-Za-z0-9._:-]{1,100}$/;
+
+export interface PolicyInput {
+  name?: unknown;
+  description?: unknown;
+  rules?: unknown;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  return e?.code === '23505' || e?.driverError?.code === '23505';
+}
+
+/** Resolves policy names (code first, then the database) and applies them in order. */
 @Injectable()
 export class PoliciesService {
-  private readonly byName: Map<string, RegistrationPolicy>;
+  private readonly code: Map<string, RegistrationPolicy>;
 
-  constructor(@Inject(REGISTRATION_POLICIES) policies: RegistrationPolicy[]) {
-    this.byName = new Map(policies.map((p) => [p.name, p]));
+  constructor(
+    @Inject(REGISTRATION_POLICIES) codePolicies: RegistrationPolicy[],
+    private readonly repo: PoliciesRepository,
+    private readonly config: ConfigService,
+    private readonly logger: JsonLogger,
+  ) {
+    this.code = new Map(codePolicies.map((p) => [p.name, p]));
   }
 
-  /** Refuses names that resolve to no policy (400 invalid_request naming them). */
-  assertKnown(names: readonly string[]): void {
-    const unknown = names.filter((n) => !this.byName.has(n));
-    if (unknown.length > 0) throw new OAuthError('invalid_request', `unknown policy: ${unknown.join(', ')}`);
+  /** Refuses names that resolve to no policy (400 invalid_request naming them); used when minting an IAT. */
+  async assertKnown(names: readonly string[]): Promise<void> {
+    const found = await this.resolve(names, 'skip');
+    const missing = names.filter((n) => !found.some((p) => p.name === n));
+    if (missing.length > 0) throw new OAuthError('invalid_request', `unknown policy: ${missing.join(', ')}`);
   }
 
-  /** Runs the named policies in order, each on the previous one's output. */
-  async apply(names: readonly string[], metadata: Record<string, unknown>): Promise<Record<string, unknown>> {
-    this.assertKnown(names);
+  /**
+   * The policies for a registration request: those configured for every DCR
+   * request, then `own` (the IAT's at registration, the client's stored ones
+   * at update). Configured names are resolved now, so they may be created
+   * after start; a configured or IAT-named policy that does not exist refuses
+   * the request (fail closed), while a stored one deleted since is skipped.
+   */
+  async forRequest(own: readonly string[], ownMissing: 'fail' | 'skip'): Promise<ResolvedPolicy[]> {
+    const configured = this.config.get('oidc.dynamic_client_registration.policies') ?? [];
+    const first = await this.resolve(configured, 'fail');
+    const rest = await this.resolve(own.filter((n) => !configured.includes(n)), ownMissing);
+    return [...first, ...rest];
+  }
+
+  async apply(policies: readonly RegistrationPolicy[], metadata: Record<string, unknown>): Promise<Record<string, unknown>> {
     let current = metadata;
-    for (const name of names) current = await this.byName.get(name)!.apply(current);
+    for (const policy of policies) current = await policy.apply(current);
     return current;
   }
+
+  /** Counts the new client against every applied policy with max_clients, inside the registration's transaction. */
+  async takeClientSlots(policies: readonly ResolvedPolicy[], manager: EntityManager): Promise<void> {
+    for (const p of policies) {
+      if (p.maxClients !== undefined && !(await this.repo.takeClientSlot(p.name, p.maxClients, manager))) {
+        throw clientMetadataError(`policy "${p.name}" rule max_clients: no more than ${p.maxClients} clients may be registered under it`);
+      }
+    }
+  }
+
+  private async resolve(names: readonly string[], onMissing: 'fail' | 'skip'): Promise<ResolvedPolicy[]> {
+    const stored = new Map((await this.repo.findByNames(names.filter((n) => !this.code.has(n)))).map((p) => [p.name, p]));
+    const resolved: ResolvedPolicy[] = [];
+    for (const name of names) {
+      const code = this.code.get(name);
+      const row = stored.get(name);
+      if (code) resolved.push(code);
+      else if (row) resolved.push(declarative(row));
+      else if (onMissing === 'fail') {
+        this.logger.emit('error', 'registration refused: a policy it needs does not exist', { policy: name });
+        throw new OAuthError('server_error');
+      }
+    }
+    return resolved;
+  }
+
+  // --- the admin API ----------------------------------------------------------
+
+  async create(input: PolicyInput): Promise<PolicyEntity> {
+    const name = input.name;
+    if (typeof name !== 'string' || !POLICY_NAME.test(name)) {
+      throw new OAuthError('invalid_request', 'name must be 1-100 characters of A-Z a-z 0-9 . _ : -');
+    }
+    if (this.code.has(name)) throw new OAuthError('conflict', `${name} is a built-in policy`);
+    const policy = new PolicyEntity();
+    policy.name = name;
+    this.fill(policy, input);
+    policy.clientsCreated = 0;
+    policy.createdAt = policy.updatedAt = new Date();
+    try {
+      await this.repo.insert(policy);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new OAuthError('conflict', `a policy named ${name} already exists`);
+      throw err;
+    }
+    return policy;
+  }
+
+  async replace(name: string, input: PolicyInput): Promise<PolicyEntity> {
+    if (input.name !== undefined && input.name !== name) throw new OAuthError('invalid_request', 'name in the body must equal the name in the path');
+    const policy = await this.get(name);
+    this.fill(policy, input);
+    policy.updatedAt = new Date();
+    await this.repo.update(policy);
+    return policy;
+  }
+
+  async get(name: string): Promise<PolicyEntity> {
+    const policy = await this.repo.findByName(name);
+    if (!policy) throw new OAuthError('not_found', `policy ${name} does not exist`);
+    return policy;
+  }
+
+  list(page: PageRequest): Promise<PolicyEntity[]> {
+    return this.repo.page(page);
+  }
+
+  /** Refused (409) while an unexpired IAT or the configuration names the policy. */
+  async delete(name: string): Promise<void> {
+    if ((this.config.get('oidc.dynamic_client_registration.policies') ?? []).includes(name)) {
+      throw new OAuthError('conflict', `policy ${name} is named by oidc.dynamic_client_registration.policies`);
+    }
+    const tokens = await this.repo.liveTokensNaming(name);
+    if (tokens.length > 0) {
+      throw new OAuthError('conflict', `policy ${name} is named by unexpired initial access tokens (${tokens.join(', ')}); revoke them first`);
+    }
+    if (!(await this.repo.deleteByName(name))) throw new OAuthError('not_found', `policy ${name} does not exist`);
+  }
+
+  private fill(policy: PolicyEntity, input: PolicyInput): void {
+    if (input.description !== undefined && (typeof input.description !== 'string' || input.description.length > 500)) {
+      throw new OAuthError('invalid_request', 'description must be a string of at most 500 characters');
+    }
+    policy.description = (input.description as string | undefined) ?? '';
+    policy.rules = parsePolicyRules(input.rules ?? {});
+  }
+}
+
+function declarative(row: PolicyEntity): ResolvedPolicy {
+  const rules: PolicyRules = row.rules;
+  return { name: row.name, maxClients: rules.max_clients, apply: (metadata) => applyPolicyRules(row.name, rules, metadata) };
+}
+
+export function policyView(p: PolicyEntity): Record<string, unknown> {
+  return {
+    name: p.name,
+    description: p.description,
+    rules: p.rules,
+    clients_created: p.clientsCreated,
+    created_at: p.createdAt.toISOString(),
+    updated_at: p.updatedAt.toISOString(),
+  };
 }

@@ -16,6 +16,28 @@ function refuse(fields: string[], make: (list: string) => OAuthError): void {
   if (fields.length > 0) throw make(fields.join(', '));
 }
 
+/**
+ * Refuses field names a registrant may not send: strategy fields, operator-only
+ * fields and server-managed ones. Also applied to the claims of a software statement.
+ */
+export function assertRegistrantMaySet(names: string[], mode: 'create' | 'update'): void {
+  refuse(names.filter(isStrategyField), (list) =>
+    clientMetadataError(`${list} cannot be set by a registrant: the access token format is decided by the server's configuration`),
+  );
+  refuse(names.filter((n) => fieldDef(n)?.setBy === 'admin'), (list) =>
+    clientMetadataError(`${list} cannot be set through dynamic client registration`),
+  );
+  const server = names.filter((n) => fieldDef(n)?.setBy === 'server');
+  if (mode === 'create') {
+    refuse(server, (list) => clientMetadataError(`${list} is assigned by the server and cannot be registered`));
+  } else {
+    refuse(
+      server.filter((n) => !CHECKED_IN_UPDATE.includes(n)),
+      (list) => new OAuthError('invalid_request', `${list} must not be sent in an update: the server manages it (RFC 7592 §2.2)`),
+    );
+  }
+}
+
 @Injectable()
 export class RegistrationBodyPipe implements PipeTransform<unknown, Record<string, unknown>> {
   constructor(private readonly mode: 'create' | 'update') {}
@@ -24,24 +46,7 @@ export class RegistrationBodyPipe implements PipeTransform<unknown, Record<strin
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new OAuthError('invalid_request', 'the request body must be a JSON object of client metadata');
     }
-    const body = value as Record<string, unknown>;
-    const names = Object.keys(body);
-
-    refuse(names.filter(isStrategyField), (list) =>
-      clientMetadataError(`${list} cannot be set by a registrant: the access token format is decided by the server's configuration`),
-    );
-    refuse(names.filter((n) => fieldDef(n)?.setBy === 'admin'), (list) =>
-      clientMetadataError(`${list} cannot be set through dynamic client registration`),
-    );
-    const server = names.filter((n) => fieldDef(n)?.setBy === 'server');
-    if (this.mode === 'create') {
-      refuse(server, (list) => clientMetadataError(`${list} is assigned by the server and cannot be registered`));
-    } else {
-      refuse(
-        server.filter((n) => !CHECKED_IN_UPDATE.includes(n)),
-        (list) => new OAuthError('invalid_request', `${list} must not be sent in an update: the server manages it (RFC 7592 §2.2)`),
-      );
-    }
-    return body;
+    assertRegistrantMaySet(Object.keys(value), this.mode);
+    return value as Record<string, unknown>;
   }
 }

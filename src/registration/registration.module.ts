@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
+import { TokensModule } from '../tokens/tokens.module.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { RegistrationAccessTokenGuard } from './registration-access-token.guard.js';
 import { RegistrationController } from './registration.controller.js';
 import { RegistrationService } from './registration.service.js';
 
 @Module({
-  imports: [ClientsModule, PolicyModule],
+  imports: [ClientsModule, PolicyModule, TokensModule],
   controllers: [RegistrationController],
   providers: [RegistrationService, DcrEnabledGuard, RegistrationAccessTokenGuard],
 })

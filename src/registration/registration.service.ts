@@ -10,6 +10,8 @@ import { ConfigService } from '../config/config.service.js';
 import type { InitialAccessTokenEntity } from '../policy/initial-access-token.entity.js';
 import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
 import { PoliciesService } from '../policy/policies.service.js';
+import { SoftwareStatementVerifier } from '../tokens/software-statement.verifier.js';
+import { assertRegistrantMaySet } from './registration-body.pipe.js';
 
 export type RegistrationResponse = Record<string, unknown>;
 
@@ -25,13 +27,31 @@ export class RegistrationService {
     private readonly clients: ClientsService,
     private readonly iats: InitialAccessTokensService,
     private readonly policies: PoliciesService,
+    private readonly statements: SoftwareStatementVerifier,
     private readonly config: ConfigService,
   ) {}
 
   async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
-    const policyNames = iat?.policies ?? [];
-    const metadata = await this.policies.apply(policyNames, body);
-    const issued = await this.persistWithIatUse(metadata, iat, policyNames);
+    const submitted = await this.applySoftwareStatement(body);
+    const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
+    const metadata = await this.policies.apply(policies, submitted);
+    const expiresIn = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
+    const issued = await this.dataSource.transaction(async (manager) => {
+      const created = await this.clients.create({
+        input: metadata,
+        via: 'dcr',
+        validation: this.validation(),
+        secretExpiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+        registrationPolicies: iat?.policies ?? [],
+        initialAccessTokenId: iat?.id ?? null,
+        manager,
+      });
+      // Counted last and in the same transaction: a refused registration takes
+      // no IAT use and no policy slot, and the rows are locked only briefly.
+      await this.policies.takeClientSlots(policies, manager);
+      if (iat) await this.iats.consumeUse(iat, manager);
+      return created;
+    });
     return this.clients.registrantView(issued);
   }
 
@@ -43,12 +63,14 @@ export class RegistrationService {
     if (body.client_id !== clientId) {
       throw new OAuthError('invalid_request', 'the body must carry client_id, equal to the client_id in the path (RFC 7592 §2.2)');
     }
+    const submitted = await this.applySoftwareStatement(body);
     return this.dataSource.transaction(async (manager) => {
       // Under the row lock, a concurrent update with the same token sees the rotated one and fails.
       const client = await this.clients.lockForUpdate(clientId, manager);
       if (!client || client.ratHash !== tokenHash) throw invalidBearer(true, 'the registration access token is not valid for this client');
       await this.checkPresentedSecret(client, body.client_secret);
-      const metadata = await this.policies.apply(client.registrationPolicies, body);
+      const policies = await this.policies.forRequest(client.registrationPolicies, 'skip');
+      const metadata = await this.policies.apply(policies, submitted);
       const issued: IssuedClient = await this.clients.replace(client, metadata, { validation: this.validation(), manager });
       issued.registrationAccessToken = await this.clients.rotateRegistrationToken(client, tokenHash, manager);
       return this.clients.registrantView(issued);
@@ -61,27 +83,13 @@ export class RegistrationService {
     }
   }
 
-  /** Creates the client and counts the IAT use in one transaction: a failed registration burns no use. */
-  private persistWithIatUse(
-    metadata: Record<string, unknown>,
-    iat: InitialAccessTokenEntity | undefined,
-    policyNames: string[],
-  ): Promise<IssuedClient> {
-    const expiresIn = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
-    return this.dataSource.transaction(async (manager) => {
-      const issued = await this.clients.create({
-        input: metadata,
-        via: 'dcr',
-        validation: this.validation(),
-        secretExpiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-        registrationPolicies: policyNames,
-        initialAccessTokenId: iat?.id ?? null,
-        manager,
-      });
-      // Counted last, so the IAT row is locked only for the end of the transaction.
-      if (iat) await this.iats.consumeUse(iat, manager);
-      return issued;
-    });
+  /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */
+  private async applySoftwareStatement(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (body.software_statement === undefined) return body;
+    const claims = await this.statements.verify(body.software_statement);
+    // A statement may describe the software, never the server's side of the client.
+    assertRegistrantMaySet(Object.keys(claims), 'create');
+    return { ...body, ...claims, software_statement: body.software_statement };
   }
 
   /** RFC 7592 §2.2: a client_secret in an update must be the current one. */

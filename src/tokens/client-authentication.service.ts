@@ -2,12 +2,13 @@
 // (RFC 6749 §2.3, RFC 7523 §2.2): the method must be the one the client registered.
 import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { DataSource } from 'typeorm';
 import { CLIENT_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { OAuthError } from '../common/oauth-error.js';
+import { ServerFetcher } from '../common/safe-fetch.js';
 import { verifyClientSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 
@@ -80,6 +81,7 @@ export class ClientAuthenticationService {
     private readonly clients: ClientsService,
     private readonly config: ConfigService,
     private readonly dataSource: DataSource,
+    private readonly fetcher: ServerFetcher,
   ) {}
 
   /**
@@ -145,7 +147,8 @@ export class ClientAuthenticationService {
     let set = this.remoteKeySets.get(uri);
     if (!set) {
       if (this.remoteKeySets.size >= REMOTE_JWKS_CACHE) this.remoteKeySets.delete(this.remoteKeySets.keys().next().value!);
-      set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+      // Fetched through the guarded fetcher: https only, bounded, never to private networks unless allowed.
+      set = createRemoteJWKSet(new URL(uri), { [customFetch]: this.fetcher.asFetch() as never, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
       this.remoteKeySets.set(uri, set);
     }
     return set;

@@ -4,12 +4,13 @@ import { AccessTokensService } from './access-tokens.service.js';
 import { AdminTokensController } from './admin-tokens.controller.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
+import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { TokenController } from './token.controller.js';
 
 @Module({
   imports: [ClientsModule],
   controllers: [TokenController, AdminTokensController],
-  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService],
-  exports: [SigningKeysService],
+  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier],
+  exports: [SigningKeysService, SoftwareStatementVerifier],
 })
 export class TokensModule {}

@@ -56,7 +56,6 @@ export function everyHydraField(): Record<string, unknown> {
     metadata: { tier: 'gold', nested: { a: [1, 2] } },
     access_token_strategy: 'jwt',
     allowed_cors_origins: ['https://app.example.com'],
-    sector_identifier_uri: 'https://app.example.com/sector.json',
     subject_type: 'public',
     userinfo_signed_response_alg: 'RS256',
     request_object_signing_alg: 'RS256',

@@ -1,0 +1,190 @@
+// Every URL the server dereferences on a registrant's behalf goes through here:
+// https only, bounded in time, size and redirects, and never to private,
+// loopback, link-local or metadata addresses unless configured. The address is
+// checked after DNS resolution and the connection goes to that same address,
+// so a DNS answer that changes between check and connect cannot slip past.
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { BlockList, isIP } from 'node:net';
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '../config/config.service.js';
+
+export class FetchError extends Error {
+  override name = 'FetchError';
+}
+
+export interface SafeFetchOptions {
+  timeoutMs: number;
+  maxBytes: number;
+  allowPrivateNetworks: boolean;
+  /** Extra trusted CA certificates (PEM), e.g. an internal PKI. */
+  ca?: string;
+  maxRedirects?: number;
+  cacheTtlMs?: number;
+}
+
+const BLOCKED = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16], // link-local, including 169.254.169.254 cloud metadata
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  BLOCKED.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['fc00::', 7], // unique local, including fd00:ec2::254 cloud metadata
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  BLOCKED.addSubnet(net, prefix, 'ipv6');
+}
+
+/** True for addresses a server-side fetch must not reach by default. */
+export function isPrivateAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return BLOCKED.check(address, 'ipv4');
+  if (family !== 6) return true;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return BLOCKED.check(mapped[1], 'ipv4');
+  return BLOCKED.check(address, 'ipv6');
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+export class SafeFetcher {
+  private readonly cache = new Map<string, { expires: number; value: unknown }>();
+
+  constructor(private readonly options: SafeFetchOptions) {}
+
+  /** GETs a JSON document; cached for a bounded time. */
+  async fetchJson(url: string): Promise<unknown> {
+    const cached = this.cache.get(url);
+    if (cached && cached.expires > Date.now()) return cached.value;
+    const body = await this.get(url, 'application/json');
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new FetchError(`${url} did not return JSON`);
+    }
+    if (this.cache.size >= 1000) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(url, { expires: Date.now() + (this.options.cacheTtlMs ?? 300_000), value });
+    return value;
+  }
+
+  /** A fetch-compatible function for libraries that take one (jose's remote JWK sets). */
+  asFetch(): (url: string) => Promise<Response> {
+    return async (url: string) => {
+      const body = await this.get(String(url), 'application/json');
+      return new Response(new Uint8Array(body), { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+  }
+
+  async get(url: string, accept: string, redirects = 0): Promise<Buffer> {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      throw new FetchError(`${url} is not a URL`);
+    }
+    if (target.protocol !== 'https:') throw new FetchError(`${url} is not an https URL`);
+    const literal = target.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(literal) && !this.options.allowPrivateNetworks && isPrivateAddress(literal)) {
+      throw new FetchError(`${target.host} is a private, loopback or link-local address`);
+    }
+    const { status, location, body } = await this.once(target, accept);
+    if ([301, 302, 303, 307, 308].includes(status) && location) {
+      if (redirects >= (this.options.maxRedirects ?? 3)) throw new FetchError(`too many redirects from ${url}`);
+      return this.get(new URL(location, target).toString(), accept, redirects + 1);
+    }
+    if (status !== 200) throw new FetchError(`${url} answered HTTP ${status}`);
+    return body;
+  }
+
+  private guardedLookup = (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
+    dnsLookup(hostname, { all: true }, (err, addresses) => {
+      if (err) return callback(err, []);
+      const allowed = addresses.filter((a) => this.options.allowPrivateNetworks || !isPrivateAddress(a.address));
+      if (allowed.length === 0 || allowed.length < addresses.length) {
+        const blocked = Object.assign(new FetchError(`${hostname} resolves to a private, loopback or link-local address`), { code: 'EPRIVATE' });
+        return callback(blocked, []);
+      }
+      if (options.all) return callback(null, allowed);
+      return callback(null, allowed[0].address, allowed[0].family);
+    });
+  };
+
+  private once(target: URL, accept: string): Promise<{ status: number; location?: string; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        target,
+        {
+          method: 'GET',
+          headers: { accept, 'user-agent': 'registrar' },
+          lookup: this.guardedLookup as never,
+          ca: this.options.ca ? [this.options.ca] : undefined,
+          timeout: this.options.timeoutMs,
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 300 && status < 400) {
+            res.resume();
+            resolve({ status, location: res.headers.location, body: Buffer.alloc(0) });
+            return;
+          }
+          const declared = Number(res.headers['content-length'] ?? 0);
+          if (declared > this.options.maxBytes) {
+            req.destroy(new FetchError(`${target} is larger than ${this.options.maxBytes} bytes`));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > this.options.maxBytes) req.destroy(new FetchError(`${target} is larger than ${this.options.maxBytes} bytes`));
+            else chunks.push(chunk);
+          });
+          res.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
+      // The socket timeout covers idle time; the deadline covers a slow trickle.
+      const deadline = setTimeout(() => req.destroy(new FetchError(`${target} took longer than ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      req.on('timeout', () => req.destroy(new FetchError(`${target} took longer than ${this.options.timeoutMs} ms`)));
+      req.on('error', (err) => reject(err instanceof FetchError ? err : new FetchError(`${target} could not be fetched: ${err.message}`)));
+      req.on('close', () => clearTimeout(deadline));
+      req.end();
+    });
+  }
+}
+
+/** The application's fetcher, configured from the fetch.* keys. */
+@Injectable()
+export class ServerFetcher extends SafeFetcher {
+  constructor(config: ConfigService) {
+    const caFile = config.get('fetch.ca_file');
+    super({
+      timeoutMs: (config.get('fetch.timeout') as number) * 1000,
+      maxBytes: config.get('fetch.max_bytes') as number,
+      allowPrivateNetworks: config.get('fetch.allow_private_networks') as boolean,
+      ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
+    });
+  }
+}

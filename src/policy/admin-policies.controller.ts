@@ -1,0 +1,65 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { JsonObjectPipe } from '../common/json-object.pipe.js';
+import { pageRequest, sendPage } from '../common/pagination.js';
+import { PoliciesService, policyView } from './policies.service.js';
+import { PolicyDto, PolicyInputDto } from './policy.dto.js';
+
+@ApiTags('admin: policies')
+@ApiBearerAuth(ADMIN_SECURITY)
+@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
+@ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Malformed policy; the description names the rule' })
+@UseGuards(AdminApiKeyGuard)
+@Controller('admin/policies')
+export class AdminPoliciesController {
+  constructor(private readonly policies: PoliciesService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a registration policy', operationId: 'createPolicy' })
+  @ApiBody({ type: PolicyInputDto })
+  @ApiCreatedResponse({ type: PolicyDto })
+  @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'The name is taken' })
+  async create(@Body(JsonObjectPipe) body: Record<string, unknown>) {
+    return policyView(await this.policies.create(body));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List registration policies, paginated', operationId: 'listPolicies' })
+  @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
+  @ApiQuery({ name: 'page_token', required: false })
+  @ApiOkResponse({ type: PolicyDto, isArray: true })
+  async list(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const page = pageRequest(req);
+    return sendPage(req, res, page, await this.policies.list(page), [], (p) => p.name).map(policyView);
+  }
+
+  @Get(':name')
+  @ApiOperation({ summary: 'Read a registration policy', operationId: 'getPolicy' })
+  @ApiOkResponse({ type: PolicyDto })
+  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  async get(@Param('name') name: string) {
+    return policyView(await this.policies.get(name));
+  }
+
+  @Put(':name')
+  @ApiOperation({ summary: 'Replace a registration policy; it applies from the next request on', operationId: 'setPolicy' })
+  @ApiBody({ type: PolicyInputDto })
+  @ApiOkResponse({ type: PolicyDto })
+  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  async replace(@Param('name') name: string, @Body(JsonObjectPipe) body: Record<string, unknown>) {
+    return policyView(await this.policies.replace(name, body));
+  }
+
+  @Delete(':name')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a registration policy', operationId: 'deletePolicy' })
+  @ApiNoContentResponse()
+  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'Named by an unexpired initial access token or by the configuration' })
+  async delete(@Param('name') name: string): Promise<void> {
+    await this.policies.delete(name);
+  }
+}

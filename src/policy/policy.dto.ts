@@ -1,0 +1,35 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class PolicyRulesDto {
+  @ApiPropertyOptional({ type: [String], example: ['client_credentials'] }) allowed_grant_types?: string[];
+  @ApiPropertyOptional({ type: [String], example: [] }) allowed_response_types?: string[];
+  @ApiPropertyOptional({ type: [String], example: ['client_secret_basic', 'private_key_jwt'] }) allowed_token_endpoint_auth_methods?: string[];
+  @ApiPropertyOptional({ type: [String], example: ['invoices.read'] }) allowed_scopes?: string[];
+  @ApiPropertyOptional({ type: [String], example: ['*.partner.example.com'], description: '`*.` matches any subdomain' })
+  allowed_redirect_uri_hosts?: string[];
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { scope: 'invoices.read' }, description: 'Values used when the registrant sends none' })
+  defaults?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { grant_types: ['client_credentials'] }, description: 'Values that replace what the registrant sent' })
+  force?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: [String], example: ['jwks_uri'] }) forbidden_fields?: string[];
+  @ApiPropertyOptional({ example: 50, minimum: 1 }) max_clients?: number;
+}
+
+export class PolicyInputDto {
+  @ApiProperty({ example: 'partners', description: 'Unique; 1-100 characters of A-Z a-z 0-9 . _ : -' })
+  name: string;
+
+  @ApiPropertyOptional({ example: 'Machine clients of onboarded partners' })
+  description?: string;
+
+  @ApiProperty({ type: PolicyRulesDto })
+  rules: PolicyRulesDto;
+}
+
+export class PolicyDto extends PolicyInputDto {
+  @ApiProperty({ example: 3, description: 'Clients registered under the policy so far' })
+  clients_created: number;
+
+  @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
+  @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
+}
