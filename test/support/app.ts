@@ -32,7 +32,7 @@ export interface StartOptions {
 }
 
 export async function startApp(options: StartOptions = {}): Promise<RunningApp> {
-  const port = await freePort();
+  const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
   const env: Record<string, string> = {
     PORT: String(port),
     SECRETS_SYSTEM: 'test-system-secret-0123456789abcdef',
