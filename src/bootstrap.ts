@@ -8,7 +8,7 @@ import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
 import { OAuthExceptionFilter } from './common/oauth-exception.filter.js';
 import { IAT_SECURITY, RAT_SECURITY } from './registration/registration.controller.js';
 
-export function buildOpenApiDocument(app: NestExpressApplication, issuer: string): OpenAPIObject {
+export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Registrar')
     .setDescription(
@@ -16,7 +16,6 @@ export function buildOpenApiDocument(app: NestExpressApplication, issuer: string
         '{"error": "<RFC code>", "error_description": "..."}.',
     )
     .setVersion('0.1.0')
-    .addServer(issuer)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An admin API key (admin.api_keys)' }, ADMIN_SECURITY)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An initial access token (RFC 7591 §3)' }, IAT_SECURITY)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The client\'s registration access token (RFC 7592)' }, RAT_SECURITY)
@@ -35,8 +34,7 @@ export async function createApp(options: AppOptions & { preview?: boolean }): Pr
   app.set('query parser', 'simple');
   app.useGlobalFilters(new OAuthExceptionFilter(options.logger));
   app.enableShutdownHooks();
-  const issuer = options.config.values['urls.self.issuer'] as string;
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, issuer), {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
     customSiteTitle: 'Registrar API',
