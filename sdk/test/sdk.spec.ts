@@ -1,0 +1,69 @@
+// The SDK against the real service, over real HTTP.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import openapiTS, { astToString } from 'openapi-typescript';
+import { startApp, ADMIN_KEY, type RunningApp } from '../../test/support/app.js';
+import { Registrar, RegistrarError } from '../src/index.js';
+
+let svc: RunningApp;
+let registrar: Registrar;
+
+beforeAll(async () => {
+  svc = await startApp({ env: { OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN: 'jwt' } });
+  registrar = new Registrar({ baseUrl: svc.url });
+});
+afterAll(async () => {
+  await svc?.close();
+});
+
+describe('@registrar/sdk', () => {
+  it('mints an IAT, registers, gets a token, reads, updates (keeping the rotated token) and deletes', async () => {
+    const iat = await registrar.mintInitialAccessToken(ADMIN_KEY, { max_uses: 1, description: 'sdk test' });
+    const client = await registrar.register({ client_name: 'sdk', grant_types: ['client_credentials'], scope: 'read write' }, iat.token);
+    expect(client.clientId).toBeTruthy();
+    const secret = client.metadata.client_secret as string;
+
+    const token = await registrar.clientCredentials({ clientId: client.clientId, clientSecret: secret, scope: 'read' });
+    expect(token.token_type).toBe('Bearer');
+    expect(token.access_token.split('.')).toHaveLength(3);
+
+    expect((await client.read()).client_name).toBe('sdk');
+    const firstRat = client.registrationAccessToken;
+    await client.update({ client_name: 'sdk renamed', grant_types: ['client_credentials'], scope: 'read write' });
+    expect(client.registrationAccessToken).not.toBe(firstRat);
+    expect((await client.read()).client_name).toBe('sdk renamed');
+
+    await client.delete();
+    await expect(client.read()).rejects.toMatchObject({ status: 401, error: 'invalid_token' });
+  });
+
+  it('surfaces OAuth errors as RegistrarError with the code and description', async () => {
+    const iat = await registrar.mintInitialAccessToken(ADMIN_KEY);
+    const failure = await registrar.register({ grant_types: ['client_credentials'], access_token_strategy: 'opaque' } as never, iat.token).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(RegistrarError);
+    expect(failure).toMatchObject({ status: 400, error: 'invalid_client_metadata' });
+    expect((failure as RegistrarError).description).toContain('access_token_strategy');
+  });
+
+  it('authenticates with client_secret_post when the client registered it', async () => {
+    const iat = await registrar.mintInitialAccessToken(ADMIN_KEY);
+    const client = await registrar.register(
+      { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope: 'read' },
+      iat.token,
+    );
+    const token = await registrar.clientCredentials({
+      clientId: client.clientId,
+      clientSecret: client.metadata.client_secret as string,
+      authMethod: 'client_secret_post',
+    });
+    expect(token.scope).toBe('read');
+  });
+
+  it('ships types generated from the committed openapi.json (regenerate with npm run generate -w sdk)', async () => {
+    const spec = JSON.parse(readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8'));
+    const generated = astToString(await openapiTS(spec, { defaultNonNullable: false }));
+    const committed = readFileSync(new URL('../src/schema.d.ts', import.meta.url), 'utf8');
+    const body = (text: string) => text.slice(text.indexOf('export interface paths'));
+    expect(body(committed)).toBe(body(generated));
+  });
+});
