@@ -13,7 +13,7 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
     .setTitle('Registrar')
     .setDescription(
       'OAuth 2.0 / OpenID Connect Dynamic Client Registration server. Every error body is ' +
-        '{"error": "<RFC code>", "error_description": "..."}.',
+        '{"error": "(an RFC error code)", "error_description": "(what went wrong)"}.',
     )
     .setVersion('0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An admin API key (admin.api_keys)' }, ADMIN_SECURITY)
