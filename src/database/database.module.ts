@@ -1,6 +1,7 @@
 import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ConfigService } from '../config/config.service.js';
+import { DatabaseEvents } from './database-events.js';
 import { Database } from './database.js';
 import { HealthController } from './health.controller.js';
 
@@ -32,7 +33,8 @@ class DatabaseLifecycle implements OnApplicationShutdown {
     },
     { provide: DataSource, inject: [Database], useFactory: (database: Database) => database.dataSource },
     DatabaseLifecycle,
+    DatabaseEvents,
   ],
-  exports: [Database, DataSource],
+  exports: [Database, DataSource, DatabaseEvents],
 })
 export class DatabaseModule {}

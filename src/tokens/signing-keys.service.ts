@@ -6,6 +6,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { OAuthError } from '../common/oauth-error.js';
 import { decryptWithSecrets, encryptWithSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { DatabaseEvents } from '../database/database-events.js';
 import { SigningKeyEntity, type SigningAlgorithm } from './signing-key.entity.js';
 
 export interface LoadedKey {
@@ -17,8 +18,9 @@ export interface LoadedKey {
   retiredAt: Date | null;
 }
 
-/** How long a key set read from the database is trusted before it is read again. */
+/** How long a key set read from the database is trusted; rotations elsewhere also drop it at once (KEYS_CHANGED). */
 const CACHE_MS = 10_000;
+const KEYS_CHANGED = 'signing-keys-changed';
 /** Clock skew allowed for verifiers when deciding how long a retired key stays published. */
 const RETENTION_MARGIN_S = 60;
 
@@ -37,7 +39,10 @@ export class SigningKeysService implements OnModuleInit {
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: ConfigService,
-  ) {}
+    private readonly events: DatabaseEvents,
+  ) {
+    events.subscribe(KEYS_CHANGED, () => (this.cache = undefined));
+  }
 
   private get repo(): Repository<SigningKeyEntity> {
     return this.dataSource.getRepository(SigningKeyEntity);
@@ -93,6 +98,7 @@ export class SigningKeysService implements OnModuleInit {
       await m.getRepository(SigningKeyEntity).insert(fresh as QueryDeepPartialEntity<SigningKeyEntity>);
     });
     this.cache = undefined;
+    await this.events.publish(KEYS_CHANGED);
     return fresh;
   }
 

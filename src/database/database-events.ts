@@ -1,0 +1,74 @@
+// Cross-instance signals ("the signing keys changed") over PostgreSQL
+// LISTEN/NOTIFY, so that caches in every instance are dropped at once. On the
+// embedded database there is one process, and signals stay in it.
+import { EventEmitter } from 'node:events';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import pg from 'pg';
+import { JsonLogger } from '../common/json-logger.js';
+import { ConfigService } from '../config/config.service.js';
+import { Database } from './database.js';
+
+const CHANNEL = 'registrar_events';
+const RECONNECT_MS = 1000;
+
+@Injectable()
+export class DatabaseEvents implements OnApplicationShutdown {
+  private readonly local = new EventEmitter();
+  private listener?: pg.Client;
+  private closed = false;
+  private started = false;
+
+  constructor(
+    private readonly database: Database,
+    private readonly config: ConfigService,
+    private readonly logger: JsonLogger,
+  ) {
+    this.local.setMaxListeners(50);
+  }
+
+  /**
+   * Calls `handler` whenever any instance publishes `event`, and also after the
+   * listening connection was lost and re-established (signals may have been missed).
+   */
+  subscribe(event: string, handler: () => void): void {
+    this.local.on(event, handler);
+    this.local.on('resync', handler);
+    if (!this.started && !this.database.embedded) {
+      this.started = true;
+      void this.listen();
+    }
+  }
+
+  async publish(event: string): Promise<void> {
+    if (this.database.embedded) this.local.emit(event);
+    else await this.database.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, event]);
+  }
+
+  private async listen(): Promise<void> {
+    while (!this.closed) {
+      const client = new pg.Client({ connectionString: this.config.get('dsn'), connectionTimeoutMillis: 5000 });
+      try {
+        const lost = new Promise<void>((resolve) => {
+          client.on('error', () => resolve());
+          client.on('end', () => resolve());
+        });
+        client.on('notification', (msg) => msg.payload && this.local.emit(msg.payload));
+        await client.connect();
+        await client.query(`LISTEN ${CHANNEL}`);
+        this.listener = client;
+        this.local.emit('resync');
+        await lost;
+      } catch (err) {
+        this.logger.emit('debug', 'event listener connection failed', { error: (err as Error).message });
+      }
+      await client.end().catch(() => undefined);
+      this.listener = undefined;
+      if (!this.closed) await new Promise((r) => setTimeout(r, RECONNECT_MS).unref());
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    await this.listener?.end().catch(() => undefined);
+  }
+}
