@@ -97,7 +97,12 @@ export class SafeFetcher {
     };
   }
 
-  async get(url: string, accept: string, redirects = 0): Promise<Buffer> {
+  /** GETs a URL; the time limit covers the whole fetch, redirects included. */
+  get(url: string, accept: string): Promise<Buffer> {
+    return this.follow(url, accept, 0, Date.now() + this.options.timeoutMs);
+  }
+
+  private async follow(url: string, accept: string, redirects: number, deadline: number): Promise<Buffer> {
     let target: URL;
     try {
       target = new URL(url);
@@ -109,10 +114,16 @@ export class SafeFetcher {
     if (isIP(literal) && !this.options.allowPrivateNetworks && isPrivateAddress(literal)) {
       throw new FetchError(`${target.host} is a private, loopback or link-local address`);
     }
-    const { status, location, body } = await this.once(target, accept);
+    const { status, location, body } = await this.once(target, accept, deadline - Date.now());
     if ([301, 302, 303, 307, 308].includes(status) && location) {
       if (redirects >= (this.options.maxRedirects ?? 3)) throw new FetchError(`too many redirects from ${url}`);
-      return this.get(new URL(location, target).toString(), accept, redirects + 1);
+      let next: string;
+      try {
+        next = new URL(location, target).toString();
+      } catch {
+        throw new FetchError(`${url} redirected to an invalid location`);
+      }
+      return this.follow(next, accept, redirects + 1, deadline);
     }
     if (status !== 200) throw new FetchError(`${url} answered HTTP ${status}`);
     return body;
@@ -131,7 +142,9 @@ export class SafeFetcher {
     });
   };
 
-  private once(target: URL, accept: string): Promise<{ status: number; location?: string; body: Buffer }> {
+  private once(target: URL, accept: string, remainingMs: number): Promise<{ status: number; location?: string; body: Buffer }> {
+    const timeoutMs = this.options.timeoutMs;
+    if (remainingMs <= 0) return Promise.reject(new FetchError(`${target} took longer than ${timeoutMs} ms`));
     return new Promise((resolve, reject) => {
       const req = request(
         target,
@@ -140,7 +153,9 @@ export class SafeFetcher {
           headers: { accept, 'user-agent': 'registrar' },
           lookup: this.guardedLookup as never,
           ca: this.options.ca ? [this.options.ca] : undefined,
-          timeout: this.options.timeoutMs,
+          // No shared keep-alive pool: every connection goes through the address check above.
+          agent: false,
+          timeout: remainingMs,
         },
         (res) => {
           const status = res.statusCode ?? 0;
@@ -162,12 +177,12 @@ export class SafeFetcher {
             else chunks.push(chunk);
           });
           res.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
+          res.on('error', (err) => reject(err instanceof FetchError ? err : new FetchError(`${target} could not be read: ${err.message}`)));
         },
       );
       // The socket timeout covers idle time; the deadline covers a slow trickle.
-      const deadline = setTimeout(() => req.destroy(new FetchError(`${target} took longer than ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-      req.on('timeout', () => req.destroy(new FetchError(`${target} took longer than ${this.options.timeoutMs} ms`)));
+      const deadline = setTimeout(() => req.destroy(new FetchError(`${target} took longer than ${timeoutMs} ms`)), remainingMs);
+      req.on('timeout', () => req.destroy(new FetchError(`${target} took longer than ${timeoutMs} ms`)));
       req.on('error', (err) => reject(err instanceof FetchError ? err : new FetchError(`${target} could not be fetched: ${err.message}`)));
       req.on('close', () => clearTimeout(deadline));
       req.end();

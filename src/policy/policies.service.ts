@@ -5,7 +5,7 @@ import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { ConfigService } from '../config/config.service.js';
 import { PoliciesRepository } from './policies.repository.js';
-import { applyPolicyRules, parsePolicyRules, type PolicyRules } from './policy-rules.js';
+import { applyPolicyRules, parsePolicyRules, type PolicyContext, type PolicyRules } from './policy-rules.js';
 import { PolicyEntity } from './policy.entity.js';
 
 /**
@@ -15,7 +15,7 @@ import { PolicyEntity } from './policy.entity.js';
  */
 export interface RegistrationPolicy {
   readonly name: string;
-  apply(metadata: Record<string, unknown>): Record<string, unknown> | Promise<Record<string, unknown>>;
+  apply(metadata: Record<string, unknown>, context: PolicyContext): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 /** Policies provided in code: add a provider `{ provide: REGISTRATION_POLICIES, useValue: [...] }`. */
@@ -74,8 +74,9 @@ export class PoliciesService {
   }
 
   async apply(policies: readonly RegistrationPolicy[], metadata: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const context: PolicyContext = { defaultScope: (this.config.get('oidc.dynamic_client_registration.default_scope') ?? []).join(' ') };
     let current = metadata;
-    for (const policy of policies) current = await policy.apply(current);
+    for (const policy of policies) current = await policy.apply(current, context);
     return current;
   }
 
@@ -168,7 +169,11 @@ export class PoliciesService {
 
 function declarative(row: PolicyEntity): ResolvedPolicy {
   const rules: PolicyRules = row.rules;
-  return { name: row.name, maxClients: rules.max_clients, apply: (metadata) => applyPolicyRules(row.name, rules, metadata) };
+  return {
+    name: row.name,
+    maxClients: rules.max_clients,
+    apply: (metadata, context) => applyPolicyRules(row.name, rules, metadata, context),
+  };
 }
 
 export function policyView(p: PolicyEntity): Record<string, unknown> {

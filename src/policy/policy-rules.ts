@@ -101,11 +101,28 @@ function strings(value: unknown): string[] | undefined {
  * values, then the allow-lists, judged on the values the client would get
  * (RFC 7591 defaults included). Malformed values are left for the validator.
  */
-export function applyPolicyRules(policy: string, rules: PolicyRules, input: Record<string, unknown>): Record<string, unknown> {
+export interface PolicyContext {
+  /** The scope the server gives a client that asks for none (oidc.dynamic_client_registration.default_scope). */
+  defaultScope?: string;
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === null || value === '' || (Array.isArray(value) && value.length === 0);
+}
+
+export function applyPolicyRules(
+  policy: string,
+  rules: PolicyRules,
+  input: Record<string, unknown>,
+  context: PolicyContext = {},
+): Record<string, unknown> {
   const violation = (rule: string, message: string): never => {
     throw clientMetadataError(`policy "${policy}" rule ${rule}: ${message}`);
   };
-  const present = Object.keys(input).map((name) => splitLocalized(name).base);
+  // An empty value (as echoed back from a read) sets nothing, so it is not a forbidden field's use.
+  const present = Object.keys(input)
+    .filter((name) => !isEmpty(input[name]))
+    .map((name) => splitLocalized(name).base);
   const forbidden = (rules.forbidden_fields ?? []).filter((f) => present.includes(f));
   if (forbidden.length > 0) violation('forbidden_fields', `${forbidden.join(', ')} may not be set`);
 
@@ -123,12 +140,16 @@ export function applyPolicyRules(policy: string, rules: PolicyRules, input: Reco
   outside('allowed_response_types', responseTypes, rules.allowed_response_types, 'response type');
   const method = typeof out.token_endpoint_auth_method === 'string' ? out.token_endpoint_auth_method : 'client_secret_basic';
   outside('allowed_token_endpoint_auth_methods', [method], rules.allowed_token_endpoint_auth_methods, 'token_endpoint_auth_method');
+  if (rules.allowed_scopes && out.scope === undefined && context.defaultScope) {
+    // A client that asks for no scope gets the server's default, narrowed to what the policy allows.
+    out.scope = context.defaultScope.split(' ').filter((s) => rules.allowed_scopes!.includes(s)).join(' ');
+  }
   if (typeof out.scope === 'string') {
     outside('allowed_scopes', out.scope.split(' ').filter((s) => s !== ''), rules.allowed_scopes, 'scope');
   }
   const hosts = rules.allowed_redirect_uri_hosts;
   if (hosts) {
-    for (const uri of strings(out.redirect_uris) ?? []) {
+    for (const uri of [...(strings(out.redirect_uris) ?? []), ...(strings(out.post_logout_redirect_uris) ?? [])]) {
       let host: string;
       try {
         host = new URL(uri).hostname;
