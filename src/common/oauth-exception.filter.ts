@@ -81,6 +81,7 @@ export class OAuthExceptionFilter implements ExceptionFilter {
       });
     }
     if (res.headersSent) return;
+    res.locals.oauthError = error.code;
     res.status(error.status);
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     res.setHeader('Cache-Control', 'no-store');

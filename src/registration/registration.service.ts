@@ -4,6 +4,7 @@ import type { ValidationOptions } from '../clients/client-validator.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService, type IssuedClient } from '../clients/clients.service.js';
 import { invalidBearer } from '../common/bearer.js';
+import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { verifyClientSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
@@ -29,6 +30,7 @@ export class RegistrationService {
     private readonly policies: PoliciesService,
     private readonly statements: SoftwareStatementVerifier,
     private readonly config: ConfigService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
@@ -52,6 +54,8 @@ export class RegistrationService {
       if (iat) await this.iats.consumeUse(iat, manager);
       return created;
     });
+    this.metrics.registrations.inc();
+    if (iat) this.metrics.initialAccessTokenUses.inc();
     return this.clients.registrantView(issued);
   }
 

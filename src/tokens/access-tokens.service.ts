@@ -8,6 +8,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { effectiveStrategy } from '../clients/access-token-strategy.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
+import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHash, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
@@ -63,6 +64,7 @@ export class AccessTokensService {
     private readonly clients: ClientsService,
     private readonly keys: SigningKeysService,
     private readonly config: ConfigService,
+    private readonly metrics: MetricsService,
   ) {}
 
   private get tokens(): Repository<AccessTokenEntity> {
@@ -85,10 +87,14 @@ export class AccessTokensService {
     const outside = audience.filter((a) => !allowedAudience.includes(a));
     if (outside.length > 0) throw new OAuthError('invalid_request', `the client may not request the audience: ${outside.join(' ')}`);
 
-    return this.issue(client, { subject: client.id, scope: scopes.join(' '), audience });
+    return this.issue(client, 'client_credentials', { subject: client.id, scope: scopes.join(' '), audience });
   }
 
-  private async issue(client: ClientEntity, grant: { subject: string; scope: string; audience: string[] }): Promise<TokenResponse> {
+  private async issue(
+    client: ClientEntity,
+    grantType: string,
+    grant: { subject: string; scope: string; audience: string[] },
+  ): Promise<TokenResponse> {
     const ttl = this.config.get('ttl.access_token') as number;
     const now = Math.floor(Date.now() / 1000);
     const info: TokenInfo = {
@@ -103,6 +109,7 @@ export class AccessTokensService {
     };
     const format = effectiveStrategy(client.accessTokenStrategy, this.config.accessTokenStrategy());
     const accessToken = format === 'jwt' ? await this.signJwt(info) : await this.storeOpaque(info);
+    this.metrics.tokensIssued.inc({ format, grant_type: grantType });
     return { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, ...(info.scope ? { scope: info.scope } : {}) };
   }
 
