@@ -1,8 +1,8 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { ClientsModule } from './clients/clients.module.js';
 import { CommonModule } from './common/common.module.js';
-import { BodyParserMiddleware, RequestContextMiddleware } from './common/http-middleware.js';
-import type { JsonLogger } from './common/json-logger.js';
+import { BodyParserMiddleware, RequestMetricsMiddleware } from './common/http-middleware.js';
+import type { DestinationStream } from 'pino';
 import { ConfigModule } from './config/config.module.js';
 import type { ResolvedConfig } from './config/load-config.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -13,17 +13,18 @@ import { TokensModule } from './tokens/tokens.module.js';
 
 export interface AppOptions {
   config: ResolvedConfig;
-  logger: JsonLogger;
+  /** Where JSON log lines go (stdout when omitted); tests collect them. */
+  logDestination?: DestinationStream;
 }
 
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot({ config, logger }: AppOptions): DynamicModule {
+  static forRoot({ config, logDestination }: AppOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        CommonModule.forRoot(logger),
+        CommonModule.forRoot(config.values['log.level'] as string, logDestination),
         DatabaseModule,
         ClientsModule,
         RegistrationModule,
@@ -35,6 +36,6 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestContextMiddleware, BodyParserMiddleware).forRoutes('*');
+    consumer.apply(RequestMetricsMiddleware, BodyParserMiddleware).forRoutes('*');
   }
 }

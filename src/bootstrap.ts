@@ -5,6 +5,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
+import { Logger } from 'nestjs-pino';
+import { NestLogAdapter } from './common/logging.js';
 import { OAuthExceptionFilter } from './common/oauth-exception.filter.js';
 import { IAT_SECURITY, RAT_SECURITY } from './registration/registration.controller.js';
 
@@ -26,13 +28,17 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
 export async function createApp(options: AppOptions & { preview?: boolean }): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bodyParser: false,
-    logger: options.logger,
+    bufferLogs: !options.preview,
+    logger: options.preview ? false : undefined,
     abortOnError: false,
     preview: options.preview,
   });
+  // In preview mode (the OpenAPI export) no provider is instantiated, so there is no logger to ask for.
+  const logger = options.preview ? { error: () => undefined } : app.get(Logger);
+  if (!options.preview) app.useLogger(new NestLogAdapter(app.get(Logger)));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.useGlobalFilters(new OAuthExceptionFilter(options.logger));
+  app.useGlobalFilters(new OAuthExceptionFilter(logger));
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',

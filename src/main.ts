@@ -1,4 +1,4 @@
-import { JsonLogger, type LogLevel } from './common/json-logger.js';
+import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfig, type ResolvedConfig } from './config/load-config.js';
 
 async function main(): Promise<void> {
@@ -12,18 +12,21 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = new JsonLogger(config.values['log.level'] as LogLevel);
   // Loaded after the configuration so that a bad value fails fast, before Nest starts.
   const { createApp } = await import('./bootstrap.js');
-  const app = await createApp({ config, logger });
+  const app = await createApp({ config });
   const host = config.values['serve.public.host'] as string;
   const port = config.values['serve.public.port'] as number;
   await app.listen(port, host);
-  logger.emit('info', 'registrar listening', {
-    address: `${host}:${port}`,
-    issuer: config.values['urls.self.issuer'],
-    database: config.values.dsn ? 'postgresql' : `embedded (${config.values.data_dir})`,
-  });
+  app.get(Logger).log(
+    {
+      address: `${host}:${port}`,
+      issuer: config.values['urls.self.issuer'],
+      database: config.values.dsn ? 'postgresql' : `embedded (${config.values.data_dir})`,
+    },
+    'registrar listening',
+    'Registrar',
+  );
   if (config.generatedAdminKey) {
     // Development only (production refuses to start without admin.api_keys).
     process.stdout.write(`\nAdmin API key (development, kept in ${config.values.data_dir}/secrets.json):\n  ${config.generatedAdminKey}\n\n`);

@@ -1,18 +1,21 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AdminApiKeyGuard } from './admin-api-key.guard.js';
-import { JsonLogger } from './json-logger.js';
+import { loggerParams } from './logging.js';
 import { MetricsController, MetricsService } from './metrics.js';
 import { ServerFetcher } from './safe-fetch.js';
 
 @Global()
 @Module({})
 export class CommonModule {
-  static forRoot(logger: JsonLogger): DynamicModule {
+  static forRoot(logLevel: string, logDestination?: DestinationStream): DynamicModule {
     return {
       module: CommonModule,
+      imports: [LoggerModule.forRoot(loggerParams(logLevel, logDestination))],
       controllers: [MetricsController],
-      providers: [{ provide: JsonLogger, useValue: logger }, AdminApiKeyGuard, ServerFetcher, MetricsService],
-      exports: [JsonLogger, AdminApiKeyGuard, ServerFetcher, MetricsService],
+      providers: [AdminApiKeyGuard, ServerFetcher, MetricsService],
+      exports: [AdminApiKeyGuard, ServerFetcher, MetricsService],
     };
   }
 }

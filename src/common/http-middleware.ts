@@ -1,40 +1,20 @@
 // Request-level plumbing applied to every route as Nest middleware, so that any
 // failure here is rendered by the one exception filter.
-import { randomUUID } from 'node:crypto';
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ConfigService } from '../config/config.service.js';
-import { JsonLogger } from './json-logger.js';
 import { MetricsService } from './metrics.js';
 import { OAuthError } from './oauth-error.js';
 
-export type RequestWithId = Request & { id?: string };
-
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Accepts or assigns X-Request-Id, echoes it, and writes one JSON access-log line per request. */
+/** Request counts and latency per route pattern and status (request ids and logs come from pino-http). */
 @Injectable()
-export class RequestContextMiddleware implements NestMiddleware {
-  constructor(
-    private readonly logger: JsonLogger,
-    private readonly metrics: MetricsService,
-  ) {}
+export class RequestMetricsMiddleware implements NestMiddleware {
+  constructor(private readonly metrics: MetricsService) {}
 
-  use(req: RequestWithId, res: Response, next: NextFunction): void {
-    const offered = req.header('x-request-id');
-    req.id = offered && SAFE_REQUEST_ID.test(offered) ? offered : randomUUID();
-    res.setHeader('X-Request-Id', req.id);
+  use(req: Request, res: Response, next: NextFunction): void {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      // Only the path: query strings may carry challenges or tokens.
-      this.logger.emit('info', 'request', {
-        request_id: req.id,
-        method: req.method,
-        path: req.originalUrl.split('?')[0],
-        status: res.statusCode,
-        duration_ms: Math.round(seconds * 1e6) / 1000,
-      });
       // The route pattern, not the path, keeps label values few (no client ids).
       const labels = { method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: String(res.statusCode) };
       this.metrics.httpRequests.inc(labels);

@@ -2,7 +2,7 @@
 // {"error","error_description"}, never HTML, never internals.
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { JsonLogger } from './json-logger.js';
+import type { Logger } from 'nestjs-pino';
 import { OAuthError } from './oauth-error.js';
 
 /** Errors from the database driver that mean "unreachable", not "wrong". */
@@ -64,7 +64,7 @@ export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boo
 
 @Catch()
 export class OAuthExceptionFilter implements ExceptionFilter {
-  constructor(private readonly logger: JsonLogger) {}
+  constructor(private readonly logger: Pick<Logger, 'error'>) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -73,12 +73,11 @@ export class OAuthExceptionFilter implements ExceptionFilter {
     const { error, unexpected } = toOAuthError(exception);
     if (unexpected) {
       const e = exception as Error;
-      this.logger.emit('error', 'request failed', {
-        request_id: req?.id,
-        error: e?.name,
-        detail: e?.message,
-        stack: e?.stack?.split('\n').slice(1, 6).join('\n'),
-      });
+      this.logger.error(
+        { request_id: req?.id, error: e?.name, detail: e?.message, stack: e?.stack?.split('\n').slice(1, 6).join('\n') },
+        'request failed',
+        'OAuthExceptionFilter',
+      );
     }
     if (res.headersSent) return;
     res.locals.oauthError = error.code;

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
-import { JsonLogger } from '../common/json-logger.js';
+import { Logger } from 'nestjs-pino';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from './database.js';
 
@@ -21,7 +21,7 @@ export class DatabaseEvents implements OnApplicationShutdown {
   constructor(
     private readonly database: Database,
     private readonly config: ConfigService,
-    private readonly logger: JsonLogger,
+    private readonly logger: Logger,
   ) {
     this.local.setMaxListeners(50);
   }
@@ -59,7 +59,7 @@ export class DatabaseEvents implements OnApplicationShutdown {
         this.local.emit('resync');
         await lost;
       } catch (err) {
-        this.logger.emit('debug', 'event listener connection failed', { error: (err as Error).message });
+        this.logger.debug({ error: (err as Error).message }, 'event listener connection failed', 'DatabaseEvents');
       }
       await client.end().catch(() => undefined);
       this.listener = undefined;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { JsonLogger } from '../common/json-logger.js';
+import { Logger } from 'nestjs-pino';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { ConfigService } from '../config/config.service.js';
@@ -47,7 +47,7 @@ export class PoliciesService {
     @Inject(REGISTRATION_POLICIES) codePolicies: RegistrationPolicy[],
     private readonly repo: PoliciesRepository,
     private readonly config: ConfigService,
-    private readonly logger: JsonLogger,
+    private readonly logger: Logger,
   ) {
     this.code = new Map(codePolicies.map((p) => [p.name, p]));
   }
@@ -98,7 +98,7 @@ export class PoliciesService {
       if (code) resolved.push(code);
       else if (row) resolved.push(declarative(row));
       else if (onMissing === 'fail') {
-        this.logger.emit('error', 'registration refused: a policy it needs does not exist', { policy: name });
+        this.logger.error({ policy: name }, 'registration refused: a policy it needs does not exist', 'PoliciesService');
         throw new OAuthError('server_error');
       }
     }

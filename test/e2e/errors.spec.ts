@@ -2,7 +2,6 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JsonLogger } from '../../src/common/json-logger.js';
 import { OAuthExceptionFilter } from '../../src/common/oauth-exception.filter.js';
 import { ADMIN_KEY, freePort, startApp, type RunningApp } from '../support/app.js';
 
@@ -74,9 +73,9 @@ describe('request ids and logs', () => {
     const created = await svc.admin('/admin/clients', { method: 'POST', json: { grant_types: ['client_credentials'] } });
     const secret = ((await created.json()) as { client_secret: string }).client_secret;
     await new Promise((r) => setTimeout(r, 20));
-    const lines = svc.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const line = lines.find((l) => l.request_id === 'log-check-1');
-    expect(line).toMatchObject({ msg: 'request', method: 'GET', path: '/admin/clients', status: 200 });
+    const lines = svc.logs.map((l) => JSON.parse(l) as { req?: { id?: string }; [k: string]: unknown });
+    const line = lines.find((l) => l.req?.id === 'log-check-1');
+    expect(line).toMatchObject({ level: 'info', msg: 'request', req: { method: 'GET', path: '/admin/clients' }, res: { status: 200 } });
     const all = svc.logs.join('\n');
     expect(all).not.toContain(ADMIN_KEY);
     expect(all).not.toContain(secret);
@@ -99,8 +98,8 @@ class BoomModule {}
 describe('unexpected failures', () => {
   it('answer 500 server_error with no internals, and are logged', async () => {
     const lines: string[] = [];
-    const logger = new JsonLogger('info', (l) => lines.push(l));
-    const app = await NestFactory.create<NestExpressApplication>(BoomModule, { logger });
+    const logger = { error: (obj: unknown, msg: unknown) => void lines.push(JSON.stringify({ level: 'error', msg, ...(obj as object) })) };
+    const app = await NestFactory.create<NestExpressApplication>(BoomModule, { logger: false });
     app.useGlobalFilters(new OAuthExceptionFilter(logger));
     const port = await freePort();
     await app.listen(port, '127.0.0.1');

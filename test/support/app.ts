@@ -2,7 +2,6 @@
 import { createServer } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '../../src/bootstrap.js';
-import { JsonLogger } from '../../src/common/json-logger.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -37,14 +36,14 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     PORT: String(port),
     SECRETS_SYSTEM: 'test-system-secret-0123456789abcdef',
     ADMIN_API_KEYS: ADMIN_KEY,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: 'debug',
     ...(options.env?.DATA_DIR ? {} : { DSN: process.env.REGISTRAR_TEST_DSN! }),
     ...options.env,
   };
   const config = loadConfig(env);
   const logs: string[] = [];
-  const logger = new JsonLogger('debug', (line) => logs.push(line));
-  const app = await createApp({ config, logger });
+  const logDestination = { write: (line: string) => void logs.push(line.trimEnd()) };
+  const app = await createApp({ config, logDestination });
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   return {
