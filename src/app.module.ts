@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { ClientsModule } from './clients/clients.module.js';
 import { CommonModule } from './common/common.module.js';
+import { CorsMiddleware } from './common/cors.middleware.js';
 import { BodyParserMiddleware, RequestMetricsMiddleware } from './common/http-middleware.js';
 import type { DestinationStream } from 'pino';
 import { ConfigModule } from './config/config.module.js';
@@ -36,6 +37,6 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestMetricsMiddleware, BodyParserMiddleware).forRoutes('*');
+    consumer.apply(RequestMetricsMiddleware, CorsMiddleware, BodyParserMiddleware).forRoutes('*');
   }
 }

@@ -38,6 +38,9 @@ export async function createApp(options: AppOptions & { preview?: boolean }): Pr
   if (!options.preview) app.useLogger(new NestLogAdapter(app.get(Logger)));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // X-Forwarded-For is believed only from configured proxies (it decides the rate-limited address).
+  const proxies = options.config.values['serve.public.trusted_proxies'] as string[];
+  app.set('trust proxy', proxies.length > 0 ? proxies : false);
   app.useGlobalFilters(new OAuthExceptionFilter(logger));
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {

@@ -1072,7 +1072,7 @@ export interface operations {
                     "application/json": components["schemas"]["HealthStatusDto"];
                 };
             };
-            /** @description The database is unreachable */
+            /** @description The database is unreachable, or the service is shutting down */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1422,6 +1422,15 @@ export interface operations {
             };
             /** @description Dynamic client registration is disabled */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Too many registrations from this address; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

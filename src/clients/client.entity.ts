@@ -45,6 +45,10 @@ export class ClientEntity {
   @Column({ name: 'initial_access_token_id', type: 'text', nullable: true })
   initialAccessTokenId: string | null;
 
+  /** Last token issued or management call; tracked only while inactive_client_ttl is set. */
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -66,6 +66,13 @@ export class ClientsRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  async touch(id: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE clients SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 hour')`,
+      [id],
+    );
+  }
+
   async deleteById(id: string, manager?: EntityManager): Promise<boolean> {
     const result = await this.repo(manager).delete({ id });
     return (result.affected ?? 0) > 0;

@@ -38,6 +38,7 @@ export interface IssuedClient {
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
+const TOUCH_INTERVAL_MS = 3_600_000;
 const MIN_SECRET_LENGTH = 6;
 const ADMIN_VALIDATION: ValidationOptions = { defaultScope: '', allowLocalhostRedirects: true };
 
@@ -110,6 +111,7 @@ export class ClientsService {
     client.secretExpiresAt = cmd.secretExpiresAt ?? null;
     client.registrationPolicies = cmd.registrationPolicies ?? [];
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
+    client.lastUsedAt = null;
     const secret = await this.assignSecret(client, cmd.clientSecret);
     const rat = this.newRegistrationToken();
     client.ratHash = rat?.hash ?? null;
@@ -126,6 +128,16 @@ export class ClientsService {
 
   find(id: string): Promise<ClientEntity | null> {
     return this.clients.findById(id);
+  }
+
+  /**
+   * Records that a DCR client was used (a token, a management call), for
+   * inactive_client_ttl; written at most once an hour per client.
+   */
+  async touch(client: ClientEntity): Promise<void> {
+    if (client.createdVia !== 'dcr' || !this.config.get('oidc.dynamic_client_registration.inactive_client_ttl')) return;
+    if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
+    await this.clients.touch(client.id);
   }
 
   /** Reads a client and holds its row lock until the caller's transaction ends. */

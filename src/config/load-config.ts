@@ -9,6 +9,9 @@ import { SCHEMA, envName, type ConfigKey, type ConfigValues, type KeyDef } from 
 
 export class ConfigError extends Error {}
 
+/** Shortest system secret or admin key production accepts (32 characters, e.g. 24 random bytes in base64). */
+const MIN_SECRET_LENGTH = 32;
+
 export interface ResolvedConfig {
   values: ConfigValues;
   production: boolean;
@@ -114,6 +117,16 @@ export function loadConfig(env: Env = process.env): ResolvedConfig {
     throw new ConfigError(
       `NODE_ENV=production requires ${missing.join(', ')} (env ${missing.map(envName).join(', ')}); refusing to start`,
     );
+  }
+  if (production) {
+    for (const k of ['secrets.system', 'admin.api_keys'] as const) {
+      const weak = (values[k] as string[]).findIndex((v) => v.length < MIN_SECRET_LENGTH);
+      if (weak >= 0) {
+        throw new ConfigError(
+          `NODE_ENV=production refuses weak ${k} (env ${envName(k)}): entry ${weak + 1} has fewer than ${MIN_SECRET_LENGTH} characters`,
+        );
+      }
+    }
   }
   if (missing.includes('secrets.system') || missing.includes('admin.api_keys')) {
     const dev = devSecrets(values.data_dir as string);

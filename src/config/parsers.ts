@@ -152,3 +152,20 @@ export const trustedIssuers = parser('a JSON array of {"issuer", "jwks" or "jwks
     return { issuer: e.issuer, ...(hasJwks ? { jwks: e.jwks as TrustedIssuer['jwks'] } : { jwks_uri: e.jwks_uri as string }) };
   });
 });
+
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** `20/1m` (20 per minute), `100/1h`; `0` turns the limit off (undefined). */
+export const rateLimit = parser('0 (off) or N/duration such as 20/1m', (raw): RateLimit | undefined => {
+  const expected = '0 (off) or N/duration such as 20/1m';
+  const s = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  if (s === '0' || s === 'off') return undefined;
+  const match = /^(\d+)\/(.+)$/.exec(s);
+  const windowSeconds = match ? parseDuration(match[2]) : undefined;
+  const limit = match ? Number(match[1]) : NaN;
+  if (!match || !windowSeconds || !(limit >= 1 && Number.isSafeInteger(limit))) throw new ParseError(expected);
+  return { limit, windowSeconds };
+});

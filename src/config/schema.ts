@@ -1,7 +1,7 @@
 // The one configuration schema: every key Registrar reads, its parser, its
 // default and a line saying what it means. `.env.example` is generated from it
 // (test/unit/env-example.spec.ts keeps the two in step).
-import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, text, trustedIssuers, type Parser } from './parsers.js';
+import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, rateLimit, text, trustedIssuers, type Parser } from './parsers.js';
 
 export interface KeyDef<T> {
   parse: Parser<T>;
@@ -34,6 +34,20 @@ export const SCHEMA = {
     65536,
     'Largest accepted request body in bytes; larger bodies get 413',
   ),
+  'serve.public.cors.allowed_origins': key(
+    list(text),
+    [],
+    'Origins (or *) whose browsers may call the registration, token, introspection, revocation, discovery and JWKS endpoints',
+  ),
+  'serve.public.trusted_proxies': key(
+    list(text),
+    [],
+    'Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (for rate limiting)',
+  ),
+  'serve.shutdown_delay': key(duration(false), 0, 'On SIGTERM, how long readiness answers 503 before the server stops accepting'),
+  'serve.shutdown_timeout': key(duration(), 10, 'On SIGTERM, how long in-flight requests may take before connections are closed', {
+    defaultText: '10s',
+  }),
   'urls.self.issuer': key(httpUrl, undefined, 'Issuer URL; also the base of registration_client_uri', {
     defaultText: 'http://127.0.0.1:<serve.public.port>',
   }),
@@ -107,11 +121,27 @@ export const SCHEMA = {
     [],
     'Issuers whose software statements are accepted: JSON array of {"issuer", "jwks" | "jwks_uri"}',
   ),
+  'oidc.dynamic_client_registration.rate_limit': key(
+    rateLimit,
+    { limit: 60, windowSeconds: 60 },
+    'Registrations allowed per caller address, e.g. 20/1m; 0 = no limit',
+    { defaultText: '60/1m' },
+  ),
+  'oidc.dynamic_client_registration.inactive_client_ttl': key(
+    duration(),
+    undefined,
+    'Delete DCR clients with no token issued and no management call for this long; unset = never',
+  ),
   'oidc.dynamic_client_registration.strategies.access_token': key(
     strategy,
     undefined,
     'Access token format stored on clients registered through DCR; unset = they follow strategies.access_token',
   ),
+  'janitor.interval': key(duration(false), 300, 'How often expired tokens, used-up IATs and inactive clients are deleted; 0 = never', {
+    defaultText: '5m',
+  }),
+  'janitor.batch_size': key(integer(10, 100_000), 1000, 'Rows deleted per statement by the janitor'),
+  'redis.url': key(text, undefined, 'Redis URL (redis://host:6379) for shared rate-limit counters; unset = PostgreSQL'),
   'fetch.allow_private_networks': key(
     boolean,
     false,

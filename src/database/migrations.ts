@@ -4,5 +4,12 @@ import { CreateClients1764140000000 } from '../../migrations/1764140000000-Creat
 import { AddRegistration1764150000000 } from '../../migrations/1764150000000-AddRegistration.js';
 import { AddTokens1764160000000 } from '../../migrations/1764160000000-AddTokens.js';
 import { AddPolicies1764170000000 } from '../../migrations/1764170000000-AddPolicies.js';
+import { AddOperations1764180000000 } from '../../migrations/1764180000000-AddOperations.js';
 
-export const MIGRATIONS = [CreateClients1764140000000, AddRegistration1764150000000, AddTokens1764160000000, AddPolicies1764170000000];
+export const MIGRATIONS = [
+  CreateClients1764140000000,
+  AddRegistration1764150000000,
+  AddTokens1764160000000,
+  AddPolicies1764170000000,
+  AddOperations1764180000000,
+];

@@ -38,6 +38,7 @@ export class RegistrationAccessTokenGuard implements CanActivate {
     if (!valid) throw invalidBearer(token !== undefined, 'the registration access token is not valid for this client');
     req.registeredClient = client;
     req.registrationTokenHash = hash;
+    await this.clients.touch(client);
     return true;
   }
 }

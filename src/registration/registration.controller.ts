@@ -14,6 +14,7 @@ import type { Response } from 'express';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { InitialAccessTokenGuard, type RequestWithIat } from '../policy/initial-access-token.guard.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
+import { RegistrationRateLimitGuard } from './rate-limiter.js';
 import { RegistrationAccessTokenGuard, type RequestWithClient } from './registration-access-token.guard.js';
 import { RegistrationBodyPipe } from './registration-body.pipe.js';
 import { ClientRegistrationRequest, ClientRegistrationResponse, ClientUpdateRequest } from './registration.dto.js';
@@ -31,8 +32,9 @@ export class RegistrationController {
 
   @Post()
   @HttpCode(201)
-  @UseGuards(InitialAccessTokenGuard)
+  @UseGuards(RegistrationRateLimitGuard, InitialAccessTokenGuard)
   @ApiOperation({ summary: 'Register a client (RFC 7591)', operationId: 'createOidcDynamicClient' })
+  @ApiResponse({ status: 429, type: ErrorResponseDto, description: 'Too many registrations from this address; see Retry-After' })
   @ApiBearerAuth(IAT_SECURITY)
   @ApiBody({ type: ClientRegistrationRequest })
   @ApiCreatedResponse({ type: ClientRegistrationResponse, description: 'client_secret and registration_access_token appear only here' })

@@ -87,7 +87,9 @@ export class AccessTokensService {
     const outside = audience.filter((a) => !allowedAudience.includes(a));
     if (outside.length > 0) throw new OAuthError('invalid_request', `the client may not request the audience: ${outside.join(' ')}`);
 
-    return this.issue(client, 'client_credentials', { subject: client.id, scope: scopes.join(' '), audience });
+    const response = await this.issue(client, 'client_credentials', { subject: client.id, scope: scopes.join(' '), audience });
+    await this.clients.touch(client);
+    return response;
   }
 
   private async issue(

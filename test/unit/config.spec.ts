@@ -110,7 +110,25 @@ describe('configuration', () => {
     expect(message).toContain('dsn');
     expect(message).toContain('secrets.system');
     expect(message).toContain('admin.api_keys');
-    expect(() => loadConfig({ NODE_ENV: 'production', DSN: 'postgres://h/db', ...SECRETS })).not.toThrow();
+    const strong = { SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32) };
+    expect(() => loadConfig({ NODE_ENV: 'production', DSN: 'postgres://h/db', ...strong })).not.toThrow();
+  });
+
+  it('refuses weak secrets in production with one line naming the key', () => {
+    const short = errorOf({ NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 'short', ADMIN_API_KEYS: 'k'.repeat(32) });
+    expect(short).toContain('secrets.system');
+    expect(short).toContain('fewer than 32 characters');
+    expect(short).not.toContain('short');
+    const weakKey = errorOf({ NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: `${'k'.repeat(32)},weak` });
+    expect(weakKey).toContain('admin.api_keys');
+    expect(weakKey).toContain('entry 2');
+  });
+
+  it('parses rate limits like 20/1m, and 0 as off', () => {
+    expect(loadConfig({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '20/1m' }).values['oidc.dynamic_client_registration.rate_limit']).toEqual({ limit: 20, windowSeconds: 60 });
+    expect(loadConfig({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0' }).values['oidc.dynamic_client_registration.rate_limit']).toBeUndefined();
+    expect(loadConfig(SECRETS).values['oidc.dynamic_client_registration.rate_limit']).toEqual({ limit: 60, windowSeconds: 60 });
+    expect(errorOf({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: 'lots' })).toContain('N/duration');
   });
 
   it('outside production, generates secrets and an admin key once and keeps them in the data directory', () => {

@@ -1,0 +1,31 @@
+// SIGTERM: readiness turns 503 first (serve.shutdown_delay lets load balancers
+// notice), then Nest stops the server, which finishes in-flight requests; any
+// connection still open after serve.shutdown_timeout is closed, and the
+// database is closed last.
+import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
+import { ConfigService } from '../config/config.service.js';
+
+@Injectable()
+export class GracefulShutdown implements BeforeApplicationShutdown {
+  private drainingSince?: number;
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  get draining(): boolean {
+    return this.drainingSince !== undefined;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.drainingSince = Date.now();
+    const delay = (this.config.get('serve.shutdown_delay') as number) * 1000;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    const timeout = (this.config.get('serve.shutdown_timeout') as number) * 1000;
+    if (server) setTimeout(() => server.closeAllConnections(), timeout).unref();
+  }
+}
