@@ -20,7 +20,8 @@ export class CorsMiddleware implements NestMiddleware {
 
   use(req: Request, res: Response, next: NextFunction): void {
     const origin = req.headers.origin;
-    const path = req.path;
+    // originalUrl: Nest mounts middleware under a wildcard, so req.path is relative to it.
+    const path = req.originalUrl.split('?')[0];
     const eligible = PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
     if (!origin || !eligible || !(this.any || this.origins.has(origin))) {
       next();
