@@ -1,0 +1,302 @@
+#!/usr/bin/env node
+// Registrar's benchmark: `npm run bench` (or `npm run bench -- --smoke`).
+//
+// Starts PostgreSQL-backed Registrar and a bare node:http ceiling server, pins
+// the server and PostgreSQL to core 0 and this load generator to core 1 (where
+// taskset exists), runs each scenario with autocannon (32 connections), and
+// prints a table: median req/s of several runs, p50, p99, errors, the server's
+// peak RSS, and req/s as a share of the ceiling measured in the same run.
+// Results and the machine description go to docs/benchmarks.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = new Set(process.argv.slice(2));
+const SMOKE = args.has('--smoke');
+const MILLION = args.has('--million');
+const RUNS = SMOKE ? 1 : Number(process.env.BENCH_RUNS ?? 5);
+const DURATION = SMOKE ? 1 : Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = 32;
+const ADMIN_DSN = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
+const HAS_TASKSET = !SMOKE && existsSync('/usr/bin/taskset') && cpus().length >= 2;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function pin(pid, core) {
+  if (!HAS_TASKSET) return;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+  } catch {
+    // not permitted: run unpinned
+  }
+}
+
+async function adminQuery(sql, params = [], dsn = ADMIN_DSN) {
+  const client = new pg.Client({ connectionString: dsn });
+  await client.connect();
+  try {
+    return await client.query(sql, params);
+  } finally {
+    await client.end();
+  }
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function peakRssMiB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return Math.round(kb / 1024);
+  } catch {
+    return NaN;
+  }
+}
+
+async function startRegistrar(dsn, env) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      SERVE_PUBLIC_HOST: '127.0.0.1',
+      DSN: dsn,
+      SECRETS_SYSTEM: 'bench-system-secret-0123456789abcdef0123456789',
+      ADMIN_API_KEYS: ADMIN_KEY,
+      LOG_LEVEL: 'warn',
+      JANITOR_INTERVAL: '0',
+      OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  pin(child.pid, 0);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return { url, child };
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error('Registrar did not become ready');
+}
+
+async function stop(child) {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+function startCeiling() {
+  const body = JSON.stringify({ access_token: 'x'.repeat(43), token_type: 'Bearer', expires_in: 3600 });
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'application/json' }); s.end(${JSON.stringify(body)}); }); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    pin(child.pid, 0);
+    child.stdout.once('data', (d) => resolve({ url: `http://127.0.0.1:${String(d).trim()}`, child }));
+  });
+}
+
+async function json(url, init) {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+const admin = (url, path, body) =>
+  json(`${url}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+const basic = (c) => `Basic ${Buffer.from(`${encodeURIComponent(c.client_id)}:${encodeURIComponent(c.client_secret)}`).toString('base64')}`;
+const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+
+/** The requests of every scenario, against a prepared server. */
+async function prepare(url) {
+  const iat = await admin(url, '/admin/initial-access-tokens', { max_uses: 1_000_000, description: 'bench' });
+  const opaqueClient = await admin(url, '/admin/clients', { grant_types: ['client_credentials'], scope: 'read', access_token_strategy: 'opaque' });
+  const jwtClient = await admin(url, '/admin/clients', { grant_types: ['client_credentials'], scope: 'read', access_token_strategy: 'jwt' });
+  const token = await json(`${url}/oauth2/token`, { method: 'POST', headers: { ...form, Authorization: basic(opaqueClient) }, body: 'grant_type=client_credentials' });
+  const dcr = await json(`${url}/oauth2/register`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${iat.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ grant_types: ['client_credentials'], client_name: 'bench' }),
+  });
+  return {
+    register: {
+      method: 'POST',
+      path: '/oauth2/register',
+      headers: { Authorization: `Bearer ${iat.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant_types: ['client_credentials'], client_name: 'bench', scope: 'read' }),
+    },
+    tokenOpaque: { method: 'POST', path: '/oauth2/token', headers: { ...form, Authorization: basic(opaqueClient) }, body: 'grant_type=client_credentials' },
+    tokenJwt: { method: 'POST', path: '/oauth2/token', headers: { ...form, Authorization: basic(jwtClient) }, body: 'grant_type=client_credentials' },
+    introspect: {
+      method: 'POST',
+      path: '/oauth2/introspect',
+      headers: { ...form, Authorization: basic(opaqueClient) },
+      body: `token=${token.access_token}`,
+    },
+    rfc7592Get: { method: 'GET', path: `/oauth2/register/${dcr.client_id}`, headers: { Authorization: `Bearer ${dcr.registration_access_token}` } },
+    adminGet: { method: 'GET', path: `/admin/clients/${opaqueClient.client_id}`, headers: { Authorization: `Bearer ${ADMIN_KEY}` } },
+  };
+}
+
+function cannon(url, request) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url: `${url}${request.path}`, method: request.method, headers: request.headers, body: request.body, connections: CONNECTIONS, duration: DURATION },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(url, request) {
+  const runs = [];
+  await cannon(url, { ...request }); // warm-up, not counted
+  for (let i = 0; i < RUNS; i++) runs.push(await cannon(url, request));
+  return {
+    rps: median(runs.map((r) => r.requests.average)),
+    p50: median(runs.map((r) => r.latency.p50)),
+    p99: median(runs.map((r) => r.latency.p99)),
+    errors: runs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0),
+  };
+}
+
+async function seedClients(dsn, count) {
+  await adminQuery(
+    `INSERT INTO clients (id, created_via, secret_hash, fields)
+     SELECT 'seed-' || g, 'admin', 'sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+            '{"grant_types":["client_credentials"],"scope":"read","token_endpoint_auth_method":"client_secret_basic"}'::jsonb
+       FROM generate_series(1, $1) g`,
+    [count],
+    dsn,
+  );
+  await adminQuery('ANALYZE clients', [], dsn);
+}
+
+async function main() {
+  if (!existsSync(`${root}dist/src/main.js`)) execFileSync('npx', ['nest', 'build'], { cwd: root, stdio: 'inherit' });
+  if (HAS_TASKSET) pin(process.pid, 1);
+  // PostgreSQL's backends are forked from the postmaster, so pinning it pins the connections made from now on.
+  const postmaster = postmasterPid();
+  if (postmaster) pin(postmaster, 0);
+
+  const results = [];
+  const ceiling = await startCeiling();
+  const ceilingResult = await measure(ceiling.url, { method: 'POST', path: '/', headers: form, body: 'grant_type=client_credentials' });
+  ceiling.child.kill();
+  results.push({ scenario: 'ceiling: bare node:http, fixed JSON', ...ceilingResult, rss: NaN });
+
+  const database = `registrar_bench_${process.pid}`;
+  await adminQuery(`CREATE DATABASE ${database}`);
+  const dsn = ADMIN_DSN.replace(/\/[^/]*$/, `/${database}`);
+  try {
+    for (const alg of ['ES256', 'RS256']) {
+      const svc = await startRegistrar(dsn, { JWT_SIGNING_ALGORITHM: alg });
+      const requests = await prepare(svc.url);
+      const scenarios =
+        alg === 'ES256'
+          ? [
+              ['register with an IAT', requests.register],
+              ['client_credentials, opaque', requests.tokenOpaque],
+              ['client_credentials, JWT ES256', requests.tokenJwt],
+              ['introspect an opaque token', requests.introspect],
+              ['RFC 7592 GET', requests.rfc7592Get],
+              ['admin get client', requests.adminGet],
+            ]
+          : [['client_credentials, JWT RS256', requests.tokenJwt]];
+      for (const [name, request] of scenarios) {
+        results.push({ scenario: name, ...(await measure(svc.url, request)), rss: NaN });
+      }
+      const rss = peakRssMiB(svc.child.pid);
+      for (const r of results) if (Number.isNaN(r.rss) && !r.scenario.startsWith('ceiling')) r.rss = rss;
+      if (alg === 'ES256' && MILLION) {
+        const { rows } = await adminQuery('SELECT count(*)::int AS n FROM clients', [], dsn);
+        await seedClients(dsn, 1_000_000 - rows[0].n);
+        for (const [name, request] of [
+          ['client_credentials, opaque (1M clients)', requests.tokenOpaque],
+          ['introspect an opaque token (1M clients)', requests.introspect],
+        ]) {
+          results.push({ scenario: name, ...(await measure(svc.url, request)), rss: peakRssMiB(svc.child.pid) });
+        }
+      }
+      await stop(svc.child);
+    }
+  } finally {
+    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+
+  const ceilingRps = results[0].rps;
+  const lines = [
+    '| scenario | req/s (median) | p50 ms | p99 ms | errors | server RSS peak MiB | share of ceiling |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${Number.isNaN(r.rss) ? '' : r.rss} | ${(r.rps / ceilingRps).toFixed(2)} |`,
+    ),
+  ];
+  const table = lines.join('\n');
+  process.stdout.write(`\n${table}\n`);
+  if (SMOKE) {
+    if (results.some((r) => r.errors > 0 || !(r.rps > 0))) {
+      process.stderr.write('bench smoke: a scenario had errors or no throughput\n');
+      process.exitCode = 1;
+    }
+    return;
+  }
+  const pgVersion = (await adminQuery('SHOW server_version')).rows[0].server_version;
+  const machine = [
+    `- CPU: ${cpus()[0]?.model} x ${cpus().length}; memory ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    `- Node.js ${process.version}; PostgreSQL ${pgVersion} on the same machine`,
+    `- ${HAS_TASKSET ? 'Registrar and PostgreSQL pinned to core 0, autocannon to core 1 (taskset)' : 'no pinning'}`,
+    `- autocannon, ${CONNECTIONS} connections, ${DURATION} s per run, median of ${RUNS} runs after a warm-up run`,
+    `- measured ${new Date().toISOString().slice(0, 10)}`,
+  ].join('\n');
+  const doc = readFileSync(`${root}docs/benchmarks.md`, 'utf8');
+  const marker = '<!-- results -->';
+  const head = doc.includes(marker) ? doc.slice(0, doc.indexOf(marker) + marker.length) : `${doc}\n${marker}`;
+  writeFileSync(`${root}docs/benchmarks.md`, `${head}\n\n## Latest run\n\n${machine}\n\n${table}\n`);
+}
+
+function postmasterPid() {
+  try {
+    const file = readdirSync('/var/run/postgresql').find((f) => f.endsWith('.pid'));
+    return file ? Number(readFileSync(`/var/run/postgresql/${file}`, 'utf8').split('\n')[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
