@@ -1,8 +1,7 @@
-import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { ClientsModule } from './clients/clients.module.js';
 import { CommonModule } from './common/common.module.js';
-import { CorsMiddleware } from './common/cors.middleware.js';
-import { BodyParserMiddleware, RequestMetricsMiddleware } from './common/http-middleware.js';
+import type { AppLogger } from './common/logging.js';
 import type { DestinationStream } from 'pino';
 import { ConfigModule } from './config/config.module.js';
 import type { ResolvedConfig } from './config/load-config.js';
@@ -18,14 +17,18 @@ export interface AppOptions {
   logDestination?: DestinationStream;
 }
 
+interface ModuleOptions extends AppOptions {
+  logger: AppLogger;
+}
+
 @Module({})
-export class AppModule implements NestModule {
-  static forRoot({ config, logDestination }: AppOptions): DynamicModule {
+export class AppModule {
+  static forRoot({ config, logger }: ModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        CommonModule.forRoot(config.values['log.level'] as string, logDestination),
+        CommonModule.forRoot(logger),
         DatabaseModule,
         ClientsModule,
         RegistrationModule,
@@ -36,7 +39,4 @@ export class AppModule implements NestModule {
     };
   }
 
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestMetricsMiddleware, CorsMiddleware, BodyParserMiddleware).forRoutes('*');
-  }
 }

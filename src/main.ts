@@ -1,4 +1,4 @@
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from './common/logging.js';
 import { ConfigError, loadConfig, type ResolvedConfig } from './config/load-config.js';
 
 async function main(): Promise<void> {
@@ -18,14 +18,13 @@ async function main(): Promise<void> {
   const host = config.values['serve.public.host'] as string;
   const port = config.values['serve.public.port'] as number;
   await app.listen(port, host);
-  app.get(Logger).log(
+  app.get(AppLogger).info(
     {
       address: `${host}:${port}`,
       issuer: config.values['urls.self.issuer'],
       database: config.values.dsn ? 'postgresql' : `embedded (${config.values.data_dir})`,
     },
     'registrar listening',
-    'Registrar',
   );
   if (config.generatedAdminKey) {
     // Development only (production refuses to start without admin.api_keys).

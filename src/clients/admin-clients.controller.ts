@@ -10,7 +10,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
@@ -32,9 +32,9 @@ export class AdminClientsController {
   @ApiBody({ type: OAuth2Client })
   @ApiCreatedResponse({ type: OAuth2Client, description: 'The client, with client_secret shown this once' })
   @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'client_id already taken' })
-  async create(@Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: Response) {
+  async create(@Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: HttpReply) {
     const issued = await this.clients.adminCreate(body);
-    res.setHeader('Cache-Control', 'no-store');
+    res.header('Cache-Control', 'no-store');
     return this.clients.adminView(issued);
   }
 
@@ -45,7 +45,7 @@ export class AdminClientsController {
   @ApiQuery({ name: 'client_name', required: false })
   @ApiQuery({ name: 'owner', required: false })
   @ApiOkResponse({ type: OAuth2Client, isArray: true, description: 'A Link header with rel="next" is sent while more remain' })
-  async list(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async list(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply) {
     const page = pageRequest(req);
     const rows = await this.clients.list(page, { clientName: queryParam(req, 'client_name'), owner: queryParam(req, 'owner') });
     return sendPage(req, res, page, rows, ['client_name', 'owner']).map((client) => this.clients.adminView({ client }));
@@ -64,9 +64,9 @@ export class AdminClientsController {
   @ApiBody({ type: OAuth2Client })
   @ApiOkResponse({ type: OAuth2Client })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
-  async replace(@Param('id') id: string, @Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: Response) {
+  async replace(@Param('id') id: string, @Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: HttpReply) {
     const issued = await this.clients.adminReplace(id, body);
-    if (issued.secret) res.setHeader('Cache-Control', 'no-store');
+    if (issued.secret) res.header('Cache-Control', 'no-store');
     return this.clients.adminView(issued);
   }
 
@@ -89,9 +89,9 @@ export class AdminClientsController {
   })
   @ApiOkResponse({ type: OAuth2Client })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
-  async patch(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+  async patch(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) res: HttpReply) {
     const issued = await this.clients.adminPatch(id, body);
-    if (issued.secret) res.setHeader('Cache-Control', 'no-store');
+    if (issued.secret) res.header('Cache-Control', 'no-store');
     return this.clients.adminView(issued);
   }
 

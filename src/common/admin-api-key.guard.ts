@@ -1,5 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { HttpRequest } from './http.js';
 import { ConfigService } from '../config/config.service.js';
 import { bearerToken, invalidBearer } from './bearer.js';
 import { matchesAny } from './secrets.js';
@@ -12,7 +12,7 @@ export class AdminApiKeyGuard implements CanActivate {
   constructor(private readonly config: ConfigService) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const token = bearerToken(context.switchToHttp().getRequest<Request>());
+    const token = bearerToken(context.switchToHttp().getRequest<HttpRequest>());
     if (!token || !matchesAny(token, this.config.adminApiKeys())) throw invalidBearer(token !== undefined);
     return true;
   }

@@ -1,8 +1,8 @@
-import type { Request } from 'express';
+import type { HttpRequest } from './http.js';
 import { OAuthError } from './oauth-error.js';
 
 /** The token of an `Authorization: Bearer` header, or undefined when there is none. */
-export function bearerToken(req: Request): string | undefined {
+export function bearerToken(req: HttpRequest): string | undefined {
   const header = req.headers.authorization;
   if (!header) return undefined;
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);

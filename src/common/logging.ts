@@ -1,14 +1,9 @@
-// JSON logs through pino (nestjs-pino + pino-http). Structured calls take
-// (fields, message, context), the nestjs-pino Logger's contract: one line per request with
-// its request id. Requests are serialised to method and path only, so headers
-// (Authorization, cookies) and query strings never reach the log; the redact
-// list is a second fence for any object logged by hand.
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Params } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
-
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+// JSON logs through pino, shared by Fastify (one line per request, with its
+// request id) and by the application. Requests are logged as method and path
+// only, so headers (Authorization, cookies) and query strings never reach the
+// log; the redact list is a second fence for any object logged by hand.
+import { Injectable, type LoggerService } from '@nestjs/common';
+import { pino, type DestinationStream, type Logger as Pino } from 'pino';
 
 export const REDACTED_PATHS = [
   'authorization',
@@ -27,55 +22,60 @@ export const REDACTED_PATHS = [
   '*.client_assertion',
 ];
 
-export function loggerParams(level: string, destination?: DestinationStream): Params {
-  return {
-    pinoHttp: {
-      level: level === 'silent' ? 'silent' : level,
-      stream: destination,
-      formatters: { level: (label: string) => ({ level: label }) },
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      genReqId: (req: IncomingMessage, res: ServerResponse) => {
-        const offered = req.headers['x-request-id'];
-        const id = typeof offered === 'string' && SAFE_REQUEST_ID.test(offered) ? offered : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
-      },
-      customSuccessMessage: () => 'request',
-      customErrorMessage: () => 'request',
-      // 4xx are the client's business; only 5xx are logged as errors.
-      customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    },
+export function createPino(level: string, destination?: DestinationStream): Pino {
+  const options = {
+    level,
+    formatters: { level: (label: string) => ({ level: label }) },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** The application's logger: `logger.warn({ fields }, 'message')`. */
+@Injectable()
+export class AppLogger {
+  constructor(readonly pino: Pino) {}
+
+  debug(fields: object, msg: string): void {
+    this.pino.debug(fields, msg);
+  }
+  info(fields: object, msg: string): void {
+    this.pino.info(fields, msg);
+  }
+  warn(fields: object, msg: string): void {
+    this.pino.warn(fields, msg);
+  }
+  error(fields: object, msg: string): void {
+    this.pino.error(fields, msg);
+  }
 }
 
 /** Nest's start-up chatter (a line per module and route) only interests someone debugging. */
 const NEST_BOOT_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
 
-type NestStyle = Record<'log' | 'debug' | 'warn' | 'error' | 'verbose', (message: unknown, ...params: unknown[]) => void>;
+/** Nest's own log calls, into the same JSON log, with boot chatter demoted to debug. */
+export class NestLogAdapter implements LoggerService {
+  constructor(private readonly pino: Pino) {}
 
-/** Nest's own log calls go to the same JSON log, with boot chatter demoted to debug. */
-export class NestLogAdapter {
-  constructor(private readonly logger: NestStyle) {}
+  private write(level: 'debug' | 'info' | 'warn' | 'error', message: unknown, params: unknown[]): void {
+    const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
+    this.pino[level]({ context }, String(message));
+  }
 
   log(message: unknown, ...params: unknown[]): void {
     const context = params[params.length - 1];
-    if (typeof context === 'string' && NEST_BOOT_CONTEXTS.has(context)) this.logger.debug(message, ...params);
-    else this.logger.log(message, ...params);
+    this.write(typeof context === 'string' && NEST_BOOT_CONTEXTS.has(context) ? 'debug' : 'info', message, params);
   }
   error(message: unknown, ...params: unknown[]): void {
-    this.logger.error(message, ...params);
+    this.write('error', message, params);
   }
   warn(message: unknown, ...params: unknown[]): void {
-    this.logger.warn(message, ...params);
+    this.write('warn', message, params);
   }
   debug(message: unknown, ...params: unknown[]): void {
-    this.logger.debug(message, ...params);
+    this.write('debug', message, params);
   }
   verbose(message: unknown, ...params: unknown[]): void {
-    this.logger.verbose(message, ...params);
+    this.write('debug', message, params);
   }
 }

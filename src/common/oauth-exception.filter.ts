@@ -1,8 +1,8 @@
 // The one place errors become HTTP responses: always JSON
 // {"error","error_description"}, never HTML, never internals.
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
-import type { Request, Response } from 'express';
-import type { Logger } from 'nestjs-pino';
+import type { FastifyReply } from 'fastify';
+import type { HttpRequest } from './http.js';
 import { OAuthError } from './oauth-error.js';
 
 /** Errors from the database driver that mean "unreachable", not "wrong". */
@@ -17,24 +17,22 @@ function isConnectionFailure(err: unknown): boolean {
   return e?.driverError !== undefined && isConnectionFailure(e.driverError);
 }
 
-/** body-parser reports its failures with a `type`; map them to OAuth errors. */
-function fromBodyParser(err: unknown): OAuthError | undefined {
-  const type = (err as { type?: unknown })?.type;
-  switch (type) {
-    case 'entity.parse.failed':
+/** Fastify reports body and request failures with an FST_ERR_* code; map them to OAuth errors. */
+function fromFastify(err: unknown): OAuthError | undefined {
+  const { code, statusCode } = (err ?? {}) as { code?: unknown; statusCode?: unknown };
+  if (typeof code !== 'string' || !code.startsWith('FST_')) return undefined;
+  switch (code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new OAuthError('invalid_request', 'the request body is not valid JSON');
-    case 'entity.too.large':
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new OAuthError('request_entity_too_large', 'the request body is too large');
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return new OAuthError('unsupported_media_type', 'the request body encoding is not supported');
-    case 'request.aborted':
-    case 'request.size.invalid':
-    case 'stream.encoding.set':
-    case 'parameters.too.many':
-      return new OAuthError('invalid_request', 'the request body could not be read');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new OAuthError('unsupported_media_type', 'Content-Type must be application/json or application/x-www-form-urlencoded');
     default:
-      return undefined;
+      return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500
+        ? new OAuthError(OAuthError.codeForStatus(statusCode), 'the request could not be read', { status: statusCode })
+        : undefined;
   }
 }
 
@@ -53,7 +51,7 @@ function fromHttpException(err: HttpException): OAuthError {
 
 export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boolean } {
   if (err instanceof OAuthError) return { error: err, unexpected: false };
-  const parserError = fromBodyParser(err);
+  const parserError = fromFastify(err);
   if (parserError) return { error: parserError, unexpected: false };
   if (err instanceof HttpException) return { error: fromHttpException(err), unexpected: err.getStatus() >= 500 };
   if (isConnectionFailure(err)) {
@@ -62,28 +60,34 @@ export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boo
   return { error: new OAuthError('server_error'), unexpected: true };
 }
 
+export interface ErrorLogger {
+  error(fields: object, msg: string): void;
+}
+
+/** Renders any failure as the OAuth error body; Nest's filter and Fastify's error handler both end here. */
+export function sendError(exception: unknown, req: HttpRequest, reply: FastifyReply, logger: ErrorLogger): void {
+  const { error, unexpected } = toOAuthError(exception);
+  if (unexpected) {
+    const e = exception as Error;
+    logger.error(
+      { request_id: req?.id, error: e?.name, detail: e?.message, stack: e?.stack?.split('\n').slice(1, 6).join('\n') },
+      'request failed',
+    );
+  }
+  if (reply.sent) return;
+  req.oauthErrorCode = error.code;
+  reply.code(error.status);
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  reply.header('Cache-Control', 'no-store');
+  void reply.send(error.description ? { error: error.code, error_description: error.description } : { error: error.code });
+}
+
 @Catch()
 export class OAuthExceptionFilter implements ExceptionFilter {
-  constructor(private readonly logger: Pick<Logger, 'error'>) {}
+  constructor(private readonly logger: ErrorLogger) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const req = http.getRequest<Request & { id?: string }>();
-    const res = http.getResponse<Response>();
-    const { error, unexpected } = toOAuthError(exception);
-    if (unexpected) {
-      const e = exception as Error;
-      this.logger.error(
-        { request_id: req?.id, error: e?.name, detail: e?.message, stack: e?.stack?.split('\n').slice(1, 6).join('\n') },
-        'request failed',
-        'OAuthExceptionFilter',
-      );
-    }
-    if (res.headersSent) return;
-    res.locals.oauthError = error.code;
-    res.status(error.status);
-    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-    res.setHeader('Cache-Control', 'no-store');
-    res.json(error.description ? { error: error.code, error_description: error.description } : { error: error.code });
+    sendError(exception, http.getRequest<HttpRequest>(), http.getResponse<FastifyReply>(), this.logger);
   }
 }

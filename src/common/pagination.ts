@@ -1,6 +1,6 @@
 // Keyset pagination shared by the admin list routes: `page_size`, an opaque
 // `page_token`, and a Link header with rel="first" and rel="next".
-import type { Request, Response } from 'express';
+import { requestPath, type HttpReply, type HttpRequest } from './http.js';
 import { OAuthError } from './oauth-error.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -13,14 +13,14 @@ export interface PageRequest {
 }
 
 /** A single query parameter, refusing repeats (`?a=1&a=2`). */
-export function queryParam(req: Request, name: string): string | undefined {
-  const raw = req.query[name];
+export function queryParam(req: HttpRequest, name: string): string | undefined {
+  const raw = (req.query as Record<string, unknown>)[name];
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string') throw new OAuthError('invalid_request', `${name} must be given once`);
   return raw;
 }
 
-export function pageRequest(req: Request): PageRequest {
+export function pageRequest(req: HttpRequest): PageRequest {
   const rawSize = queryParam(req, 'page_size');
   let pageSize = DEFAULT_PAGE_SIZE;
   if (rawSize !== undefined) {
@@ -49,8 +49,8 @@ function decodePageToken(token: string): string {
 
 /** Sets the Link header for a page fetched with `pageSize + 1` rows; returns the rows to send. */
 export function sendPage<T>(
-  req: Request,
-  res: Response,
+  req: HttpRequest,
+  res: HttpReply,
   page: PageRequest,
   rows: T[],
   keep: string[],
@@ -61,13 +61,13 @@ export function sendPage<T>(
     const params = new URLSearchParams({ page_size: String(page.pageSize) });
     if (after !== undefined) params.set('page_token', encodePageToken(after));
     for (const name of keep) {
-      const value = req.query[name];
+      const value = (req.query as Record<string, unknown>)[name];
       if (typeof value === 'string') params.set(name, value);
     }
-    return `${req.baseUrl}${req.path}?${params.toString()}`;
+    return `${requestPath(req)}?${params.toString()}`;
   };
   const links = [`<${link()}>; rel="first"`];
   if (rows.length > page.pageSize) links.push(`<${link(keyOf(items[items.length - 1]))}>; rel="next"`);
-  res.setHeader('Link', links.join(', '));
+  res.header('Link', links.join(', '));
   return items;
 }

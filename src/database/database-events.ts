@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from './database.js';
 
@@ -21,7 +21,7 @@ export class DatabaseEvents implements OnApplicationShutdown {
   constructor(
     private readonly database: Database,
     private readonly config: ConfigService,
-    private readonly logger: Logger,
+    private readonly logger: AppLogger,
   ) {
     this.local.setMaxListeners(50);
   }
@@ -59,7 +59,7 @@ export class DatabaseEvents implements OnApplicationShutdown {
         this.local.emit('resync');
         await lost;
       } catch (err) {
-        this.logger.debug({ error: (err as Error).message }, 'event listener connection failed', 'DatabaseEvents');
+        this.logger.debug({ error: (err as Error).message }, 'event listener connection failed');
       }
       await client.end().catch(() => undefined);
       this.listener = undefined;

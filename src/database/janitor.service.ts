@@ -2,7 +2,7 @@
 // records, old rate-limit windows and, when configured, abandoned DCR clients.
 // One instance at a time (a PostgreSQL advisory lock); deletions in bounded batches.
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from './database.js';
 
@@ -52,7 +52,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     private readonly database: Database,
     private readonly config: ConfigService,
-    private readonly logger: Logger,
+    private readonly logger: AppLogger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -92,13 +92,13 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
             if (deleted < batch) break;
           }
         }
-        this.logger.log({ deleted: counts }, 'janitor pass', 'Janitor');
+        this.logger.info({ deleted: counts }, 'janitor pass');
         return counts;
       } finally {
         await runner.query('SELECT pg_advisory_unlock($1)', [JANITOR_LOCK]);
       }
     } catch (err) {
-      this.logger.warn({ error: (err as Error).message }, 'janitor pass failed', 'Janitor');
+      this.logger.warn({ error: (err as Error).message }, 'janitor pass failed');
       throw err;
     } finally {
       await runner.release();

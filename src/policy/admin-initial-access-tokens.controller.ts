@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { pageRequest, sendPage } from '../common/pagination.js';
@@ -20,9 +20,9 @@ export class AdminInitialAccessTokensController {
   @ApiOperation({ summary: 'Mint an initial access token (the token is shown only in this response)', operationId: 'createInitialAccessToken' })
   @ApiCreatedResponse({ type: InitialAccessTokenDto })
   @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Malformed body or unknown policy' })
-  async mint(@Body(ShapePipe) dto: MintInitialAccessTokenDto, @Res({ passthrough: true }) res: Response): Promise<InitialAccessTokenDto> {
+  async mint(@Body(ShapePipe) dto: MintInitialAccessTokenDto, @Res({ passthrough: true }) res: HttpReply): Promise<InitialAccessTokenDto> {
     const { iat, token } = await this.iats.mint(dto);
-    res.setHeader('Cache-Control', 'no-store');
+    res.header('Cache-Control', 'no-store');
     return iatView(iat, token);
   }
 
@@ -31,7 +31,7 @@ export class AdminInitialAccessTokensController {
   @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
   @ApiQuery({ name: 'page_token', required: false })
   @ApiOkResponse({ type: InitialAccessTokenDto, isArray: true })
-  async list(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<InitialAccessTokenDto[]> {
+  async list(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<InitialAccessTokenDto[]> {
     const page = pageRequest(req);
     return sendPage(req, res, page, await this.iats.list(page), []).map((iat) => iatView(iat));
   }

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
@@ -31,7 +31,7 @@ export class AdminPoliciesController {
   @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
   @ApiQuery({ name: 'page_token', required: false })
   @ApiOkResponse({ type: PolicyDto, isArray: true })
-  async list(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async list(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply) {
     const page = pageRequest(req);
     return sendPage(req, res, page, await this.policies.list(page), [], (p) => p.name).map(policyView);
   }

@@ -1,11 +1,11 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { HttpRequest } from '../common/http.js';
 import { bearerToken, invalidBearer } from '../common/bearer.js';
 import { ConfigService } from '../config/config.service.js';
 import type { InitialAccessTokenEntity } from './initial-access-token.entity.js';
 import { InitialAccessTokensService } from './initial-access-tokens.service.js';
 
-export type RequestWithIat = Request & { initialAccessToken?: InitialAccessTokenEntity };
+export type RequestWithIat = HttpRequest & { initialAccessToken?: InitialAccessTokenEntity };
 
 /**
  * Authenticates the initial access token of a registration request. A token

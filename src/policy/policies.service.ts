@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging.js';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { ConfigService } from '../config/config.service.js';
@@ -47,7 +47,7 @@ export class PoliciesService {
     @Inject(REGISTRATION_POLICIES) codePolicies: RegistrationPolicy[],
     private readonly repo: PoliciesRepository,
     private readonly config: ConfigService,
-    private readonly logger: Logger,
+    private readonly logger: AppLogger,
   ) {
     this.code = new Map(codePolicies.map((p) => [p.name, p]));
   }
@@ -98,7 +98,7 @@ export class PoliciesService {
       if (code) resolved.push(code);
       else if (row) resolved.push(declarative(row));
       else if (onMissing === 'fail') {
-        this.logger.error({ policy: name }, 'registration refused: a policy it needs does not exist', 'PoliciesService');
+        this.logger.error({ policy: name }, 'registration refused: a policy it needs does not exist');
         throw new OAuthError('server_error');
       }
     }

@@ -2,9 +2,9 @@
 // counted where every instance sees the same numbers: PostgreSQL by default,
 // Redis when redis.url is set.
 import { Injectable, type CanActivate, type ExecutionContext, type OnApplicationShutdown } from '@nestjs/common';
-import type { Request } from 'express';
+import type { HttpRequest } from '../common/http.js';
 import { Redis } from 'ioredis';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging.js';
 import { DataSource } from 'typeorm';
 import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
@@ -16,7 +16,7 @@ export class RateLimiter implements OnApplicationShutdown {
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: ConfigService,
-    private readonly logger: Logger,
+    private readonly logger: AppLogger,
   ) {
     const url = config.get('redis.url');
     if (url) {
@@ -37,7 +37,7 @@ export class RateLimiter implements OnApplicationShutdown {
         return { count, retryAfter };
       } catch (err) {
         // Redis unreachable: count in PostgreSQL rather than stop counting.
-        this.logger.warn({ error: (err as Error).message }, 'rate limit falls back to PostgreSQL', 'RateLimiter');
+        this.logger.warn({ error: (err as Error).message }, 'rate limit falls back to PostgreSQL');
       }
     }
     const rows: Array<{ count: number }> = await this.dataSource.query(
@@ -66,7 +66,7 @@ export class RegistrationRateLimitGuard implements CanActivate {
     const limit = this.config.get('oidc.dynamic_client_registration.rate_limit');
     if (!limit) return true;
     // req.ip honours X-Forwarded-For only from serve.public.trusted_proxies (express "trust proxy").
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<HttpRequest>();
     const { count, retryAfter } = await this.limiter.hit(`register:${req.ip ?? 'unknown'}`, limit.windowSeconds);
     if (count > limit.limit) {
       throw new OAuthError('too_many_requests', `more than ${limit.limit} registrations from this address; retry in ${retryAfter} s`, {

@@ -1,5 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import { pathParam, type HttpRequest } from '../common/http.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService, registrationTokenHash } from '../clients/clients.service.js';
 import { bearerToken, invalidBearer } from '../common/bearer.js';
@@ -7,7 +7,7 @@ import { OAuthError } from '../common/oauth-error.js';
 import { safeEqual } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 
-export type RequestWithClient = Request & { registeredClient?: ClientEntity; registrationTokenHash?: string };
+export type RequestWithClient = HttpRequest & { registeredClient?: ClientEntity; registrationTokenHash?: string };
 
 /**
  * RFC 7592 §1: the registration access token must be the current one of the
@@ -28,7 +28,7 @@ export class RegistrationAccessTokenGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<RequestWithClient>();
     const token = bearerToken(req);
     const hash = token ? registrationTokenHash(token) : '';
-    const clientId = req.params.client_id;
+    const clientId = pathParam(req, 'client_id');
     const client = token && typeof clientId === 'string' ? await this.clients.find(clientId) : null;
     const valid =
       client !== null &&

@@ -10,7 +10,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { HttpReply } from '../common/http.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { InitialAccessTokenGuard, type RequestWithIat } from '../policy/initial-access-token.guard.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
@@ -43,9 +43,9 @@ export class RegistrationController {
   async register(
     @Req() req: RequestWithIat,
     @Body(new RegistrationBodyPipe('create')) body: Record<string, unknown>,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: HttpReply,
   ) {
-    res.setHeader('Cache-Control', 'no-store');
+    res.header('Cache-Control', 'no-store');
     return this.registration.register(body, req.initialAccessToken);
   }
 
@@ -56,8 +56,8 @@ export class RegistrationController {
   @ApiParam({ name: 'client_id' })
   @ApiOkResponse({ type: ClientRegistrationResponse })
   @ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Invalid registration access token (the same answer for every cause)' })
-  read(@Req() req: RequestWithClient, @Res({ passthrough: true }) res: Response) {
-    res.setHeader('Cache-Control', 'no-store');
+  read(@Req() req: RequestWithClient, @Res({ passthrough: true }) res: HttpReply) {
+    res.header('Cache-Control', 'no-store');
     return this.registration.read(req.registeredClient!);
   }
 
@@ -73,9 +73,9 @@ export class RegistrationController {
   async update(
     @Req() req: RequestWithClient,
     @Body(new RegistrationBodyPipe('update')) body: Record<string, unknown>,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: HttpReply,
   ) {
-    res.setHeader('Cache-Control', 'no-store');
+    res.header('Cache-Control', 'no-store');
     return this.registration.update(req.registeredClient!.id, req.registrationTokenHash!, body);
   }
 

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { OAuthError } from '../common/oauth-error.js';
@@ -38,8 +38,8 @@ export class AdminTokensController {
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenParamDto })
   @ApiOkResponse({ type: IntrospectionResponseDto })
-  async introspect(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<IntrospectionResponse> {
-    res.setHeader('Cache-Control', 'no-store');
+  async introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
+    res.header('Cache-Control', 'no-store');
     const { params } = formParams(req);
     if (!params.token) throw new OAuthError('invalid_request', 'token is required');
     return this.tokens.introspect(params.token);

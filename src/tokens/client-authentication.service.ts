@@ -1,7 +1,7 @@
 // Client authentication at the token, introspection and revocation endpoints
 // (RFC 6749 §2.3, RFC 7523 §2.2): the method must be the one the client registered.
 import { Injectable } from '@nestjs/common';
-import type { Request } from 'express';
+import type { HttpRequest } from '../common/http.js';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { DataSource } from 'typeorm';
 import { CLIENT_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
@@ -35,7 +35,7 @@ function decodeBasicPart(part: string): string {
   }
 }
 
-function presentedCredentials(req: Request, params: Record<string, string>): Presented {
+function presentedCredentials(req: HttpRequest, params: Record<string, string>): Presented {
   const header = req.headers.authorization;
   const basic = header && /^Basic /i.test(header) ? header.slice(6).trim() : undefined;
   const assertion = params.client_assertion;
@@ -89,7 +89,7 @@ export class ClientAuthenticationService {
    * (401; with a Basic challenge when Basic was tried), so callers cannot tell
    * an unknown client from a wrong secret.
    */
-  async authenticate(req: Request, params: Record<string, string>, allowPublic: boolean): Promise<ClientEntity> {
+  async authenticate(req: HttpRequest, params: Record<string, string>, allowPublic: boolean): Promise<ClientEntity> {
     const presented = presentedCredentials(req, params);
     const fail = (why: string): never => {
       throw new OAuthError('invalid_client', `client authentication failed: ${why}`, {

@@ -1,9 +1,9 @@
-import type { Request } from 'express';
+import { mediaType, type HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
 
 /** The parameters of an application/x-www-form-urlencoded request; repeats refused (RFC 6749 §3.1). */
-export function formParams(req: Request, repeatable: readonly string[] = []): { params: Record<string, string>; lists: Record<string, string[]> } {
-  if (!req.is('application/x-www-form-urlencoded')) {
+export function formParams(req: HttpRequest, repeatable: readonly string[] = []): { params: Record<string, string>; lists: Record<string, string[]> } {
+  if (mediaType(req) !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalid_request', 'the request must be application/x-www-form-urlencoded');
   }
   const params: Record<string, string> = {};

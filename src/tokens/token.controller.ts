@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { HttpReply, HttpRequest } from '../common/http.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
@@ -8,9 +8,9 @@ import { ClientAuthenticationService } from './client-authentication.service.js'
 import { formParams } from './form-params.js';
 import { IntrospectionResponseDto, TokenParamDto, TokenRequestDto, TokenResponseDto } from './token.dto.js';
 
-function noStore(res: Response): void {
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Pragma', 'no-cache');
+function noStore(res: HttpReply): void {
+  res.header('Cache-Control', 'no-store');
+  res.header('Pragma', 'no-cache');
 }
 
 function requiredToken(params: Record<string, string>): string {
@@ -34,7 +34,7 @@ export class TokenController {
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenRequestDto })
   @ApiOkResponse({ type: TokenResponseDto })
-  async token(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<TokenResponse> {
+  async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
     const { params, lists } = formParams(req, ['audience']);
     if (!params.grant_type) throw new OAuthError('invalid_request', 'grant_type is required');
@@ -51,7 +51,7 @@ export class TokenController {
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenParamDto })
   @ApiOkResponse({ type: IntrospectionResponseDto })
-  async introspect(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<IntrospectionResponse> {
+  async introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
     noStore(res);
     const { params } = formParams(req);
     const caller = await this.auth.authenticate(req, params, false);
@@ -64,7 +64,7 @@ export class TokenController {
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenParamDto })
   @ApiOkResponse({ description: 'Revoked, or the token was unknown or already inactive' })
-  async revoke(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+  async revoke(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<void> {
     noStore(res);
     const { params } = formParams(req);
     const caller = await this.auth.authenticate(req, params, true);

@@ -1,6 +1,6 @@
 import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OAuthExceptionFilter } from '../../src/common/oauth-exception.filter.js';
 import { ADMIN_KEY, freePort, startApp, type RunningApp } from '../support/app.js';
@@ -99,7 +99,7 @@ describe('unexpected failures', () => {
   it('answer 500 server_error with no internals, and are logged', async () => {
     const lines: string[] = [];
     const logger = { error: (obj: unknown, msg: unknown) => void lines.push(JSON.stringify({ level: 'error', msg, ...(obj as object) })) };
-    const app = await NestFactory.create<NestExpressApplication>(BoomModule, { logger: false });
+    const app = await NestFactory.create<NestFastifyApplication>(BoomModule, new FastifyAdapter(), { logger: false });
     app.useGlobalFilters(new OAuthExceptionFilter(logger));
     const port = await freePort();
     await app.listen(port, '127.0.0.1');

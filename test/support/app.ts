@@ -1,6 +1,6 @@
 // Starts the real application on a real port, over real HTTP, for e2e tests.
 import { createServer } from 'node:net';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
@@ -8,7 +8,7 @@ export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
 export interface RunningApp {
   url: string;
-  app: NestExpressApplication;
+  app: NestFastifyApplication;
   logs: string[];
   admin(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   close(): Promise<void>;
