@@ -6,6 +6,7 @@ import { FetchError, ServerFetcher } from '../common/safe-fetch.js';
 import type { PageRequest } from '../common/pagination.js';
 import { hashClientSecret, randomToken, sha256 } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { DatabaseEvents } from '../database/database-events.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
 import { strategyAtCreation } from './access-token-strategy.js';
 import { fieldDef } from './client-metadata.js';
@@ -39,6 +40,9 @@ export interface IssuedClient {
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
 const TOUCH_INTERVAL_MS = 3_600_000;
+const CLIENT_CHANGED = 'client-changed';
+const CLIENT_CACHE_MS = 30_000;
+const CLIENT_CACHE_MAX = 10_000;
 const MIN_SECRET_LENGTH = 6;
 const ADMIN_VALIDATION: ValidationOptions = { defaultScope: '', allowLocalhostRedirects: true };
 
@@ -76,11 +80,27 @@ export function registrationTokenHash(token: string): string {
  */
 @Injectable()
 export class ClientsService {
+  /**
+   * Clients read on the hot paths (token, introspection, RFC 7592), by id.
+   * Every change drops the entry here and, through NOTIFY, in every other
+   * instance; CLIENT_CACHE_MS bounds staleness should a notification be lost.
+   */
+  private readonly cache = new Map<string, { client: ClientEntity; loadedAt: number }>();
+
   constructor(
     private readonly clients: ClientsRepository,
     private readonly config: ConfigService,
     private readonly fetcher: ServerFetcher,
-  ) {}
+    private readonly events: DatabaseEvents,
+  ) {
+    events.subscribe(CLIENT_CHANGED, (id) => (id === undefined ? this.cache.clear() : this.cache.delete(id)));
+  }
+
+  /** Forgets a changed or deleted client here and in every other instance; call it after the change committed. */
+  async invalidate(id: string): Promise<void> {
+    this.cache.delete(id);
+    await this.events.publish(CLIENT_CHANGED, id);
+  }
 
   /** Validation that needs the network: a sector_identifier_uri must list every redirect URI (OIDC Registration §5). */
   private async validateRemote(fields: Record<string, unknown>): Promise<void> {
@@ -126,8 +146,16 @@ export class ClientsService {
     return { client, secret, registrationAccessToken: rat?.token };
   }
 
-  find(id: string): Promise<ClientEntity | null> {
-    return this.clients.findById(id);
+  /** A client by id, from the cache when fresh; callers must not modify it. */
+  async find(id: string): Promise<ClientEntity | null> {
+    const hit = this.cache.get(id);
+    if (hit && Date.now() - hit.loadedAt < CLIENT_CACHE_MS) return hit.client;
+    const client = await this.clients.findById(id);
+    if (client) {
+      if (this.cache.size >= CLIENT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(id, { client, loadedAt: Date.now() });
+    }
+    return client;
   }
 
   /**
@@ -138,6 +166,7 @@ export class ClientsService {
     if (client.createdVia !== 'dcr' || !this.config.get('oidc.dynamic_client_registration.inactive_client_ttl')) return;
     if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
     await this.clients.touch(client.id);
+    client.lastUsedAt = new Date();
   }
 
   /** Reads a client and holds its row lock until the caller's transaction ends. */
@@ -171,11 +200,14 @@ export class ClientsService {
     const secret = await this.assignSecret(client, options.clientSecret);
     client.updatedAt = new Date();
     await this.clients.updateMetadata(client, options.manager);
+    // Inside a caller's transaction, the caller invalidates once it committed.
+    if (!options.manager) await this.invalidate(client.id);
     return { client, secret };
   }
 
-  async delete(id: string, manager?: EntityManager): Promise<void> {
-    if (!(await this.clients.deleteById(id, manager))) throw new OAuthError('not_found', `client ${id} does not exist`);
+  async delete(id: string): Promise<void> {
+    if (!(await this.clients.deleteById(id))) throw new OAuthError('not_found', `client ${id} does not exist`);
+    await this.invalidate(id);
   }
 
   /**
@@ -195,8 +227,10 @@ export class ClientsService {
   }
 
   /** Deletes a client if `ratHash` is still its registration access token; false otherwise. */
-  deleteWithRegistrationToken(id: string, ratHash: string): Promise<boolean> {
-    return this.clients.deleteByIdAndRegistrationToken(id, ratHash);
+  async deleteWithRegistrationToken(id: string, ratHash: string): Promise<boolean> {
+    const deleted = await this.clients.deleteByIdAndRegistrationToken(id, ratHash);
+    if (deleted) await this.invalidate(id);
+    return deleted;
   }
 
   /** A fresh registration access token, or undefined when RFC 7592 management is off. */

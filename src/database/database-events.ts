@@ -27,21 +27,22 @@ export class DatabaseEvents implements OnApplicationShutdown {
   }
 
   /**
-   * Calls `handler` whenever any instance publishes `event`, and also after the
-   * listening connection was lost and re-established (signals may have been missed).
+   * Calls `handler(detail)` whenever any instance publishes `event`, and
+   * `handler(undefined)` after the listening connection was lost and
+   * re-established (signals may have been missed: drop everything).
    */
-  subscribe(event: string, handler: () => void): void {
+  subscribe(event: string, handler: (detail?: string) => void): void {
     this.local.on(event, handler);
-    this.local.on('resync', handler);
+    this.local.on('resync', () => handler(undefined));
     if (!this.started && !this.database.embedded) {
       this.started = true;
       void this.listen();
     }
   }
 
-  async publish(event: string): Promise<void> {
-    if (this.database.embedded) this.local.emit(event);
-    else await this.database.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, event]);
+  async publish(event: string, detail?: string): Promise<void> {
+    if (this.database.embedded) this.local.emit(event, detail);
+    else await this.database.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, detail === undefined ? event : `${event}\n${detail}`]);
   }
 
   private async listen(): Promise<void> {
@@ -52,7 +53,11 @@ export class DatabaseEvents implements OnApplicationShutdown {
           client.on('error', () => resolve());
           client.on('end', () => resolve());
         });
-        client.on('notification', (msg) => msg.payload && this.local.emit(msg.payload));
+        client.on('notification', (msg) => {
+          if (!msg.payload) return;
+          const [event, detail] = msg.payload.split('\n', 2);
+          this.local.emit(event, detail);
+        });
         await client.connect();
         await client.query(`LISTEN ${CHANNEL}`);
         this.listener = client;

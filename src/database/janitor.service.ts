@@ -4,6 +4,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
+import { DatabaseEvents } from './database-events.js';
 import { Database } from './database.js';
 
 // Any fixed number works; it only has to be the same in every instance.
@@ -53,6 +54,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
     private readonly database: Database,
     private readonly config: ConfigService,
     private readonly logger: AppLogger,
+    private readonly events: DatabaseEvents,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -93,6 +95,8 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
           }
         }
         this.logger.info({ deleted: counts }, 'janitor pass');
+        // Deleted clients must leave every instance's client cache.
+        if (counts.inactive_dcr_clients > 0) await this.events.publish('client-changed');
         return counts;
       } finally {
         await runner.query('SELECT pg_advisory_unlock($1)', [JANITOR_LOCK]);

@@ -68,7 +68,7 @@ export class RegistrationService {
       throw new OAuthError('invalid_request', 'the body must carry client_id, equal to the client_id in the path (RFC 7592 §2.2)');
     }
     const submitted = await this.applySoftwareStatement(body);
-    return this.dataSource.transaction(async (manager) => {
+    const response = await this.dataSource.transaction(async (manager) => {
       // Under the row lock, a concurrent update with the same token sees the rotated one and fails.
       const client = await this.clients.lockForUpdate(clientId, manager);
       if (!client || client.ratHash !== tokenHash) throw invalidBearer(true, 'the registration access token is not valid for this client');
@@ -79,6 +79,8 @@ export class RegistrationService {
       issued.registrationAccessToken = await this.clients.rotateRegistrationToken(client, tokenHash, manager);
       return this.clients.registrantView(issued);
     });
+    await this.clients.invalidate(clientId);
+    return response;
   }
 
   async delete(clientId: string, tokenHash: string): Promise<void> {
