@@ -2,11 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { PageRequest } from '../common/pagination.js';
+import { Database } from '../database/database.js';
 import { InitialAccessTokenEntity } from './initial-access-token.entity.js';
 
 @Injectable()
 export class InitialAccessTokensRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly database: Database,
+  ) {}
 
   private repo(manager?: EntityManager): Repository<InitialAccessTokenEntity> {
     return (manager ?? this.dataSource.manager).getRepository(InitialAccessTokenEntity);
@@ -20,8 +24,24 @@ export class InitialAccessTokensRepository {
     return this.repo().findOneBy({ id });
   }
 
-  findByTokenHash(tokenHash: string): Promise<InitialAccessTokenEntity | null> {
-    return this.repo().findOneBy({ tokenHash });
+  async findByTokenHash(tokenHash: string): Promise<InitialAccessTokenEntity | null> {
+    const rows = await this.database.run<Record<string, unknown>>(
+      'iat_by_hash',
+      `SELECT id, token_hash, description, policies, max_uses, uses, expires_at, created_at FROM initial_access_tokens WHERE token_hash = $1`,
+      [tokenHash],
+    );
+    if (!rows[0]) return null;
+    const r = rows[0];
+    return Object.assign(new InitialAccessTokenEntity(), {
+      id: r.id,
+      tokenHash: r.token_hash,
+      description: r.description,
+      policies: r.policies,
+      maxUses: r.max_uses,
+      uses: r.uses,
+      expiresAt: r.expires_at,
+      createdAt: r.created_at,
+    });
   }
 
   page(page: PageRequest): Promise<InitialAccessTokenEntity[]> {

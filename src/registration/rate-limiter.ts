@@ -5,7 +5,7 @@ import { Injectable, type CanActivate, type ExecutionContext, type OnApplication
 import type { HttpRequest } from '../common/http.js';
 import { Redis } from 'ioredis';
 import { AppLogger } from '../common/logging.js';
-import { DataSource } from 'typeorm';
+import { Database } from '../database/database.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 
@@ -14,8 +14,8 @@ export class RateLimiter implements OnApplicationShutdown {
   private readonly redis?: Redis;
 
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly config: ConfigService,
+    private readonly database: Database,
+    config: ConfigService,
     private readonly logger: AppLogger,
   ) {
     const url = config.get('redis.url');
@@ -40,7 +40,8 @@ export class RateLimiter implements OnApplicationShutdown {
         this.logger.warn({ error: (err as Error).message }, 'rate limit falls back to PostgreSQL');
       }
     }
-    const rows: Array<{ count: number }> = await this.dataSource.query(
+    const rows = await this.database.run<{ count: number }>(
+      'rate_limit_hit',
       `INSERT INTO rate_limit_hits (key, window_start, count) VALUES ($1, $2, 1)
        ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_hits.count + 1
        RETURNING count`,

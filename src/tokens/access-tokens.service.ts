@@ -11,6 +11,7 @@ import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHash, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { Database } from '../database/database.js';
 import { AccessTokenEntity } from './access-token.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
@@ -60,6 +61,7 @@ function splitList(value: string | undefined): string[] | undefined {
 export class AccessTokensService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly database: Database,
     private readonly clients: ClientsService,
     private readonly keys: SigningKeysService,
     private readonly config: ConfigService,
@@ -130,7 +132,8 @@ export class AccessTokensService {
   private async storeOpaque(info: TokenInfo): Promise<string> {
     const token = randomToken(32);
     // Plain SQL on the hot path: the ORM's insert costs more CPU than the round trip.
-    await this.dataSource.query(
+    await this.database.run(
+      'access_token_insert',
       `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8))`,
       [
@@ -169,8 +172,8 @@ export class AccessTokensService {
       return undefined;
     }
     const clientId = payload.client_id as string;
-    const revoked = await this.dataSource.query(`SELECT 1 FROM revoked_jwts WHERE jti = $1`, [payload.jti]);
-    if ((revoked as unknown[]).length > 0) return undefined;
+    const revoked = await this.database.run('revoked_jwt', `SELECT 1 FROM revoked_jwts WHERE jti = $1`, [payload.jti]);
+    if (revoked.length > 0) return undefined;
     // A deleted client's JWTs die with it, also if a new client later takes the same id.
     const client = await this.clients.find(clientId);
     if (!client || Math.floor(client.createdAt.getTime() / 1000) > payload.iat!) return undefined;
@@ -189,7 +192,8 @@ export class AccessTokensService {
     // Every system secret is tried, so rotating secrets.system keeps issued tokens readable.
     const hashes = this.config.systemSecrets().map((secret) => keyedHash(secret, token));
     const rows: Array<{ id: string; client_id: string; subject: string; scope: string; audience: string[]; iat: number; exp: number }> =
-      await this.dataSource.query(
+      await this.database.run(
+        'access_token_by_hash',
         `SELECT id, client_id, subject, scope, audience,
                 extract(epoch FROM issued_at)::bigint AS iat, extract(epoch FROM expires_at)::bigint AS exp
            FROM access_tokens
