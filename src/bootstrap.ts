@@ -6,13 +6,14 @@ import formbody from '@fastify/formbody';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
 import { corsHook } from './common/cors.js';
-import { requestPath, type HttpRequest } from './common/http.js';
+import { mediaType, requestPath, type HttpRequest } from './common/http.js';
 import { AppLogger, createPino, NestLogAdapter } from './common/logging.js';
 import { MetricsService } from './common/metrics.js';
+import { assertSafeInput, assertSafeUrl } from './common/safe-input.js';
 import { OAuthExceptionFilter, sendError } from './common/oauth-exception.filter.js';
 import type { ResolvedConfig } from './config/load-config.js';
 import { IAT_SECURITY, RAT_SECURITY } from './registration/registration.controller.js';
@@ -49,8 +50,12 @@ function adapter(config: ResolvedConfig, logger: AppLogger): FastifyAdapter {
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
     loggerInstance: logger.pino,
-    disableRequestLogging: true,
-    routerOptions: { ignoreTrailingSlash: false },
+    // One access-log line per request comes from the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Client ids may be 255 characters; every path parameter must fit.
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 1024 },
+    // Malformed URLs and the like, refused by the router itself, answer in the OAuth error format too.
+    frameworkErrors: (err: Error, req: HttpRequest, reply: FastifyReply) => sendError(err, req, reply, logger),
   });
 }
 
@@ -60,12 +65,25 @@ function configureHttp(fastify: FastifyInstance, config: ResolvedConfig, logger:
   // An empty JSON body is no body (a DELETE sent with Content-Type: application/json).
   const parseJson = fastify.getDefaultJsonParser('remove', 'remove');
   fastify.removeContentTypeParser(['text/plain', 'application/json']);
-  fastify.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) =>
-    body === '' ? done(null, undefined) : parseJson(req, body as string, done),
-  );
+  fastify.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, undefined);
+    parseJson(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      try {
+        assertSafeInput(value, 'the request body');
+        done(null, value);
+      } catch (refused) {
+        done(refused as Error, undefined);
+      }
+    });
+  });
   fastify.register(formbody);
+  fastify.addHook('preValidation', async (req) => {
+    if (req.body !== undefined && mediaType(req) === 'application/x-www-form-urlencoded') assertSafeInput(req.body, 'the request body');
+  });
   fastify.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
+    assertSafeUrl(req.url);
   });
   fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'] as string[]));
   fastify.addHook('onResponse', async (req: HttpRequest, reply: FastifyReply) => {
@@ -84,7 +102,6 @@ function configureHttp(fastify: FastifyInstance, config: ResolvedConfig, logger:
       metrics.rejectedRegistrations.inc({ error: req.oauthErrorCode ?? String(status) });
     }
   });
-  fastify.setErrorHandler((err, req, reply) => sendError(err, req, reply, logger));
 }
 
 export async function createApp(options: AppOptions & { preview?: boolean }): Promise<NestFastifyApplication> {
@@ -99,7 +116,8 @@ export async function createApp(options: AppOptions & { preview?: boolean }): Pr
   // In preview mode (the OpenAPI export) no provider is instantiated.
   configureHttp(app.getHttpAdapter().getInstance(), options.config, logger, options.preview ? undefined : app.get(MetricsService));
   app.useGlobalFilters(new OAuthExceptionFilter(logger));
-  app.enableShutdownHooks();
+  // After a clean shutdown the process exits 0 (instead of re-raising the signal).
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',

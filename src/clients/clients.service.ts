@@ -148,10 +148,12 @@ export class ClientsService {
 
   /** A client by id, from the cache when fresh; callers must not modify it. */
   async find(id: string): Promise<ClientEntity | null> {
-    const hit = this.cache.get(id);
+    // Without a live notification channel another instance's change could go unseen: read through.
+    const cacheable = this.events.live;
+    const hit = cacheable ? this.cache.get(id) : undefined;
     if (hit && Date.now() - hit.loadedAt < CLIENT_CACHE_MS) return hit.client;
     const client = await this.clients.findById(id);
-    if (client) {
+    if (client && cacheable) {
       if (this.cache.size >= CLIENT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(id, { client, loadedAt: Date.now() });
     }

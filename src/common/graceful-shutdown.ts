@@ -26,6 +26,12 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
     const timeout = (this.config.get('serve.shutdown_timeout') as number) * 1000;
-    if (server) setTimeout(() => server.closeAllConnections(), timeout).unref();
+    if (!server) return;
+    // Keep-alive connections go idle as their last request finishes: close them as they do.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50).unref();
+    setTimeout(() => {
+      clearInterval(sweep);
+      server.closeAllConnections();
+    }, timeout).unref();
   }
 }

@@ -54,6 +54,11 @@ export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boo
   const parserError = fromFastify(err);
   if (parserError) return { error: parserError, unexpected: false };
   if (err instanceof HttpException) return { error: fromHttpException(err), unexpected: err.getStatus() >= 500 };
+  // A last fence behind safe-input.ts: text PostgreSQL cannot store is the client's mistake.
+  const dbCode = (err as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ?? (err as { code?: unknown })?.code;
+  if (dbCode === '22021' || dbCode === '22P05' || dbCode === '22P02') {
+    return { error: new OAuthError('invalid_request', 'the request contains text that cannot be stored'), unexpected: false };
+  }
   if (isConnectionFailure(err)) {
     return { error: new OAuthError('temporarily_unavailable', 'the database is unreachable; retry later'), unexpected: true };
   }

@@ -40,6 +40,15 @@ export class DatabaseEvents implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * True while signals from other instances are known to arrive: always on the
+   * embedded database, otherwise while the listening connection is up. Caches
+   * of shared state must not be trusted while this is false.
+   */
+  get live(): boolean {
+    return this.database.embedded || this.listener !== undefined;
+  }
+
   async publish(event: string, detail?: string): Promise<void> {
     if (this.database.embedded) this.local.emit(event, detail);
     else await this.database.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, detail === undefined ? event : `${event}\n${detail}`]);
@@ -50,8 +59,14 @@ export class DatabaseEvents implements OnApplicationShutdown {
       const client = new pg.Client({ connectionString: this.config.get('dsn'), connectionTimeoutMillis: 5000 });
       try {
         const lost = new Promise<void>((resolve) => {
-          client.on('error', () => resolve());
-          client.on('end', () => resolve());
+          const onLost = (): void => {
+            // From now until the next LISTEN, signals may be missed: drop every cache at once.
+            this.listener = undefined;
+            this.local.emit('resync');
+            resolve();
+          };
+          client.on('error', onLost);
+          client.on('end', onLost);
         });
         client.on('notification', (msg) => {
           if (!msg.payload) return;

@@ -132,7 +132,8 @@ export class AccessTokensService {
   private async storeOpaque(info: TokenInfo): Promise<string> {
     const token = randomToken(32);
     // Plain SQL on the hot path: the ORM's insert costs more CPU than the round trip.
-    await this.database.run(
+    await this.database
+      .run(
       'access_token_insert',
       `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8))`,
@@ -146,7 +147,12 @@ export class AccessTokensService {
         info.issuedAt,
         info.expiresAt,
       ],
-    );
+    )
+      .catch((err: { code?: string }) => {
+        // The client was deleted (by another instance) between authentication and now.
+        if (err?.code === '23503') throw new OAuthError('invalid_client', 'client authentication failed: unknown client');
+        throw err;
+      });
     return token;
   }
 

@@ -36,6 +36,15 @@ function decodeBasicPart(part: string): string {
 }
 
 function presentedCredentials(req: HttpRequest, params: Record<string, string>): Presented {
+  const presented = readCredentials(req, params);
+  // A NUL or broken UTF-8 can name no client (and PostgreSQL refuses it in a query).
+  if (presented.clientId.includes('\u0000') || !presented.clientId.isWellFormed() || !(presented.secret ?? '').isWellFormed()) {
+    throw new OAuthError('invalid_client', 'client authentication failed: unknown client or wrong secret');
+  }
+  return presented;
+}
+
+function readCredentials(req: HttpRequest, params: Record<string, string>): Presented {
   const header = req.headers.authorization;
   const basic = header && /^Basic /i.test(header) ? header.slice(6).trim() : undefined;
   const assertion = params.client_assertion;

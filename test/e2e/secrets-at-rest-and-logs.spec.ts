@@ -1,0 +1,304 @@
+// Secrets at rest and in the logs, over a whole lifecycle on a database of its
+// own. SPEC §4: the IAT, the client secret and the registration access token
+// are stored only as hashes. SPEC §7: opaque tokens are stored only as a keyed
+// hash; signing keys' private parts are encrypted with secrets.system. SPEC §8:
+// secrets, tokens and Authorization headers are never logged.
+//
+// Every secret value seen on the wire is collected; then every row of every
+// table and every log line is searched for each of them.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { machineClient } from '../factories/clients.js';
+import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
+import { createDatabase, dropDatabase, query } from '../support/postgres.js';
+
+const SYSTEM_SECRET = 'test-system-secret-0123456789abcdef';
+
+let svc: RunningApp;
+let db: { name: string; dsn: string } | undefined;
+
+/** Every secret value seen, by what it is. */
+const secrets = new Map<string, string>();
+/** Every Authorization header value sent, valid or not. */
+const authorizations = new Set<string>();
+/** The JWT access tokens issued, whole. */
+const jwts: string[] = [];
+
+function keep(what: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length < 16) throw new Error(`${what} is not a secret-sized string: ${JSON.stringify(value)}`);
+  secrets.set(what, value);
+  return value;
+}
+
+interface Call {
+  method?: string;
+  authorization?: string;
+  json?: unknown;
+  form?: Record<string, string>;
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** One request; remembers its Authorization header and answers status and JSON body. */
+async function call(path: string, c: Call = {}): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (c.authorization !== undefined) {
+    headers.Authorization = c.authorization;
+    authorizations.add(c.authorization);
+  }
+  let body: string | undefined;
+  if (c.json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(c.json);
+  } else if (c.form !== undefined) {
+    headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    body = new URLSearchParams(c.form).toString();
+  }
+  const res = await fetch(svc.url + path, { method: c.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+const admin = `Bearer ${ADMIN_KEY}`;
+const bearer = (token: string): string => `Bearer ${token}`;
+const basic = (id: string, secret: string): string =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+async function expectStatus(answer: Promise<Answer>, status: number): Promise<Record<string, unknown>> {
+  const { status: actual, body } = await answer;
+  expect({ status: actual, body }).toMatchObject({ status });
+  return body;
+}
+
+function signatureOf(jwt: string): string {
+  const parts = jwt.split('.');
+  expect(parts).toHaveLength(3);
+  return parts[2];
+}
+
+async function issueJwt(clientId: string, secret: string, label: string): Promise<string> {
+  const body = await expectStatus(call('/oauth2/token', { authorization: basic(clientId, secret), form: { grant_type: 'client_credentials' } }), 200);
+  const jwt = body.access_token as string;
+  jwts.push(jwt);
+  keep(`${label} signature`, signatureOf(jwt));
+  return jwt;
+}
+
+async function introspect(token: string, authorization: string | undefined, form: Record<string, string> = {}, path = '/oauth2/introspect'): Promise<boolean> {
+  const body = await expectStatus(call(path, { authorization, form: { token, ...form } }), 200);
+  return body.active as boolean;
+}
+
+/** The lifecycle: every step of SPEC §3-§7 that handles a secret. */
+async function lifecycle(): Promise<void> {
+  keep('admin API key', ADMIN_KEY);
+  keep('system secret', SYSTEM_SECRET);
+
+  // An operator mints an initial access token; a third party registers with it (RFC 7591).
+  const iatBody = await expectStatus(call('/admin/initial-access-tokens', { authorization: admin, json: { max_uses: 2, description: 'secrets test' } }), 201);
+  const iat = keep('initial access token', iatBody.token);
+  const registered = await expectStatus(call('/oauth2/register', { authorization: bearer(iat), json: machineClient({ client_name: 'dcr client' }) }), 201);
+  const dcrId = registered.client_id as string;
+  const dcrSecret = keep('DCR client secret', registered.client_secret);
+  const rat1 = keep('first registration access token', registered.registration_access_token);
+
+  // Admin clients: one with JWT access tokens, one with opaque ones (client_secret_post), one with an operator-chosen secret.
+  const jwtClient = await expectStatus(call('/admin/clients', { authorization: admin, json: machineClient({ access_token_strategy: 'jwt' }) }), 201);
+  const jwtSecret = keep('JWT admin client secret', jwtClient.client_secret);
+  const opaqueClient = await expectStatus(
+    call('/admin/clients', { authorization: admin, json: machineClient({ access_token_strategy: 'opaque', token_endpoint_auth_method: 'client_secret_post' }) }),
+    201,
+  );
+  const opaqueSecret = keep('opaque admin client secret', opaqueClient.client_secret);
+  const chosenSecret = keep('operator-chosen client secret', `chosen-${Date.now()}-secret-value`);
+  const chosenClient = await expectStatus(call('/admin/clients', { authorization: admin, json: machineClient({ client_secret: chosenSecret }) }), 201);
+
+  // Tokens of both formats.
+  const jwt1 = await issueJwt(jwtClient.client_id as string, jwtSecret, 'first JWT access token');
+  const opaqueBody = await expectStatus(
+    call('/oauth2/token', { form: { grant_type: 'client_credentials', client_id: opaqueClient.client_id as string, client_secret: opaqueSecret } }),
+    200,
+  );
+  const opaque1 = keep('opaque access token of the admin client', opaqueBody.access_token);
+  const dcrTokenBody = await expectStatus(call('/oauth2/token', { authorization: basic(dcrId, dcrSecret), form: { grant_type: 'client_credentials' } }), 200);
+  const opaque2 = keep('opaque access token of the DCR client', dcrTokenBody.access_token);
+  const chosenTokenBody = await expectStatus(
+    call('/oauth2/token', { authorization: basic(chosenClient.client_id as string, chosenSecret), form: { grant_type: 'client_credentials' } }),
+    200,
+  );
+  keep('opaque access token of the chosen-secret client', chosenTokenBody.access_token);
+  for (const token of [opaque1, opaque2]) expect(token.split('.')).toHaveLength(1);
+
+  // Introspection, by the client and by the operator.
+  expect(await introspect(jwt1, basic(jwtClient.client_id as string, jwtSecret))).toBe(true);
+  expect(await introspect(opaque1, undefined, { client_id: opaqueClient.client_id as string, client_secret: opaqueSecret })).toBe(true);
+  expect(await introspect(opaque2, admin, {}, '/admin/oauth2/introspect')).toBe(true);
+  expect(await introspect(jwt1, admin, {}, '/admin/oauth2/introspect')).toBe(true);
+
+  // RFC 7592: read, then replace (sending the current secret, as RFC 7592 §2.2 allows), which rotates the token.
+  const path = `/oauth2/register/${encodeURIComponent(dcrId)}`;
+  await expectStatus(call(path, { authorization: bearer(rat1) }), 200);
+  const replaced = await expectStatus(
+    call(path, { method: 'PUT', authorization: bearer(rat1), json: { client_id: dcrId, client_secret: dcrSecret, ...machineClient({ client_name: 'renamed' }) } }),
+    200,
+  );
+  const rat2 = keep('second registration access token', replaced.registration_access_token);
+  expect(rat2).not.toBe(rat1);
+  await expectStatus(call(path, { authorization: bearer(rat1) }), 401);
+  await expectStatus(call(path, { authorization: bearer(rat2) }), 200);
+
+  // Signing key rotation, then a JWT signed with the new key.
+  await expectStatus(call('/admin/keys/rotate', { method: 'POST', authorization: admin }), 201);
+  const jwt2 = await issueJwt(jwtClient.client_id as string, jwtSecret, 'second JWT access token (after key rotation)');
+  expect(await introspect(jwt2, admin, {}, '/admin/oauth2/introspect')).toBe(true);
+
+  // Revocation (RFC 7009) of both formats.
+  await expectStatus(call('/oauth2/revoke', { form: { token: opaque1, client_id: opaqueClient.client_id as string, client_secret: opaqueSecret } }), 200);
+  await expectStatus(call('/oauth2/revoke', { authorization: basic(jwtClient.client_id as string, jwtSecret), form: { token: jwt1 } }), 200);
+  expect(await introspect(opaque1, admin, {}, '/admin/oauth2/introspect')).toBe(false);
+  expect(await introspect(jwt1, admin, {}, '/admin/oauth2/introspect')).toBe(false);
+
+  // Wrong credentials of every kind: refused, and their values must not be logged either.
+  await expectStatus(call('/oauth2/token', { authorization: basic(jwtClient.client_id as string, `${jwtSecret}-wrong`), form: { grant_type: 'client_credentials' } }), 401);
+  await expectStatus(call('/admin/clients', { authorization: `Bearer ${ADMIN_KEY}-wrong` }), 401);
+  await expectStatus(call('/oauth2/register', { authorization: bearer(`${iat}-wrong`), json: machineClient() }), 401);
+  await expectStatus(call(path, { authorization: bearer(`${rat2}-wrong`) }), 401);
+
+  // Deletion of the DCR client through RFC 7592: its tokens die with it (their rows go; the other clients' stay for the dump).
+  await expectStatus(call(path, { method: 'DELETE', authorization: bearer(rat2) }), 204);
+  expect(await introspect(opaque2, admin, {}, '/admin/oauth2/introspect')).toBe(false);
+  await expectStatus(call(`/admin/clients/${encodeURIComponent(dcrId)}`, { authorization: admin }), 404);
+}
+
+/** Every row of every table in the public schema, one JSON text per row (bytea as text). */
+async function dumpDatabase(): Promise<Map<string, string[]>> {
+  const { rows: tables } = await query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`, [], db!.dsn);
+  const dump = new Map<string, string[]>();
+  for (const { table_name: table } of tables as Array<{ table_name: string }>) {
+    const { rows } = await query(`SELECT * FROM "${table.replace(/"/g, '""')}"`, [], db!.dsn);
+    dump.set(
+      table,
+      rows.map((row: Record<string, unknown>) =>
+        JSON.stringify(row, (_key, value: unknown) =>
+          value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)
+            ? Buffer.from((value as { data: number[] }).data).toString('latin1')
+            : value,
+        ),
+      ),
+    );
+  }
+  return dump;
+}
+
+/** The value itself, and the same bytes in base64 and base64url: a secret stored merely re-encoded is still in clear. */
+function forms(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  return [value, bytes.toString('base64'), bytes.toString('base64url')];
+}
+
+function leaks(haystack: string): string[] {
+  return [...secrets].filter(([, value]) => forms(value).some((f) => haystack.includes(f))).map(([what]) => what);
+}
+
+beforeAll(async () => {
+  db = await createDatabase('registrar_secrets');
+  svc = await startApp({ env: { DSN: db.dsn, OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0', SECRETS_SYSTEM: SYSTEM_SECRET } });
+  await lifecycle();
+}, 60_000);
+
+afterAll(async () => {
+  await svc?.close();
+  if (db) await dropDatabase(db.name);
+});
+
+describe('secrets at rest and in the logs, after a full lifecycle', () => {
+  it('saw every kind of secret on the wire: IAT, client secrets, both registration access tokens, opaque tokens, JWT signatures, the admin key', () => {
+    expect([...secrets.keys()].sort()).toEqual(
+      [
+        'DCR client secret',
+        'JWT admin client secret',
+        'admin API key',
+        'first JWT access token signature',
+        'first registration access token',
+        'initial access token',
+        'opaque access token of the DCR client',
+        'opaque access token of the admin client',
+        'opaque access token of the chosen-secret client',
+        'opaque admin client secret',
+        'operator-chosen client secret',
+        'second JWT access token (after key rotation) signature',
+        'second registration access token',
+        'system secret',
+      ].sort(),
+    );
+    // The two JWTs were signed by different keys (the second after rotation).
+    const kids = jwts.map((jwt) => (JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()) as { kid: string }).kid);
+    expect(new Set(kids).size).toBe(2);
+  });
+
+  it('stores none of them in clear in any column of any table (they are kept only as hashes or not at all)', async () => {
+    const dump = await dumpDatabase();
+    // The dump is the real thing: the lifecycle's rows are there.
+    expect([...dump.keys()]).toEqual(expect.arrayContaining(['clients', 'initial_access_tokens', 'access_tokens', 'signing_keys', 'revoked_jwts']));
+    expect(dump.get('clients')!.length).toBeGreaterThanOrEqual(2);
+    expect(dump.get('access_tokens')!.length).toBeGreaterThanOrEqual(2);
+    expect(dump.get('signing_keys')!.length).toBeGreaterThanOrEqual(2);
+    const found: string[] = [];
+    for (const [table, rows] of dump) {
+      rows.forEach((row, i) => {
+        for (const what of leaks(row)) found.push(`${what} in ${table} row ${i}: ${row.slice(0, 300)}`);
+      });
+    }
+    expect(found).toEqual([]);
+    const all = [...dump.values()].flat().join('\n');
+    for (const jwt of jwts) expect(all).not.toContain(jwt);
+  });
+
+  it('encrypts the private signing keys: private_jwk_encrypted is not JSON, carries no "d", and the public JWK has no private member', async () => {
+    const { rows } = await query(`SELECT kid, public_jwk, private_jwk_encrypted FROM signing_keys`, [], db!.dsn);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const row of rows as Array<{ kid: string; public_jwk: Record<string, unknown>; private_jwk_encrypted: string }>) {
+      expect(() => JSON.parse(row.private_jwk_encrypted)).toThrow();
+      expect(row.private_jwk_encrypted).not.toContain('"d"');
+      // Not JSON merely re-encoded in base64 either.
+      for (const encoding of ['base64url', 'base64'] as const) {
+        expect(Buffer.from(row.private_jwk_encrypted, encoding).toString('latin1')).not.toContain('"d"');
+      }
+      for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) expect(row.public_jwk).not.toHaveProperty(member);
+    }
+  });
+
+  it('publishes only public key members at /.well-known/jwks.json and /admin/keys', async () => {
+    const jwks = await expectStatus(call('/.well-known/jwks.json'), 200);
+    const keys = jwks.keys as Array<Record<string, unknown>>;
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+    const listed = (await (await fetch(`${svc.url}/admin/keys`, { headers: { Authorization: admin } })).json()) as Array<{ public_jwk: Record<string, unknown> }>;
+    expect(listed.length).toBeGreaterThanOrEqual(2);
+    for (const key of [...keys, ...listed.map((k) => k.public_jwk)]) {
+      for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) expect(key).not.toHaveProperty(member);
+    }
+  });
+
+  it('logs none of the secrets, tokens or keys', () => {
+    // The log is the real thing: one line per request, the token endpoint among them.
+    expect(svc.logs.length).toBeGreaterThan(20);
+    expect(svc.logs.some((line) => line.includes('/oauth2/token'))).toBe(true);
+    const found = svc.logs.flatMap((line, i) => leaks(line).map((what) => `${what} in log line ${i}: ${line.slice(0, 300)}`));
+    expect(found).toEqual([]);
+    for (const jwt of jwts) expect(svc.logs.join('\n')).not.toContain(jwt);
+  });
+
+  it('logs no Authorization header value, and no line contains "Bearer " or "Basic "', () => {
+    expect(authorizations.size).toBeGreaterThanOrEqual(10);
+    const logged = svc.logs.join('\n');
+    for (const value of authorizations) {
+      expect(logged).not.toContain(value);
+      // The credential part alone (after the scheme) is not logged either.
+      expect(logged).not.toContain(value.replace(/^\S+ /, ''));
+    }
+    const offending = svc.logs.filter((line) => line.includes('Bearer ') || line.includes('Basic '));
+    expect(offending).toEqual([]);
+  });
+});
