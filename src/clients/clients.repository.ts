@@ -75,6 +75,41 @@ export class ClientsRepository {
   }
 
   /**
+   * Inserts a client and counts one use of an initial access token in one
+   * statement, so it is atomic without a transaction: when the token is used
+   * up or expired nothing is inserted (false), and when the insert fails the
+   * use is not counted. Concurrent registrations serialise on the token's row.
+   */
+  async insertConsumingIatUse(client: ClientEntity, iatId: string): Promise<boolean> {
+    const rows = await this.database.run(
+      'client_insert_with_iat',
+      `WITH use AS (
+         UPDATE initial_access_tokens SET uses = uses + 1
+          WHERE id = $1 AND uses < max_uses AND (expires_at IS NULL OR expires_at > now())
+          RETURNING id)
+       INSERT INTO clients (id, created_via, access_token_strategy, secret_hash, secret_expires_at, fields,
+                            registration_access_token_hash, registration_access_token_expires_at,
+                            registration_policies, initial_access_token_id, last_used_at, created_at, updated_at)
+       SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, use.id, NULL, $11, $11 FROM use
+       RETURNING id`,
+      [
+        iatId,
+        client.id,
+        client.createdVia,
+        client.accessTokenStrategy,
+        client.secretHash,
+        client.secretExpiresAt,
+        JSON.stringify(client.fields),
+        client.ratHash,
+        client.ratExpiresAt,
+        JSON.stringify(client.registrationPolicies),
+        client.createdAt,
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /**
    * Writes a client's metadata, secret and strategy. The registration access
    * token is deliberately not written here: only rotateRegistrationToken
    * changes it, so an admin update racing an RFC 7592 update cannot bring back

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { invalidBearer } from '../common/bearer.js';
 import { OAuthError, clientMetadataError, redirectUriError } from '../common/oauth-error.js';
 import { FetchError, ServerFetcher } from '../common/safe-fetch.js';
 import type { PageRequest } from '../common/pagination.js';
@@ -29,6 +30,11 @@ export interface CreateClientCommand {
   initialAccessTokenId?: string | null;
   /** Join the caller's transaction (registration counts an IAT use in the same one). */
   manager?: EntityManager;
+  /**
+   * Count one use of this initial access token in the same statement as the
+   * insert (no caller transaction needed); a used-up or expired token stores nothing.
+   */
+  consumeIatId?: string;
 }
 
 /** A client together with the credentials that exist in plain text only in this response. */
@@ -138,7 +144,10 @@ export class ClientsService {
     client.ratExpiresAt = rat?.expiresAt ?? null;
     client.createdAt = client.updatedAt = new Date();
     try {
-      await this.clients.insert(client, cmd.manager);
+      if (cmd.consumeIatId === undefined) await this.clients.insert(client, cmd.manager);
+      else if (!(await this.clients.insertConsumingIatUse(client, cmd.consumeIatId))) {
+        throw invalidBearer(true, 'the initial access token is unknown, expired, revoked or used up');
+      }
     } catch (err) {
       if (isUniqueViolation(err)) throw new OAuthError('conflict', `a client with client_id ${client.id} already exists`);
       throw err;

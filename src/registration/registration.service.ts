@@ -38,22 +38,24 @@ export class RegistrationService {
     const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
     const metadata = await this.policies.apply(policies, submitted);
     const expiresIn = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
-    const issued = await this.dataSource.transaction(async (manager) => {
-      const created = await this.clients.create({
-        input: metadata,
-        via: 'dcr',
-        validation: this.validation(),
-        secretExpiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-        registrationPolicies: iat?.policies ?? [],
-        initialAccessTokenId: iat?.id ?? null,
-        manager,
-      });
-      // Counted last and in the same transaction: a refused registration takes
-      // no IAT use and no policy slot, and the rows are locked only briefly.
-      await this.policies.takeClientSlots(policies, manager);
-      if (iat) await this.iats.consumeUse(iat, manager);
-      return created;
-    });
+    const command = {
+      input: metadata,
+      via: 'dcr' as const,
+      validation: this.validation(),
+      secretExpiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      registrationPolicies: iat?.policies ?? [],
+      initialAccessTokenId: iat?.id ?? null,
+    };
+    // Without client limits to count, the client and its IAT use are written in one
+    // statement; otherwise in one transaction, counted last so the rows stay locked briefly.
+    const issued = policies.some((p) => p.maxClients !== undefined)
+      ? await this.dataSource.transaction(async (manager) => {
+          const created = await this.clients.create({ ...command, manager });
+          await this.policies.takeClientSlots(policies, manager);
+          if (iat) await this.iats.consumeUse(iat, manager);
+          return created;
+        })
+      : await this.clients.create({ ...command, consumeIatId: iat?.id });
     this.metrics.registrations.inc();
     if (iat) this.metrics.initialAccessTokenUses.inc();
     return this.clients.registrantView(issued);
