@@ -7,6 +7,7 @@ import { FetchError, ServerFetcher } from '../common/safe-fetch.js';
 import type { PageRequest } from '../common/pagination.js';
 import { hashClientSecret, randomToken, sha256 } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { isUniqueViolation } from '../database/db-errors.js';
 import { DatabaseEvents } from '../database/database-events.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
 import { strategyAtCreation } from './access-token-strategy.js';
@@ -52,10 +53,6 @@ const CLIENT_CACHE_MAX = 10_000;
 const MIN_SECRET_LENGTH = 6;
 const ADMIN_VALIDATION: ValidationOptions = { defaultScope: '', allowLocalhostRedirects: true };
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } };
-  return e?.code === '23505' || e?.driverError?.code === '23505';
-}
 
 /** Reads `access_token_strategy` from an admin body: a strategy, or null to clear it. */
 function adminStrategy(input: Record<string, unknown>): AccessTokenStrategy | null {

@@ -4,6 +4,7 @@ import { AppLogger } from '../common/logging.js';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { ConfigService } from '../config/config.service.js';
+import { isUniqueViolation } from '../database/db-errors.js';
 import { PoliciesRepository } from './policies.repository.js';
 import { applyPolicyRules, parsePolicyRules, type PolicyContext, type PolicyRules } from './policy-rules.js';
 import { PolicyEntity } from './policy.entity.js';
@@ -33,10 +34,6 @@ export interface PolicyInput {
   rules?: unknown;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } };
-  return e?.code === '23505' || e?.driverError?.code === '23505';
-}
 
 /** Resolves policy names (code first, then the database) and applies them in order. */
 @Injectable()
