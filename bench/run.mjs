@@ -282,7 +282,7 @@ async function main() {
     `- measured ${new Date().toISOString().slice(0, 10)}`,
   ].join('\n');
   const doc = readFileSync(`${root}docs/benchmarks.md`, 'utf8');
-  const marker = '<!-- results -->';
+  const marker = '<!-- results: `npm run bench` replaces everything below this line with its latest run -->';
   const head = doc.includes(marker) ? doc.slice(0, doc.indexOf(marker) + marker.length) : `${doc}\n${marker}`;
   writeFileSync(`${root}docs/benchmarks.md`, `${head}\n\n## Latest run\n\n${machine}\n\n${table}\n`);
 }
