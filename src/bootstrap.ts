@@ -6,7 +6,7 @@ import formbody from '@fastify/formbody';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
 import { corsHook } from './common/cors.js';
@@ -49,9 +49,9 @@ function adapter(config: ResolvedConfig, logger: AppLogger): FastifyAdapter {
     // Unknown fields are ignored (RFC 7591 §2), so prototype-poisoning keys are dropped, not refused.
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
-    loggerInstance: logger.pino,
-    // One access-log line per request comes from the onResponse hook below.
-    logController: new LogController({ disableRequestLogging: true }),
+    // No Fastify logger: it would create a child logger per request. The access-log
+    // line comes from the onResponse hook below, framework errors from sendError.
+    logger: false,
     // Client ids may be 255 characters; every path parameter must fit.
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 1024 },
     // Malformed URLs and the like, refused by the router itself, answer in the OAuth error format too.
