@@ -677,41 +677,6 @@ export interface components {
              */
             audience?: string[];
             /**
-             * @description Settable through the admin API only
-             * @example team-billing
-             */
-            owner?: string;
-            /** @description Settable through the admin API only */
-            skip_consent?: boolean;
-            /** @description Settable through the admin API only */
-            skip_logout_consent?: boolean;
-            /** @description Settable through the admin API only */
-            authorization_code_grant_access_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            authorization_code_grant_id_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            authorization_code_grant_refresh_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            client_credentials_grant_access_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            device_authorization_grant_access_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            device_authorization_grant_id_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            device_authorization_grant_refresh_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            implicit_grant_access_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            implicit_grant_id_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            jwt_bearer_grant_access_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            refresh_token_grant_access_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            refresh_token_grant_id_token_lifespan?: string;
-            /** @description Settable through the admin API only */
-            refresh_token_grant_refresh_token_lifespan?: string;
-            /**
              * @description Set by the server
              * @example 3f1c2a9e-5d1b-4c47-9a3e-0b8f7e6d5c4a
              */

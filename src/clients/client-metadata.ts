@@ -65,10 +65,11 @@ const registrant = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef =>
   dcrVisible: true,
   ...extra,
 });
+// Operator fields are not shown to registrants: what RFC 7592 GET returns, a PUT may send back.
 const adminOnly = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => ({
   kind,
   setBy: 'admin',
-  dcrVisible: true,
+  dcrVisible: false,
   ...extra,
 });
 const serverSet = (dcrVisible: boolean): FieldDef => ({ kind: 'string', setBy: 'server', dcrVisible });
@@ -130,7 +131,7 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
 
   // Operator-controlled (Hydra's privileged fields)
   owner: adminOnly('string'),
-  metadata: adminOnly('object', { dcrVisible: false }),
+  metadata: adminOnly('object'),
   skip_consent: adminOnly('boolean'),
   skip_logout_consent: adminOnly('boolean'),
   ...Object.fromEntries(LIFESPANS.map((name) => [name, adminOnly('lifespan')])),
@@ -147,10 +148,6 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   updated_at: serverSet(false),
 };
 
-/** Fields whose values are kept in the client's metadata document (the rest live in their own columns). */
-export const STORED_FIELDS = Object.entries(CLIENT_FIELDS)
-  .filter(([, def]) => def.setBy !== 'server')
-  .map(([name]) => name);
 
 /** Splits `client_name#fr` into its base field and language tag. */
 export function splitLocalized(name: string): { base: string; tag?: string } {

@@ -141,11 +141,13 @@ export class ClientsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  async touch(id: string): Promise<void> {
+  /** Records use, unless it was recorded within the last `intervalSeconds`. */
+  async touch(id: string, intervalSeconds: number): Promise<void> {
     await this.database.run(
       'client_touch',
-      `UPDATE clients SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 hour')`,
-      [id],
+      `UPDATE clients SET last_used_at = now()
+        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))`,
+      [id, intervalSeconds],
     );
   }
 

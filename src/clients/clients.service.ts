@@ -5,10 +5,11 @@ import { invalidBearer } from '../common/bearer.js';
 import { OAuthError, clientMetadataError, redirectUriError } from '../common/oauth-error.js';
 import { FetchError, ServerFetcher } from '../common/safe-fetch.js';
 import type { PageRequest } from '../common/pagination.js';
-import { hashClientSecret, randomToken, sha256 } from '../common/secrets.js';
+import { hashClientSecret, randomToken, tokenHash } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { isUniqueViolation } from '../database/db-errors.js';
 import { DatabaseEvents } from '../database/database-events.js';
+import { AppLogger } from '../common/logging.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
 import { strategyAtCreation } from './access-token-strategy.js';
 import { fieldDef } from './client-metadata.js';
@@ -26,7 +27,6 @@ export interface CreateClientCommand {
   clientSecret?: string;
   /** The admin's choice; ignored for DCR clients, whose strategy comes from configuration only. */
   accessTokenStrategy?: AccessTokenStrategy | null;
-  secretExpiresAt?: Date | null;
   registrationPolicies?: string[];
   initialAccessTokenId?: string | null;
   /** Join the caller's transaction (registration counts an IAT use in the same one). */
@@ -46,7 +46,7 @@ export interface IssuedClient {
 }
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,255}$/;
-const TOUCH_INTERVAL_MS = 3_600_000;
+const TOUCH_INTERVAL_S = 3600;
 const CLIENT_CHANGED = 'client-changed';
 const CLIENT_CACHE_MS = 30_000;
 const CLIENT_CACHE_MAX = 10_000;
@@ -73,9 +73,6 @@ function adminSecret(input: Record<string, unknown>): string | undefined {
   return value;
 }
 
-export function registrationTokenHash(token: string): string {
-  return sha256(token).toString('base64url');
-}
 
 /**
  * The one create/update path for clients. The admin API calls it directly; the
@@ -89,20 +86,34 @@ export class ClientsService {
    * instance; CLIENT_CACHE_MS bounds staleness should a notification be lost.
    */
   private readonly cache = new Map<string, { client: ClientEntity; loadedAt: number }>();
+  /** Bumped by every invalidation, so a read that raced one is not cached. */
+  private generation = 0;
 
   constructor(
     private readonly clients: ClientsRepository,
     private readonly config: ConfigService,
     private readonly fetcher: ServerFetcher,
     private readonly events: DatabaseEvents,
+    private readonly logger: AppLogger,
   ) {
-    events.subscribe(CLIENT_CHANGED, (id) => (id === undefined ? this.cache.clear() : this.cache.delete(id)));
+    events.subscribe(CLIENT_CHANGED, (id) => {
+      this.generation += 1;
+      if (id === undefined) this.cache.clear();
+      else this.cache.delete(id);
+    });
   }
 
-  /** Forgets a changed or deleted client here and in every other instance; call it after the change committed. */
+  /**
+   * Forgets a changed or deleted client here and in every other instance; call
+   * it after the change committed. The change stands even if the signal cannot
+   * be sent (the other instances' entries then expire within CLIENT_CACHE_MS).
+   */
   async invalidate(id: string): Promise<void> {
+    this.generation += 1;
     this.cache.delete(id);
-    await this.events.publish(CLIENT_CHANGED, id);
+    await this.events.publish(CLIENT_CHANGED, id).catch((err: Error) => {
+      this.logger.warn({ client_id: id, error: err.message }, 'could not signal a client change to other instances');
+    });
   }
 
   /** Validation that needs the network: a sector_identifier_uri must list every redirect URI (OIDC Registration §5). */
@@ -131,7 +142,7 @@ export class ClientsService {
     client.createdVia = cmd.via;
     client.accessTokenStrategy = strategyAtCreation(cmd.via, this.config.dcrAccessTokenStrategy(), cmd.accessTokenStrategy ?? null);
     client.fields = fields;
-    client.secretExpiresAt = cmd.secretExpiresAt ?? null;
+    client.secretExpiresAt = null;
     client.registrationPolicies = cmd.registrationPolicies ?? [];
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
     client.lastUsedAt = null;
@@ -158,8 +169,9 @@ export class ClientsService {
     const cacheable = this.events.live;
     const hit = cacheable ? this.cache.get(id) : undefined;
     if (hit && Date.now() - hit.loadedAt < CLIENT_CACHE_MS) return hit.client;
+    const generation = this.generation;
     const client = await this.clients.findById(id);
-    if (client && cacheable) {
+    if (client && cacheable && generation === this.generation) {
       if (this.cache.size >= CLIENT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(id, { client, loadedAt: Date.now() });
     }
@@ -171,9 +183,12 @@ export class ClientsService {
    * inactive_client_ttl; written at most once an hour per client.
    */
   async touch(client: ClientEntity): Promise<void> {
-    if (client.createdVia !== 'dcr' || !this.config.get('oidc.dynamic_client_registration.inactive_client_ttl')) return;
-    if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
-    await this.clients.touch(client.id);
+    const ttl = this.config.get('oidc.dynamic_client_registration.inactive_client_ttl');
+    if (client.createdVia !== 'dcr' || !ttl) return;
+    // Often enough that a client in use never looks inactive, rarely enough to cost nothing.
+    const interval = Math.min(TOUCH_INTERVAL_S, Math.floor(ttl / 4));
+    if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < interval * 1000) return;
+    await this.clients.touch(client.id, interval);
     client.lastUsedAt = new Date();
   }
 
@@ -201,9 +216,9 @@ export class ClientsService {
   async replace(
     client: ClientEntity,
     input: Record<string, unknown>,
-    options: { validation: ValidationOptions; clientSecret?: string; manager?: EntityManager },
+    options: { validation: ValidationOptions; clientSecret?: string; manager?: EntityManager; keep?: Record<string, unknown> },
   ): Promise<IssuedClient> {
-    client.fields = validateClientMetadata(input, options.validation);
+    client.fields = { ...validateClientMetadata(input, options.validation), ...options.keep };
     await this.validateRemote(client.fields);
     const secret = await this.assignSecret(client, options.clientSecret);
     client.updatedAt = new Date();
@@ -246,7 +261,7 @@ export class ClientsService {
     if (!this.config.get('oidc.dynamic_client_registration.registration_access_token.enabled')) return undefined;
     const token = randomToken(32);
     const ttl = this.config.get('oidc.dynamic_client_registration.registration_access_token.ttl');
-    return { token, hash: registrationTokenHash(token), expiresAt: ttl ? new Date(Date.now() + ttl * 1000) : null };
+    return { token, hash: tokenHash(token), expiresAt: ttl ? new Date(Date.now() + ttl * 1000) : null };
   }
 
   // --- the admin door -------------------------------------------------------
@@ -299,12 +314,20 @@ export class ClientsService {
     }
     if (chosen !== undefined) {
       client.secretHash = await hashClientSecret(chosen, false);
+      client.secretExpiresAt = this.secretExpiry(client);
       return chosen;
     }
     if (client.secretHash) return undefined;
     const generated = randomToken(32);
     client.secretHash = await hashClientSecret(generated, true);
+    client.secretExpiresAt = this.secretExpiry(client);
     return generated;
+  }
+
+  /** When a new secret of this client expires: DCR clients follow client_secret.expires_in; others never. */
+  private secretExpiry(client: ClientEntity): Date | null {
+    const expiresIn = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
+    return client.createdVia === 'dcr' && expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
   }
 
   // --- views ----------------------------------------------------------------

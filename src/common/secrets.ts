@@ -14,6 +14,15 @@ export function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/**
+ * The stored form of a server-issued bearer token with 256 random bits
+ * (initial and registration access tokens): SHA-256, base64url. It survives
+ * rotation of secrets.system, and the tokens' entropy makes a slow hash pointless.
+ */
+export function tokenHash(token: string): string {
+  return sha256(token).toString('base64url');
+}
+
 /** Keyed hash used to look tokens up by value without storing the value. */
 export function keyedHash(key: string, value: string): string {
   return createHmac('sha256', key).update(value).digest('base64url');

@@ -4,16 +4,13 @@ import type { EntityManager } from 'typeorm';
 import { invalidBearer } from '../common/bearer.js';
 import { OAuthError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
-import { randomToken, sha256 } from '../common/secrets.js';
+import { randomToken, tokenHash } from '../common/secrets.js';
 import { parseDuration } from '../config/parsers.js';
 import type { InitialAccessTokenDto, MintInitialAccessTokenDto } from './initial-access-token.dto.js';
 import { InitialAccessTokenEntity } from './initial-access-token.entity.js';
 import { InitialAccessTokensRepository } from './initial-access-tokens.repository.js';
 import { PoliciesService } from './policies.service.js';
 
-export function iatHash(token: string): string {
-  return sha256(token).toString('base64url');
-}
 
 @Injectable()
 export class InitialAccessTokensService {
@@ -28,7 +25,7 @@ export class InitialAccessTokensService {
     const token = randomToken(32);
     const iat = new InitialAccessTokenEntity();
     iat.id = randomUUID();
-    iat.tokenHash = iatHash(token);
+    iat.tokenHash = tokenHash(token);
     iat.description = dto.description ?? '';
     iat.policies = policies;
     iat.maxUses = dto.max_uses ?? 1;
@@ -56,7 +53,7 @@ export class InitialAccessTokensService {
 
   /** The usable token with this value; unknown, expired, revoked and used-up tokens all get the same 401. */
   async authenticate(token: string): Promise<InitialAccessTokenEntity> {
-    const iat = await this.iats.findByTokenHash(iatHash(token));
+    const iat = await this.iats.findByTokenHash(tokenHash(token));
     if (!iat || iat.uses >= iat.maxUses || (iat.expiresAt !== null && iat.expiresAt.getTime() <= Date.now())) {
       throw invalidBearer(true, 'the initial access token is unknown, expired, revoked or used up');
     }

@@ -79,7 +79,8 @@ export class PoliciesService {
 
   /** Counts the new client against every applied policy with max_clients, inside the registration's transaction. */
   async takeClientSlots(policies: readonly ResolvedPolicy[], manager: EntityManager): Promise<void> {
-    for (const p of policies) {
+    // In name order, so that registrations under [A, B] and [B, A] cannot deadlock on the rows.
+    for (const p of [...policies].sort((a, b) => a.name.localeCompare(b.name))) {
       if (p.maxClients !== undefined && !(await this.repo.takeClientSlot(p.name, p.maxClients, manager))) {
         throw clientMetadataError(`policy "${p.name}" rule max_clients: no more than ${p.maxClients} clients may be registered under it`);
       }

@@ -127,7 +127,8 @@ export function applyPolicyRules(
   if (forbidden.length > 0) violation('forbidden_fields', `${forbidden.join(', ')} may not be set`);
 
   const out: Record<string, unknown> = { ...input };
-  for (const [name, value] of Object.entries(rules.defaults ?? {})) if (out[name] === undefined) out[name] = structuredClone(value);
+  // null means absent (the validator drops it and applies its own default), so it gets the policy's default too.
+  for (const [name, value] of Object.entries(rules.defaults ?? {})) if (out[name] == null) out[name] = structuredClone(value);
   for (const [name, value] of Object.entries(rules.force ?? {})) out[name] = structuredClone(value);
 
   const grants = strings(out.grant_types) ?? ['authorization_code'];
@@ -140,7 +141,7 @@ export function applyPolicyRules(
   outside('allowed_response_types', responseTypes, rules.allowed_response_types, 'response type');
   const method = typeof out.token_endpoint_auth_method === 'string' ? out.token_endpoint_auth_method : 'client_secret_basic';
   outside('allowed_token_endpoint_auth_methods', [method], rules.allowed_token_endpoint_auth_methods, 'token_endpoint_auth_method');
-  if (rules.allowed_scopes && out.scope === undefined && context.defaultScope) {
+  if (rules.allowed_scopes && out.scope == null && context.defaultScope) {
     // A client that asks for no scope gets the server's default, narrowed to what the policy allows.
     out.scope = context.defaultScope.split(' ').filter((s) => rules.allowed_scopes!.includes(s)).join(' ');
   }

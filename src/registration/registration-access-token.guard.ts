@@ -1,10 +1,10 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { pathParam, type HttpRequest } from '../common/http.js';
 import type { ClientEntity } from '../clients/client.entity.js';
-import { ClientsService, registrationTokenHash } from '../clients/clients.service.js';
+import { ClientsService } from '../clients/clients.service.js';
 import { bearerToken, invalidBearer } from '../common/bearer.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { safeEqual } from '../common/secrets.js';
+import { safeEqual, tokenHash } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 
 export type RequestWithClient = HttpRequest & { registeredClient?: ClientEntity; registrationTokenHash?: string };
@@ -27,7 +27,7 @@ export class RegistrationAccessTokenGuard implements CanActivate {
     }
     const req = context.switchToHttp().getRequest<RequestWithClient>();
     const token = bearerToken(req);
-    const hash = token ? registrationTokenHash(token) : '';
+    const hash = token ? tokenHash(token) : '';
     const clientId = pathParam(req, 'client_id');
     const client = token && typeof clientId === 'string' ? await this.clients.find(clientId) : null;
     const valid =

@@ -76,7 +76,7 @@ export class RegistrationController {
     @Res({ passthrough: true }) res: HttpReply,
   ) {
     res.header('Cache-Control', 'no-store');
-    return this.registration.update(req.registeredClient!.id, req.registrationTokenHash!, body);
+    return this.registration.update(req.registeredClient!, req.registrationTokenHash!, body);
   }
 
   @Delete(':client_id')

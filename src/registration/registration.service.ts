@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { fieldDef } from '../clients/client-metadata.js';
 import type { ValidationOptions } from '../clients/client-validator.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService, type IssuedClient } from '../clients/clients.service.js';
@@ -37,12 +38,10 @@ export class RegistrationService {
     const submitted = await this.applySoftwareStatement(body);
     const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
     const metadata = await this.policies.apply(policies, submitted);
-    const expiresIn = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
     const command = {
       input: metadata,
       via: 'dcr' as const,
       validation: this.validation(),
-      secretExpiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       registrationPolicies: iat?.policies ?? [],
       initialAccessTokenId: iat?.id ?? null,
     };
@@ -65,19 +64,24 @@ export class RegistrationService {
     return this.clients.registrantView({ client });
   }
 
-  async update(clientId: string, tokenHash: string, body: Record<string, unknown>): Promise<RegistrationResponse> {
+  async update(registered: ClientEntity, tokenHash: string, body: Record<string, unknown>): Promise<RegistrationResponse> {
+    const clientId = registered.id;
     if (body.client_id !== clientId) {
       throw new OAuthError('invalid_request', 'the body must carry client_id, equal to the client_id in the path (RFC 7592 §2.2)');
     }
+    // Everything that reads elsewhere happens before the transaction, which holds
+    // a connection (the only one, on the embedded database) and the client's row.
     const submitted = await this.applySoftwareStatement(body);
+    const policies = await this.policies.forRequest(registered.registrationPolicies, 'skip');
+    const metadata = await this.policies.apply(policies, submitted);
     const response = await this.dataSource.transaction(async (manager) => {
       // Under the row lock, a concurrent update with the same token sees the rotated one and fails.
       const client = await this.clients.lockForUpdate(clientId, manager);
       if (!client || client.ratHash !== tokenHash) throw invalidBearer(true, 'the registration access token is not valid for this client');
       await this.checkPresentedSecret(client, body.client_secret);
-      const policies = await this.policies.forRequest(client.registrationPolicies, 'skip');
-      const metadata = await this.policies.apply(policies, submitted);
-      const issued: IssuedClient = await this.clients.replace(client, metadata, { validation: this.validation(), manager });
+      // Operator-set fields are not the registrant's to replace (nor to see).
+      const operatorFields = Object.fromEntries(Object.entries(client.fields).filter(([name]) => fieldDef(name)?.setBy === 'admin'));
+      const issued: IssuedClient = await this.clients.replace(client, metadata, { validation: this.validation(), manager, keep: operatorFields });
       issued.registrationAccessToken = await this.clients.rotateRegistrationToken(client, tokenHash, manager);
       return this.clients.registrantView(issued);
     });

@@ -21,6 +21,8 @@ export interface LoadedKey {
 /** How long a key set read from the database is trusted; rotations elsewhere also drop it at once (KEYS_CHANGED). */
 const CACHE_MS = 10_000;
 const KEYS_CHANGED = 'signing-keys-changed';
+// Any fixed number works; it only has to be the same in every instance.
+const ROTATION_LOCK = 7_591_003;
 /** Clock skew allowed for verifiers when deciding how long a retired key stays published. */
 const RETENTION_MARGIN_S = 60;
 
@@ -32,6 +34,8 @@ const RETENTION_MARGIN_S = 60;
 @Injectable()
 export class SigningKeysService implements OnModuleInit {
   private cache?: { loadedAt: number; keys: LoadedKey[] };
+  /** Bumped by every change, so a load that raced one is not kept. */
+  private generation = 0;
   private loading?: Promise<LoadedKey[]>;
   /** Decrypted private keys by kid; only active keys are ever decrypted. */
   private readonly privateKeys = new Map<string, Promise<CryptoKey>>();
@@ -41,7 +45,10 @@ export class SigningKeysService implements OnModuleInit {
     private readonly config: ConfigService,
     private readonly events: DatabaseEvents,
   ) {
-    events.subscribe(KEYS_CHANGED, () => (this.cache = undefined));
+    events.subscribe(KEYS_CHANGED, () => {
+      this.generation += 1;
+      this.cache = undefined;
+    });
   }
 
   private get repo(): Repository<SigningKeyEntity> {
@@ -67,6 +74,7 @@ export class SigningKeysService implements OnModuleInit {
       .values(key as QueryDeepPartialEntity<SigningKeyEntity>)
       .orIgnore()
       .execute();
+    this.generation += 1;
     this.cache = undefined;
   }
 
@@ -89,6 +97,8 @@ export class SigningKeysService implements OnModuleInit {
     const alg = this.algorithm;
     const fresh = await this.generate(alg);
     await this.dataSource.transaction(async (m) => {
+      // Concurrent rotations take turns, so each retires the key the previous one activated.
+      await m.query('SELECT pg_advisory_xact_lock($1)', [ROTATION_LOCK]);
       await m
         .createQueryBuilder()
         .update(SigningKeyEntity)
@@ -97,6 +107,7 @@ export class SigningKeysService implements OnModuleInit {
         .execute();
       await m.getRepository(SigningKeyEntity).insert(fresh as QueryDeepPartialEntity<SigningKeyEntity>);
     });
+    this.generation += 1;
     this.cache = undefined;
     await this.events.publish(KEYS_CHANGED);
     return fresh;
@@ -137,10 +148,11 @@ export class SigningKeysService implements OnModuleInit {
   }
 
   private async keys(refresh = false): Promise<LoadedKey[]> {
-    if (!refresh && this.cache && Date.now() - this.cache.loadedAt < CACHE_MS) return this.cache.keys;
+    if (!refresh && this.cache && Date.now() - this.cache.loadedAt < CACHE_MS && this.events.live) return this.cache.keys;
+    const generation = this.generation;
     this.loading ??= this.load().finally(() => (this.loading = undefined));
     const keys = await this.loading;
-    this.cache = { loadedAt: Date.now(), keys };
+    if (generation === this.generation) this.cache = { loadedAt: Date.now(), keys };
     return keys;
   }
 
@@ -163,8 +175,8 @@ export class SigningKeysService implements OnModuleInit {
     return cached ?? (await this.keys(true)).find((k) => k.kid === kid);
   }
 
-  /** The public JWK Set (RFC 7517) served at /.well-known/jwks.json, read fresh so every instance publishes a rotation at once. */
+  /** The public JWK Set (RFC 7517) served at /.well-known/jwks.json; rotations elsewhere drop the cache at once. */
   async jwks(): Promise<{ keys: JWK[] }> {
-    return { keys: (await this.keys(true)).map((k) => k.publicJwk) };
+    return { keys: (await this.keys()).map((k) => k.publicJwk) };
   }
 }
