@@ -68,7 +68,7 @@ function peakRssMiB(pid) {
 
 async function startRegistrar(dsn, env) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'dist/src/main.js'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

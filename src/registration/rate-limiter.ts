@@ -3,7 +3,7 @@
 // Redis when redis.url is set.
 import { Injectable, type CanActivate, type ExecutionContext, type OnApplicationShutdown } from '@nestjs/common';
 import type { HttpRequest } from '../common/http.js';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AppLogger } from '../common/logging.js';
 import { Database } from '../database/database.js';
 import { OAuthError } from '../common/oauth-error.js';
@@ -11,7 +11,8 @@ import { ConfigService } from '../config/config.service.js';
 
 @Injectable()
 export class RateLimiter implements OnApplicationShutdown {
-  private readonly redis?: Redis;
+  /** Loaded only when redis.url is set (the client library is a few MiB of memory). */
+  private redis?: Promise<Redis>;
 
   constructor(
     private readonly database: Database,
@@ -20,8 +21,11 @@ export class RateLimiter implements OnApplicationShutdown {
   ) {
     const url = config.get('redis.url');
     if (url) {
-      this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 });
-      this.redis.on('error', () => undefined); // reported per call below
+      this.redis = import('ioredis').then(({ Redis }) => {
+        const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 });
+        client.on('error', () => undefined); // reported per call below
+        return client;
+      });
     }
   }
 
@@ -33,7 +37,8 @@ export class RateLimiter implements OnApplicationShutdown {
     if (this.redis) {
       try {
         const redisKey = `registrar:rl:${key}:${windowStart}`;
-        const [[, count]] = (await this.redis.multi().incr(redisKey).expire(redisKey, windowSeconds + 1).exec()) as [[unknown, number]];
+        const redis = await this.redis;
+        const [[, count]] = (await redis.multi().incr(redisKey).expire(redisKey, windowSeconds + 1).exec()) as [[unknown, number]];
         return { count, retryAfter };
       } catch (err) {
         // Redis unreachable: count in PostgreSQL rather than stop counting.
@@ -51,7 +56,7 @@ export class RateLimiter implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.redis?.disconnect();
+    (await this.redis)?.disconnect();
   }
 }
 
