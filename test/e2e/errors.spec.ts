@@ -3,7 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OAuthExceptionFilter } from '../../src/common/oauth-exception.filter.js';
-import { ADMIN_KEY, freePort, startApp, type RunningApp } from '../support/app.js';
+import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
+import { freePort } from '../support/net.js';
 
 let svc: RunningApp;
 

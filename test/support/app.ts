@@ -1,5 +1,5 @@
 // Starts the real application on a real port, over real HTTP, for e2e tests.
-import { createServer } from 'node:net';
+import { freePort } from './net.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -14,16 +14,6 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface StartOptions {
   /** Overrides; with DATA_DIR and no DSN the app runs on the embedded database. */
