@@ -124,8 +124,13 @@ export class ClientsService {
     try {
       listed = await this.fetcher.fetchJson(uri);
     } catch (err) {
-      if (err instanceof FetchError) throw clientMetadataError(`sector_identifier_uri could not be used: ${err.message}`);
-      throw err;
+      if (!(err instanceof FetchError)) throw err;
+      // The detail (DNS answers, refused addresses, statuses) stays in the log: told to a
+      // registrant, it would make the server a probe of networks it can reach.
+      this.logger.info({ sector_identifier_uri: uri, error: err.message }, 'sector_identifier_uri fetch failed');
+      throw clientMetadataError(
+        'sector_identifier_uri could not be fetched: it must be a public https URL that answers 200 with a JSON array, within the size and time limits',
+      );
     }
     if (!Array.isArray(listed) || !listed.every((u) => typeof u === 'string')) {
       throw clientMetadataError('sector_identifier_uri must return a JSON array of redirect URIs');

@@ -104,6 +104,20 @@ describe('on PostgreSQL', () => {
     expect(Math.abs(updated.client_secret_expires_at - expected)).toBeLessThanOrEqual(5);
   });
 
+  it('a sector_identifier_uri that cannot be fetched is refused without telling the registrant why the network said no', async () => {
+    const res = await register(
+      svc,
+      { redirect_uris: ['https://a.example.com/cb'], sector_identifier_uri: 'https://127.0.0.1:9/sector.json' },
+      await mint(svc, {}),
+    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; error_description: string };
+    expect(body.error).toBe('invalid_client_metadata');
+    expect(body.error_description).toContain('sector_identifier_uri');
+    expect(body.error_description).not.toMatch(/127\.0\.0\.1|private|loopback|ECONNREFUSED/);
+    expect(svc.logs.some((l) => l.includes('sector_identifier_uri fetch failed'))).toBe(true);
+  });
+
   it('concurrent key rotations leave exactly one active key per algorithm', async () => {
     const results = await Promise.all([1, 2, 3].map(() => svc.admin('/admin/keys/rotate', { method: 'POST' })));
     expect(results.map((r) => r.status)).toEqual([201, 201, 201]);
