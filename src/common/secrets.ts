@@ -92,3 +92,43 @@ export function decryptWithSecrets(encoded: string, secrets: readonly string[]):
   }
   throw new Error('no configured system secret decrypts this value (was secrets.system rotated without keeping the old secret?)');
 }
+
+/**
+ * Verifies client secrets for authentication. scrypt (operator-chosen secrets)
+ * is costly on purpose, so: once a secret has matched its stored hash, later
+ * attempts against that hash compare a per-process HMAC instead (a wrong
+ * secret is refused without scrypt), and at most `concurrency` scrypt runs
+ * happen at once, so that failed guesses cannot occupy libuv's thread pool.
+ */
+export class SecretVerifier {
+  private readonly macKey = randomBytes(32).toString('base64url');
+  private readonly verified = new Map<string, string>();
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(
+    private readonly concurrency = 2,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async verify(secret: string, stored: string): Promise<boolean> {
+    if (!stored.startsWith('scrypt$')) return verifyClientSecret(secret, stored);
+    const mac = keyedHash(this.macKey, secret);
+    const known = this.verified.get(stored);
+    if (known !== undefined) return safeEqual(known, mac);
+    if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.running += 1;
+    let ok: boolean;
+    try {
+      ok = await verifyClientSecret(secret, stored);
+    } finally {
+      this.running -= 1;
+      this.queue.shift()?.();
+    }
+    if (ok) {
+      if (this.verified.size >= this.maxEntries) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(stored, mac);
+    }
+    return ok;
+  }
+}

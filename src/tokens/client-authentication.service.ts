@@ -9,7 +9,7 @@ import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ServerFetcher } from '../common/safe-fetch.js';
-import { verifyClientSecret } from '../common/secrets.js';
+import { SecretVerifier } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -85,6 +85,7 @@ function readCredentials(req: HttpRequest, params: Record<string, string>): Pres
 @Injectable()
 export class ClientAuthenticationService {
   private readonly remoteKeySets = new Map<string, JWTVerifyGetKey>();
+  private readonly secrets = new SecretVerifier();
 
   constructor(
     private readonly clients: ClientsService,
@@ -107,7 +108,7 @@ export class ClientAuthenticationService {
     };
     const client = await this.clients.find(presented.clientId);
     if (presented.secret !== undefined) {
-      const ok = await verifyClientSecret(presented.secret, client?.secretHash ?? DUMMY_HASH);
+      const ok = await this.secrets.verify(presented.secret, client?.secretHash ?? DUMMY_HASH);
       if (!client || !ok) fail('unknown client or wrong secret');
     }
     if (!client) return fail('unknown client or wrong secret');
