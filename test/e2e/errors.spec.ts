@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OAuthExceptionFilter } from '../../src/common/oauth-exception.filter.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { freePort } from '../support/net.js';
+import { expectOAuthError as expectJsonError } from '../support/expect.js';
 
 let svc: RunningApp;
 
@@ -15,15 +16,6 @@ afterAll(async () => {
   await svc?.close();
 });
 
-async function expectJsonError(res: Response, status: number, error: string): Promise<Record<string, string>> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const text = await res.text();
-  expect(text).not.toMatch(/\n\s+at |<html|node_modules/i);
-  const body = JSON.parse(text) as Record<string, string>;
-  expect(body.error).toBe(error);
-  return body;
-}
 
 describe('error responses', () => {
   it('answers an unknown route with 404 JSON', async () => {

@@ -5,6 +5,7 @@ import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { register } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
+import { expectOAuthError as expectError } from '../support/expect.js';
 
 type Json = Record<string, unknown>;
 
@@ -29,14 +30,6 @@ async function mint(json: Json = {}): Promise<Json> {
   return body(res);
 }
 
-async function expectError(res: Response, status: number, error: string, mentions?: string): Promise<Json> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const parsed = await body(res);
-  expect(parsed.error).toBe(error);
-  if (mentions !== undefined) expect(String(parsed.error_description)).toContain(mentions);
-  return parsed;
-}
 
 function nextLink(res: Response): string | undefined {
   return /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];

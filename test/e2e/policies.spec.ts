@@ -6,6 +6,7 @@ import { machineClient, webClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { manage, register } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
+import { expectOAuthError as expectError } from '../support/expect.js';
 
 type Json = Record<string, unknown>;
 
@@ -31,15 +32,6 @@ async function body(res: Response): Promise<Json> {
   return (await res.json()) as Json;
 }
 
-async function expectError(res: Response, status: number, error: string, ...mentions: string[]): Promise<Json> {
-  const text = await res.text();
-  expect({ status: res.status, body: text }).toEqual({ status, body: expect.any(String) });
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const parsed = JSON.parse(text) as Json;
-  expect(parsed.error).toBe(error);
-  for (const m of mentions) expect(String(parsed.error_description)).toContain(m);
-  return parsed;
-}
 
 /** 400 invalid_client_metadata whose description names the policy and the rule (SPEC §6). */
 function expectPolicyViolation(res: Response, policy: string, rule: string): Promise<Json> {

@@ -5,6 +5,7 @@ import { PUBLIC_JWK, machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
+import { expectOAuthError as expectError } from '../support/expect.js';
 
 type Json = Record<string, unknown>;
 
@@ -46,16 +47,6 @@ async function clientsNamed(name: string): Promise<number> {
   return rows[0].n as number;
 }
 
-/** Asserts a JSON OAuth error and returns its body. */
-async function expectError(res: Response, status: number, error: string): Promise<Record<string, string>> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const text = await res.text();
-  expect(text).not.toMatch(/\n\s+at |<html|node_modules/i);
-  const body = JSON.parse(text) as Record<string, string>;
-  expect(body.error).toBe(error);
-  return body;
-}
 
 async function expectBadIat(res: Response): Promise<void> {
   await expectError(res, 401, 'invalid_token');

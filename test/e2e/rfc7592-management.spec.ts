@@ -5,6 +5,7 @@ import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
+import { expectOAuthError as expectError } from '../support/expect.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,14 +51,6 @@ async function adminRead(id: string): Promise<Response> {
   return svc.admin(`/admin/clients/${encodeURIComponent(id)}`);
 }
 
-async function expectError(res: Response, status: number, error: string, mentions?: string): Promise<Json> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const parsed = await body(res);
-  expect(parsed.error).toBe(error);
-  if (mentions !== undefined) expect(String(parsed.error_description)).toContain(mentions);
-  return parsed;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -10,6 +10,7 @@ import { machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
+import { expectOAuthError as expectError } from '../support/expect.js';
 
 type Json = Record<string, unknown>;
 interface KeyPair {
@@ -109,15 +110,6 @@ async function created(res: Response): Promise<Json> {
   return JSON.parse(text) as Json;
 }
 
-/** Asserts a JSON OAuth error and returns its body. */
-async function expectError(res: Response, status: number, error: string): Promise<Record<string, string>> {
-  const text = await res.text();
-  expect({ status: res.status, body: text }).toEqual({ status, body: expect.stringContaining(`"error":"${error}"`) });
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = JSON.parse(text) as Record<string, string>;
-  expect(body.error).toBe(error);
-  return body;
-}
 
 /** Replaces one character in the middle of a base64url segment with a different one. */
 function flipCharacter(segment: string): string {

@@ -1,0 +1,18 @@
+import { expect } from '@jest/globals';
+
+/**
+ * Asserts an OAuth error response (SPEC §3): the status, a JSON body whose
+ * `error` is the code, no stack trace or HTML, and an `error_description`
+ * that mentions each of `mentions`. Returns the parsed body.
+ */
+export async function expectOAuthError(res: Response, status: number, error: string, ...mentions: string[]): Promise<Record<string, string>> {
+  const text = await res.text();
+  // Status and body in one assertion, so a failure shows what the server said.
+  expect({ status: res.status, body: text }).toEqual({ status, body: expect.stringContaining(`"error":"${error}"`) });
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(text).not.toMatch(/\n\s+at |<html|node_modules/i);
+  const body = JSON.parse(text) as Record<string, string>;
+  expect(body.error).toBe(error);
+  for (const m of mentions) expect(String(body.error_description)).toContain(m);
+  return body;
+}
