@@ -56,8 +56,7 @@ export class ClientsRepository {
     return (manager ?? this.dataSource.manager).getRepository(ClientEntity);
   }
 
-  async findById(id: string, manager?: EntityManager): Promise<ClientEntity | null> {
-    if (manager) return this.repo(manager).findOneBy({ id });
+  async findById(id: string): Promise<ClientEntity | null> {
     const rows = await this.database.run<ClientRow>('client_by_id', 'SELECT * FROM clients WHERE id = $1', [id]);
     return rows[0] ? toClient(rows[0]) : null;
   }
@@ -151,8 +150,8 @@ export class ClientsRepository {
     );
   }
 
-  async deleteById(id: string, manager?: EntityManager): Promise<boolean> {
-    const result = await this.repo(manager).delete({ id });
+  async deleteById(id: string): Promise<boolean> {
+    const result = await this.repo().delete({ id });
     return (result.affected ?? 0) > 0;
   }
 

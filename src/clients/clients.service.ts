@@ -202,8 +202,8 @@ export class ClientsService {
     return this.clients.findByIdForUpdate(id, manager);
   }
 
-  async get(id: string, manager?: EntityManager): Promise<ClientEntity> {
-    const client = await this.clients.findById(id, manager);
+  async get(id: string): Promise<ClientEntity> {
+    const client = await this.clients.findById(id);
     if (!client) throw new OAuthError('not_found', `client ${id} does not exist`);
     return client;
   }

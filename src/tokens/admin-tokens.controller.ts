@@ -3,9 +3,8 @@ import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse,
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
-import { OAuthError } from '../common/oauth-error.js';
 import { AccessTokensService, type IntrospectionResponse } from './access-tokens.service.js';
-import { formParams } from './form-params.js';
+import { formParams, requiredToken } from './form-params.js';
 import type { SigningKeyEntity } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { IntrospectionResponseDto, SigningKeyDto, TokenParamDto } from './token.dto.js';
@@ -41,8 +40,7 @@ export class AdminTokensController {
   async introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
     res.header('Cache-Control', 'no-store');
     const { params } = formParams(req);
-    if (!params.token) throw new OAuthError('invalid_request', 'token is required');
-    return this.tokens.introspect(params.token);
+    return this.tokens.introspect(requiredToken(params));
   }
 
   @Get('keys')

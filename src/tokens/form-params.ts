@@ -17,3 +17,9 @@ export function formParams(req: HttpRequest, repeatable: readonly string[] = [])
   }
   return { params, lists };
 }
+
+/** The `token` parameter of introspection and revocation requests. */
+export function requiredToken(params: Record<string, string>): string {
+  if (!params.token) throw new OAuthError('invalid_request', 'token is required');
+  return params.token;
+}

@@ -5,7 +5,7 @@ import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
-import { formParams } from './form-params.js';
+import { formParams, requiredToken } from './form-params.js';
 import { IntrospectionResponseDto, TokenParamDto, TokenRequestDto, TokenResponseDto } from './token.dto.js';
 
 function noStore(res: HttpReply): void {
@@ -13,10 +13,6 @@ function noStore(res: HttpReply): void {
   res.header('Pragma', 'no-cache');
 }
 
-function requiredToken(params: Record<string, string>): string {
-  if (!params.token) throw new OAuthError('invalid_request', 'token is required');
-  return params.token;
-}
 
 @ApiTags('oauth2')
 @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'RFC 6749 §5.2 error' })

@@ -7,6 +7,7 @@ import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { manage, register } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
 import { expectOAuthError as expectError } from '../support/expect.js';
+import { allPages, nextLink } from '../support/net.js';
 
 type Json = Record<string, unknown>;
 
@@ -74,9 +75,6 @@ async function registered(res: Response): Promise<Json> {
   return JSON.parse(text) as Json;
 }
 
-function nextLink(res: Response): string | undefined {
-  return /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
-}
 
 describe('the policies admin API: /admin/policies', () => {
   it('creates a policy with POST: 201 with name, description, rules and clients_created 0', async () => {
@@ -126,24 +124,18 @@ describe('the policies admin API: /admin/policies', () => {
     expect(await first.json()).toHaveLength(2);
     expect(nextLink(first)).toEqual(expect.stringContaining('page_token='));
 
+    const pages = await allPages<Json>((path) => svc.admin(path), svc.url, '/admin/policies?page_size=2');
     const seen: string[] = [];
-    let next: string | undefined = '/admin/policies?page_size=2';
-    let pages = 0;
-    while (next && pages < 1000) {
-      const url: URL = new URL(next, svc.url);
-      const res: Response = await svc.admin(url.pathname + url.search);
-      expect(res.status).toBe(200);
-      const items = (await res.json()) as Json[];
-      expect(items.length).toBeLessThanOrEqual(2);
-      for (const item of items) {
+    for (const page of pages) {
+      expect(page.status).toBe(200);
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      for (const item of page.items) {
         expect(item).toEqual(expect.objectContaining({ name: expect.any(String), rules: expect.any(Object), clients_created: expect.any(Number) }));
         seen.push(item.name as string);
       }
-      next = nextLink(res);
-      if (next) expect(items).toHaveLength(2);
-      pages += 1;
+      if (page.next) expect(page.items).toHaveLength(2);
     }
-    expect(next).toBeUndefined();
+    expect(pages[pages.length - 1].next).toBeUndefined();
     expect(new Set(seen).size).toBe(seen.length);
     for (const name of mine) expect(seen).toContain(name);
     expect(seen).not.toContain('native-app');

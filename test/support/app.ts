@@ -1,5 +1,5 @@
 // Starts the real application on a real port, over real HTTP, for e2e tests.
-import { freePort } from './net.js';
+import { adminFetch, freePort } from './net.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -42,13 +42,7 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     url,
     app,
     logs,
-    admin(path, init = {}) {
-      const { json, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      headers.set('Authorization', `Bearer ${ADMIN_KEY}`);
-      if (json !== undefined) headers.set('Content-Type', 'application/json');
-      return fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
-    },
+    admin: (path, init) => adminFetch(url, ADMIN_KEY, path, init),
     close: () => app.close(),
   };
 }

@@ -1,4 +1,5 @@
 import { expect } from '@jest/globals';
+import { OAuthError } from '../../src/common/oauth-error.js';
 
 /**
  * Asserts an OAuth error response (SPEC §3): the status, a JSON body whose
@@ -15,4 +16,17 @@ export async function expectOAuthError(res: Response, status: number, error: str
   expect(body.error).toBe(error);
   for (const m of mentions) expect(String(body.error_description)).toContain(m);
   return body;
+}
+
+/** Runs fn, which must throw an OAuthError, and returns that error. */
+export function thrownOAuthError(fn: () => unknown): OAuthError {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (error) {
+    thrown = error;
+  }
+  if (thrown === undefined) throw new Error('expected an OAuthError, but nothing was thrown');
+  expect(thrown).toBeInstanceOf(OAuthError);
+  return thrown as OAuthError;
 }

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePort } from './net.js';
+import { adminFetch, freePort } from './net.js';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -116,13 +116,7 @@ export async function startService(env: Record<string, string>): Promise<Service
     exited,
     stop: (signal = 'SIGTERM', timeoutMs = 20_000) => signalAndWait(signal, timeoutMs),
     kill9: () => signalAndWait('SIGKILL', 5_000),
-    admin(path, init = {}) {
-      const { json, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      headers.set('Authorization', `Bearer ${ADMIN_KEY}`);
-      if (json !== undefined) headers.set('Content-Type', 'application/json');
-      return fetch(url + path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
-    },
+    admin: (path, init) => adminFetch(url, ADMIN_KEY, path, init),
   };
   running.add(svc);
   void exited.then(() => running.delete(svc));

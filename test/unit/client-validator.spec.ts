@@ -5,6 +5,7 @@ import {
   type ValidationOptions,
 } from '../../src/clients/client-validator.js';
 import { OAuthError, type OAuthErrorCode } from '../../src/common/oauth-error.js';
+import { thrownOAuthError as errorOf } from '../support/expect.js';
 
 const DEFAULT_OPTIONS: ValidationOptions = {
   defaultScope: 'openid offline_access',
@@ -36,18 +37,6 @@ function machine(overrides: Record<string, unknown> = {}): Record<string, unknow
   return { grant_types: ['client_credentials'], ...overrides };
 }
 
-/** Runs fn, which must throw an OAuthError, and returns that error. */
-function errorOf(fn: () => unknown): OAuthError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (thrown === undefined) throw new Error('expected an OAuthError, but nothing was thrown');
-  expect(thrown).toBeInstanceOf(OAuthError);
-  return thrown as OAuthError;
-}
 
 function expectRefused(
   input: Record<string, unknown>,

@@ -4,21 +4,10 @@ import { describe, expect, it } from '@jest/globals';
 import { OAuthError } from '../../src/common/oauth-error.js';
 import { NativeAppPolicy } from '../../src/policy/native-app.policy.js';
 import { applyPolicyRules, hostMatches, parsePolicyRules, type PolicyRules } from '../../src/policy/policy-rules.js';
+import { thrownOAuthError as errorOf } from '../support/expect.js';
 
 type Json = Record<string, unknown>;
 
-/** Runs fn, which must throw an OAuthError, and returns that error. */
-function errorOf(fn: () => unknown): OAuthError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (thrown === undefined) throw new Error('expected an OAuthError, but nothing was thrown');
-  expect(thrown).toBeInstanceOf(OAuthError);
-  return thrown as OAuthError;
-}
 
 /** Deep-freezes a value so that any attempt to modify it in place throws (ESM code runs in strict mode). */
 function deepFreeze<T>(value: T): T {
