@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuthorizationModule } from './authorization/authorization.module.js';
 import { ClientsModule } from './clients/clients.module.js';
 import { CommonModule } from './common/common.module.js';
 import type { AppLogger } from './common/logging.js';
@@ -34,6 +35,7 @@ export class AppModule {
         RegistrationModule,
         PolicyModule,
         TokensModule,
+        AuthorizationModule,
         DiscoveryModule,
       ],
     };

@@ -9,6 +9,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
+import { USERINFO_SECURITY } from './tokens/userinfo.controller.js';
 import { corsHook } from './common/cors.js';
 import { mediaType, requestPath, type HttpRequest } from './common/http.js';
 import { AppLogger, createPino, NestLogAdapter } from './common/logging.js';
@@ -32,6 +33,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An admin API key (admin.api_keys)' }, ADMIN_SECURITY)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An initial access token (RFC 7591 §3)' }, IAT_SECURITY)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The client\'s registration access token (RFC 7592)' }, RAT_SECURITY)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An access token issued with the openid scope' }, USERINFO_SECURITY)
     .build();
   return SwaggerModule.createDocument(app, config);
 }

@@ -194,7 +194,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Token endpoint (RFC 6749 §3.2): the client_credentials grant */
+        /** Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code (with PKCE) and refresh_token */
         post: operations["oauth2TokenExchange"];
         delete?: never;
         options?: never;
@@ -281,6 +281,195 @@ export interface paths {
         put?: never;
         /** Activate a new signing key; the previous one stays in the JWKS until the tokens it signed have expired */
         post: operations["rotateSigningKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/userinfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OpenID Connect userinfo */
+        get: operations["getOidcUserInfo"];
+        put?: never;
+        /** OpenID Connect userinfo (the token in the header or, form-encoded, in access_token) */
+        post: operations["postOidcUserInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Authorization endpoint (RFC 6749 §4.1, PKCE): redirects to the login app, then the consent app, then back to the client */
+        get: operations["oAuth2Authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/requests/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a login request */
+        get: operations["getOAuth2LoginRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/requests/login/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Accept a login request: the user is authenticated as subject */
+        put: operations["acceptOAuth2LoginRequest"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/requests/login/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Reject a login request: the client gets the error */
+        put: operations["rejectOAuth2LoginRequest"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/requests/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a consent request */
+        get: operations["getOAuth2ConsentRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/requests/consent/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Accept a consent request with the scopes and audience granted */
+        put: operations["acceptOAuth2ConsentRequest"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/requests/consent/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Reject a consent request: the client gets the error */
+        put: operations["rejectOAuth2ConsentRequest"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/sessions/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End login sessions: the next request asks the login app again */
+        delete: operations["revokeOAuth2LoginSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/oauth2/auth/sessions/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke consent: remembered consent is forgotten and every token issued under it revoked */
+        delete: operations["revokeOAuth2ConsentSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/sessions/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** RP-initiated logout: ends the browser's login session */
+        get: operations["revokeOidcSession"];
+        put?: never;
+        /** RP-initiated logout (form post) */
+        post: operations["revokeOidcSessionByPost"];
         delete?: never;
         options?: never;
         head?: never;
@@ -922,7 +1111,15 @@ export interface components {
         };
         TokenRequestDto: {
             /** @enum {string} */
-            grant_type: "client_credentials";
+            grant_type: "client_credentials" | "authorization_code" | "refresh_token";
+            /** @description authorization_code: the code from the authorization response */
+            code?: string;
+            /** @description authorization_code: required when the authorization request carried one, and then identical */
+            redirect_uri?: string;
+            /** @description authorization_code: the PKCE verifier (RFC 7636) whose S256 hash was the code_challenge */
+            code_verifier?: string;
+            /** @description refresh_token: the refresh token; it is spent, and a new one returned */
+            refresh_token?: string;
             /**
              * @description Space-delimited; a subset of the client's scope (omitted: all of it)
              * @example read write
@@ -949,8 +1146,12 @@ export interface components {
             token_type: string;
             /** @example 3600 */
             expires_in: number;
-            /** @example read write */
+            /** @example openid offline_access */
             scope?: string;
+            /** @description Issued when offline_access was granted and the client may use the refresh_token grant */
+            refresh_token?: string;
+            /** @description OpenID Connect ID token, issued when openid was granted */
+            id_token?: string;
         };
         TokenParamDto: {
             /** @description The token to introspect or revoke */
@@ -974,8 +1175,12 @@ export interface components {
             jti?: string;
             /** @example Bearer */
             token_type?: string;
-            /** @example access_token */
-            token_use?: string;
+            /** @enum {string} */
+            token_use?: "access_token" | "refresh_token";
+            /** @description Extra claims the consent app set in session.access_token */
+            ext?: {
+                [key: string]: unknown;
+            };
         };
         SigningKeyDto: {
             kid: string;
@@ -991,6 +1196,115 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             retired_at: string | null;
+        };
+        OidcContextDto: {
+            acr_values?: string[];
+            ui_locales?: string[];
+            login_hint?: string;
+            display?: string;
+        };
+        LoginRequestDto: {
+            /** @description The login challenge */
+            challenge: string;
+            /** @description The client, as the admin API shows it */
+            client: {
+                [key: string]: unknown;
+            };
+            /** @description The authorization request URL as the browser sent it */
+            request_url: string;
+            requested_scope: string[];
+            requested_access_token_audience: string[];
+            /** @description True when a remembered login session exists: accept at once with its subject */
+            skip: boolean;
+            /** @description The remembered subject when skip is true, otherwise empty */
+            subject: string;
+            /** @description The login session id */
+            session_id?: string;
+            oidc_context: components["schemas"]["OidcContextDto"];
+            /** Format: date-time */
+            requested_at: string;
+        };
+        AcceptLoginRequestDto: {
+            /**
+             * @description The authenticated user's id; becomes sub
+             * @example user-123
+             */
+            subject: string;
+            /** @description Remember the login in a session cookie */
+            remember?: boolean;
+            /** @description Seconds to remember it; 0 = the browser session */
+            remember_for?: number;
+            /** @description Authentication context class reference */
+            acr?: string;
+            /** @description Authentication methods, e.g. ["pwd", "otp"] */
+            amr?: string[];
+            /** @description Passed on to the consent request */
+            context?: {
+                [key: string]: unknown;
+            };
+        };
+        RedirectToDto: {
+            /** @description Send the browser here */
+            redirect_to: string;
+        };
+        RejectRequestDto: {
+            /**
+             * @description OAuth error code sent to the client; default access_denied
+             * @example access_denied
+             */
+            error?: string;
+            error_description?: string;
+            /** @description Appended to error_description */
+            error_hint?: string;
+        };
+        ConsentRequestDto: {
+            /** @description The login challenge */
+            challenge: string;
+            /** @description The client, as the admin API shows it */
+            client: {
+                [key: string]: unknown;
+            };
+            /** @description The authorization request URL as the browser sent it */
+            request_url: string;
+            requested_scope: string[];
+            requested_access_token_audience: string[];
+            /** @description True when a remembered login session exists: accept at once with its subject */
+            skip: boolean;
+            /** @description The remembered subject when skip is true, otherwise empty */
+            subject: string;
+            /** @description The login session id */
+            session_id?: string;
+            oidc_context: components["schemas"]["OidcContextDto"];
+            /** Format: date-time */
+            requested_at: string;
+            acr: string;
+            amr: string[];
+            /** @description The context the login app passed on */
+            context: {
+                [key: string]: unknown;
+            };
+            login_session_id?: string;
+        };
+        ConsentSessionClaimsDto: {
+            /** @description Extra ID token and userinfo claims */
+            id_token?: {
+                [key: string]: unknown;
+            };
+            /** @description Extra access token claims (the ext claim) */
+            access_token?: {
+                [key: string]: unknown;
+            };
+        };
+        AcceptConsentRequestDto: {
+            /** @description Granted scopes: a subset of requested_scope */
+            grant_scope?: string[];
+            /** @description Access token audience: a subset of the client's audience */
+            grant_access_token_audience?: string[];
+            /** @description Remember this consent for later requests */
+            remember?: boolean;
+            /** @description Seconds to remember it; 0 = until revoked */
+            remember_for?: number;
+            session?: components["schemas"]["ConsentSessionClaimsDto"];
         };
     };
     responses: never;
@@ -2120,6 +2434,591 @@ export interface operations {
             };
             /** @description Missing or wrong admin API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getOidcUserInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description sub and the consent session’s id_token claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description insufficient_scope: the token was not granted openid */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    postOidcUserInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description sub and the consent session’s id_token claims */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description insufficient_scope: the token was not granted openid */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    oAuth2Authorize: {
+        parameters: {
+            query: {
+                client_id: unknown;
+                /** @description code */
+                response_type: unknown;
+                /** @description Exact match with a registered one; loopback URIs match on any port */
+                redirect_uri?: unknown;
+                /** @description Space-delimited, within the client's scope */
+                scope?: unknown;
+                state?: unknown;
+                nonce?: unknown;
+                /** @description PKCE (RFC 7636); required for public clients */
+                code_challenge?: unknown;
+                /** @description S256 */
+                code_challenge_method?: unknown;
+                /** @description none, login or consent */
+                prompt?: unknown;
+                /** @description Seconds since authentication after which the user logs in again */
+                max_age?: unknown;
+                /** @description Space-delimited access token audience, within the client's */
+                audience?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the login app, the consent app, or the client's redirect URI (with code or error, and iss) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown client, or a redirect URI that is not registered (never redirected) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getOAuth2LoginRequest: {
+        parameters: {
+            query: {
+                login_challenge: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginRequestDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    acceptOAuth2LoginRequest: {
+        parameters: {
+            query: {
+                login_challenge: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptLoginRequestDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectToDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    rejectOAuth2LoginRequest: {
+        parameters: {
+            query: {
+                login_challenge: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RejectRequestDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectToDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getOAuth2ConsentRequest: {
+        parameters: {
+            query: {
+                consent_challenge: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequestDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    acceptOAuth2ConsentRequest: {
+        parameters: {
+            query: {
+                consent_challenge: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptConsentRequestDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectToDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    rejectOAuth2ConsentRequest: {
+        parameters: {
+            query: {
+                consent_challenge: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RejectRequestDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectToDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    revokeOAuth2LoginSessions: {
+        parameters: {
+            query?: {
+                /** @description End this one login session */
+                sid?: unknown;
+                /** @description End every login session of this subject */
+                subject?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended (or there was none) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    revokeOAuth2ConsentSessions: {
+        parameters: {
+            query: {
+                /** @description Revoke consent given to every client */
+                all?: boolean;
+                /** @description Revoke consent given to this client */
+                client?: unknown;
+                subject: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked (or there was none) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown or expired challenge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request was already accepted or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    revokeOidcSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the post_logout_redirect_uri (with state), or to urls.post_logout_redirect */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad id_token_hint, or a post_logout_redirect_uri the client did not register */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    revokeOidcSessionByPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad id_token_hint, or a post_logout_redirect_uri the client did not register */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

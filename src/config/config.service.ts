@@ -36,6 +36,24 @@ export class ConfigService {
     return this.resolved.values['oidc.dynamic_client_registration.strategies.access_token'];
   }
 
+  /** Whether the authorization code flow is served (it needs a login and consent app, or the development pages). */
+  authorizationCodeFlowEnabled(): boolean {
+    return this.get('oauth2.authorization_code.enabled') === true;
+  }
+
+  /** Outside production, a login or consent app left unset is replaced by a built-in development page. */
+  developmentPage(kind: 'login' | 'consent'): boolean {
+    return this.authorizationCodeFlowEnabled() && !this.resolved.production && this.get(`urls.${kind}`) === undefined;
+  }
+
+  loginUrl(): string {
+    return this.get('urls.login') ?? `${this.issuer()}/dev/login`;
+  }
+
+  consentUrl(): string {
+    return this.get('urls.consent') ?? `${this.issuer()}/dev/consent`;
+  }
+
   systemSecrets(): string[] {
     return this.resolved.values['secrets.system'] as string[];
   }

@@ -128,6 +128,14 @@ export function loadConfig(env: Env = process.env): ResolvedConfig {
       }
     }
   }
+  if (production && values['oauth2.authorization_code.enabled']) {
+    const unset = (['urls.login', 'urls.consent'] as const).filter((k) => values[k] === undefined);
+    if (unset.length > 0) {
+      throw new ConfigError(
+        `NODE_ENV=production requires ${unset.join(', ')} (env ${unset.map(envName).join(', ')}) while oauth2.authorization_code.enabled is true; refusing to start`,
+      );
+    }
+  }
   if (missing.includes('secrets.system') || missing.includes('admin.api_keys')) {
     const dev = devSecrets(values.data_dir as string);
     if (missing.includes('secrets.system')) values['secrets.system'] = dev.system;

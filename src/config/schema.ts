@@ -51,6 +51,23 @@ export const SCHEMA = {
   'urls.self.issuer': key(httpUrl, undefined, 'Issuer URL; also the base of registration_client_uri', {
     defaultText: 'http://127.0.0.1:<serve.public.port>',
   }),
+  'urls.login': key(httpUrl, undefined, 'Login app: /oauth2/auth sends the browser here with a login_challenge', {
+    defaultText: 'the built-in development page outside production',
+  }),
+  'urls.consent': key(httpUrl, undefined, 'Consent app: the browser is sent here with a consent_challenge', {
+    defaultText: 'the built-in development page outside production',
+  }),
+  'urls.post_logout_redirect': key(
+    httpUrl,
+    undefined,
+    'Where logout ends when the client names no post_logout_redirect_uri; unset = a built-in signed-out page',
+  ),
+  'oauth2.authorization_code.enabled': key(
+    boolean,
+    true,
+    'Serve the authorization code flow (/oauth2/auth, login and consent, refresh tokens, ID tokens, userinfo)',
+  ),
+  'oauth2.pkce.enforced': key(boolean, false, 'Require PKCE (S256) from every client, not only from public ones'),
   dsn: key(postgresUrl, undefined, 'PostgreSQL connection URL; unset = the embedded database in data_dir', {
     aliases: ['DATABASE_URL'],
     secret: true,
@@ -70,6 +87,12 @@ export const SCHEMA = {
   }),
   'strategies.access_token': key(strategy, 'opaque', 'Access token format for clients that carry no strategy of their own'),
   'ttl.access_token': key(duration(), 3600, 'Access token lifetime', { defaultText: '1h' }),
+  'ttl.refresh_token': key(duration(), 720 * 3600, 'Refresh token lifetime', { defaultText: '720h' }),
+  'ttl.id_token': key(duration(), 3600, 'ID token lifetime', { defaultText: '1h' }),
+  'ttl.auth_code': key(duration(), 600, 'Authorization code lifetime', { defaultText: '10m' }),
+  'ttl.login_consent_request': key(duration(), 1800, 'How long a login or consent challenge can be answered', {
+    defaultText: '30m',
+  }),
   'oidc.dynamic_client_registration.enabled': key(boolean, true, 'Serve the RFC 7591/7592 registration endpoints'),
   'oidc.dynamic_client_registration.default_scope': key(
     list(text),

@@ -51,9 +51,18 @@ export class Database {
    * A hot-path query straight on the driver's pool, as a named prepared
    * statement: no ORM work per call, and PostgreSQL plans it once per connection.
    */
-  async run<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async run<T = Record<string, any>>(name: string, text: string, values: unknown[]): Promise<T[]> {
     const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
     return (await pool.query({ name, text, values })).rows as T[];
+  }
+
+  /**
+   * Statements in one transaction. Everything inside must go through `query`:
+   * the embedded database has one connection, which the transaction holds.
+   */
+  transaction<T>(work: (query: (text: string, values: unknown[]) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction((manager) => work((text, values) => manager.query(text, values)));
   }
 
   async ping(): Promise<void> {

@@ -36,6 +36,25 @@ const TASKS: Array<{ name: string; sql: string; needsTtl?: boolean }> = [
             SELECT key, window_start FROM rate_limit_hits WHERE window_start < extract(epoch FROM now())::bigint - 86400 LIMIT $1)`,
   },
   {
+    name: 'expired_authorization_flows',
+    sql: `DELETE FROM authorization_flows WHERE id IN (SELECT id FROM authorization_flows WHERE expires_at < now() LIMIT $1)`,
+  },
+  {
+    // Codes, refresh tokens and listed JWTs go with their grant (ON DELETE CASCADE).
+    name: 'expired_oauth2_grants',
+    sql: `DELETE FROM oauth2_grants WHERE id IN (SELECT id FROM oauth2_grants WHERE expires_at < now() LIMIT $1)`,
+  },
+  {
+    name: 'ended_login_sessions',
+    sql: `DELETE FROM login_sessions WHERE id IN (
+            SELECT id FROM login_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day' LIMIT $1)`,
+  },
+  {
+    name: 'ended_consent_sessions',
+    sql: `DELETE FROM consent_sessions WHERE id IN (
+            SELECT id FROM consent_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day' LIMIT $1)`,
+  },
+  {
     name: 'inactive_dcr_clients',
     needsTtl: true,
     sql: `DELETE FROM clients WHERE id IN (

@@ -5,6 +5,7 @@ import { AddRegistration1764150000000 } from '../../migrations/1764150000000-Add
 import { AddTokens1764160000000 } from '../../migrations/1764160000000-AddTokens.js';
 import { AddPolicies1764170000000 } from '../../migrations/1764170000000-AddPolicies.js';
 import { AddOperations1764180000000 } from '../../migrations/1764180000000-AddOperations.js';
+import { AddAuthorizationCodeFlow1764190000000 } from '../../migrations/1764190000000-AddAuthorizationCodeFlow.js';
 
 export const MIGRATIONS = [
   CreateClients1764140000000,
@@ -12,4 +13,5 @@ export const MIGRATIONS = [
   AddTokens1764160000000,
   AddPolicies1764170000000,
   AddOperations1764180000000,
+  AddAuthorizationCodeFlow1764190000000,
 ];

@@ -7,8 +7,9 @@ const ENDPOINT_AUTH_METHODS = AUTH_METHODS.filter((m) => m !== 'none');
 /**
  * The authorization server metadata (RFC 8414 / OpenID Connect Discovery),
  * built from configuration in this one function. It names only endpoints and
- * values that work on this server: while the token endpoint serves only the
- * client_credentials grant, there is no authorization endpoint to advertise.
+ * values that work on this server: with the authorization code flow turned
+ * off (oauth2.authorization_code.enabled), only client_credentials is listed
+ * and there is no authorization endpoint to advertise.
  */
 export function buildDiscoveryDocument(config: ConfigService): Record<string, unknown> {
   const issuer = config.issuer();
@@ -20,6 +21,7 @@ export function buildDiscoveryDocument(config: ConfigService): Record<string, un
     revocation_endpoint: `${issuer}/oauth2/revoke`,
     grant_types_supported: ['client_credentials'],
     response_types_supported: [],
+    subject_types_supported: ['public'],
     token_endpoint_auth_methods_supported: ENDPOINT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: CLIENT_SIGNING_ALGS,
     introspection_endpoint_auth_methods_supported: ENDPOINT_AUTH_METHODS,
@@ -29,6 +31,26 @@ export function buildDiscoveryDocument(config: ConfigService): Record<string, un
   };
   if (config.get('oidc.dynamic_client_registration.enabled')) {
     doc.registration_endpoint = `${issuer}/oauth2/register`;
+  }
+  if (config.authorizationCodeFlowEnabled()) {
+    Object.assign(doc, {
+      authorization_endpoint: `${issuer}/oauth2/auth`,
+      userinfo_endpoint: `${issuer}/userinfo`,
+      end_session_endpoint: `${issuer}/oauth2/sessions/logout`,
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      code_challenge_methods_supported: ['S256'],
+      id_token_signing_alg_values_supported: [config.get('jwt.signing_algorithm')],
+      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'acr', 'amr', 'sid'],
+      prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+      authorization_response_iss_parameter_supported: true,
+      request_parameter_supported: false,
+      request_uri_parameter_supported: false,
+      claims_parameter_supported: false,
+    });
+    const tokenMethods = [...ENDPOINT_AUTH_METHODS, 'none'];
+    doc.token_endpoint_auth_methods_supported = tokenMethods;
   }
   const scopes = config.get('oidc.dynamic_client_registration.allowed_scopes');
   if (scopes) doc.scopes_supported = scopes;

@@ -30,6 +30,10 @@ export class AccessTokenEntity {
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt: Date;
 
+  /** The authorization code grant the token was issued from, if any. */
+  @Column({ name: 'grant_id', type: 'text', nullable: true })
+  grantId: string | null;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
 }

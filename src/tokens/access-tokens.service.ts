@@ -20,6 +20,19 @@ export interface TokenResponse {
   token_type: 'Bearer';
   expires_in: number;
   scope?: string;
+  refresh_token?: string;
+  id_token?: string;
+}
+
+/** What an access token is issued for: the client itself, or a subject through a grant of the authorization code flow. */
+export interface AccessGrant {
+  subject: string;
+  scope: string;
+  audience: string[];
+  /** The authorization code grant the token belongs to; revoking the grant revokes the token. */
+  grantId?: string;
+  /** Extra claims the consent app set in session.access_token (the `ext` claim). */
+  ext?: Record<string, unknown>;
 }
 
 /** The facts about a token that introspection reports. */
@@ -31,6 +44,8 @@ export interface TokenInfo {
   audience: string[];
   issuedAt: number;
   expiresAt: number;
+  grantId?: string;
+  ext?: Record<string, unknown>;
 }
 
 export type IntrospectionResponse =
@@ -46,7 +61,8 @@ export type IntrospectionResponse =
       iat: number;
       jti: string;
       token_type: 'Bearer';
-      token_use: 'access_token';
+      token_use: 'access_token' | 'refresh_token';
+      ext?: Record<string, unknown>;
     };
 
 const INACTIVE = { active: false } as const;
@@ -93,11 +109,8 @@ export class AccessTokensService {
     return response;
   }
 
-  private async issue(
-    client: ClientEntity,
-    grantType: string,
-    grant: { subject: string; scope: string; audience: string[] },
-  ): Promise<TokenResponse> {
+  /** Issues one access token in the format the client's strategy decides (SPEC §1), for any grant. */
+  async issue(client: ClientEntity, grantType: string, grant: AccessGrant): Promise<TokenResponse> {
     const ttl = this.config.get('ttl.access_token') as number;
     const now = Math.floor(Date.now() / 1000);
     const info: TokenInfo = {
@@ -109,6 +122,8 @@ export class AccessTokensService {
       audience: grant.audience.length > 0 ? grant.audience : [this.config.issuer()],
       issuedAt: now,
       expiresAt: now + ttl,
+      grantId: grant.grantId,
+      ext: grant.ext && Object.keys(grant.ext).length > 0 ? grant.ext : undefined,
     };
     const format = effectiveStrategy(client.accessTokenStrategy, this.config.accessTokenStrategy());
     const accessToken = format === 'jwt' ? await this.signJwt(info) : await this.storeOpaque(info);
@@ -118,7 +133,15 @@ export class AccessTokensService {
 
   private async signJwt(info: TokenInfo): Promise<string> {
     const key = await this.keys.activeKey();
-    return new SignJWT({ client_id: info.clientId, scope: info.scope })
+    if (info.grantId) {
+      // Listed so that revoking the grant (code replay, refresh token reuse, consent revoked) revokes this JWT too.
+      await this.database.run(
+        'grant_jwt_insert',
+        `INSERT INTO grant_jwts (jti, grant_id, expires_at) VALUES ($1, $2, to_timestamp($3))`,
+        [info.jti, info.grantId, info.expiresAt],
+      );
+    }
+    return new SignJWT({ client_id: info.clientId, scope: info.scope, ...(info.ext ? { ext: info.ext } : {}) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.config.issuer())
       .setSubject(info.subject)
@@ -135,8 +158,8 @@ export class AccessTokensService {
     await this.database
       .run(
       'access_token_insert',
-      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8))`,
+      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id)
+       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9)`,
       [
         info.jti,
         keyedHash(this.config.systemSecrets()[0], token),
@@ -146,6 +169,7 @@ export class AccessTokensService {
         JSON.stringify(info.audience),
         info.issuedAt,
         info.expiresAt,
+        info.grantId ?? null,
       ],
     )
       .catch((err: { code?: string }) => {
@@ -191,19 +215,29 @@ export class AccessTokensService {
       audience: Array.isArray(payload.aud) ? payload.aud : payload.aud ? [payload.aud] : [],
       issuedAt: payload.iat!,
       expiresAt: payload.exp!,
+      ext: payload.ext && typeof payload.ext === 'object' ? (payload.ext as Record<string, unknown>) : undefined,
     };
   }
 
   private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
     // Every system secret is tried, so rotating secrets.system keeps issued tokens readable.
     const hashes = this.config.systemSecrets().map((secret) => keyedHash(secret, token));
-    const rows: Array<{ id: string; client_id: string; subject: string; scope: string; audience: string[]; iat: number; exp: number }> =
-      await this.database.run(
+    const rows: Array<{
+      id: string;
+      client_id: string;
+      subject: string;
+      scope: string;
+      audience: string[];
+      iat: number;
+      exp: number;
+      grant_id: string | null;
+      ext: Record<string, unknown> | null;
+    }> = await this.database.run(
         'access_token_by_hash',
-        `SELECT id, client_id, subject, scope, audience,
-                extract(epoch FROM issued_at)::bigint AS iat, extract(epoch FROM expires_at)::bigint AS exp
-           FROM access_tokens
-          WHERE token_hash = ANY($1) AND revoked_at IS NULL AND expires_at > now()`,
+        `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, g.session->'access_token' AS ext,
+                extract(epoch FROM t.issued_at)::bigint AS iat, extract(epoch FROM t.expires_at)::bigint AS exp
+           FROM access_tokens t LEFT JOIN oauth2_grants g ON g.id = t.grant_id
+          WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now()`,
         [hashes],
       );
     const row = rows[0];
@@ -216,6 +250,8 @@ export class AccessTokensService {
       audience: row.audience,
       issuedAt: Number(row.iat),
       expiresAt: Number(row.exp),
+      grantId: row.grant_id ?? undefined,
+      ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined,
     };
   }
 
@@ -239,6 +275,7 @@ export class AccessTokensService {
       jti: info.jti,
       token_type: 'Bearer',
       token_use: 'access_token',
+      ...(info.ext ? { ext: info.ext } : {}),
     };
   }
 

@@ -5,6 +5,7 @@ import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AccessTokensService, type IntrospectionResponse } from './access-tokens.service.js';
 import { formParams, requiredToken } from './form-params.js';
+import { GrantsService } from './grants.service.js';
 import type { SigningKeyEntity } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { IntrospectionResponseDto, SigningKeyDto, TokenParamDto } from './token.dto.js';
@@ -29,6 +30,7 @@ export class AdminTokensController {
   constructor(
     private readonly tokens: AccessTokensService,
     private readonly keys: SigningKeysService,
+    private readonly grants: GrantsService,
   ) {}
 
   @Post('oauth2/introspect')
@@ -40,7 +42,9 @@ export class AdminTokensController {
   async introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
     res.header('Cache-Control', 'no-store');
     const { params } = formParams(req);
-    return this.tokens.introspect(requiredToken(params));
+    const token = requiredToken(params);
+    const access = await this.tokens.introspect(token);
+    return access.active ? access : this.grants.introspectRefreshToken(token);
   }
 
   @Get('keys')

@@ -3,8 +3,10 @@ import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { OAuthError } from '../common/oauth-error.js';
+import { ConfigService } from '../config/config.service.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
+import { GrantsService } from './grants.service.js';
 import { formParams, requiredToken } from './form-params.js';
 import { IntrospectionResponseDto, TokenParamDto, TokenRequestDto, TokenResponseDto } from './token.dto.js';
 
@@ -22,23 +24,35 @@ export class TokenController {
   constructor(
     private readonly auth: ClientAuthenticationService,
     private readonly tokens: AccessTokensService,
+    private readonly grants: GrantsService,
+    private readonly config: ConfigService,
   ) {}
 
   @Post('token')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Token endpoint (RFC 6749 §3.2): the client_credentials grant', operationId: 'oauth2TokenExchange' })
+  @ApiOperation({
+    summary: 'Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code (with PKCE) and refresh_token',
+    operationId: 'oauth2TokenExchange',
+  })
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenRequestDto })
   @ApiOkResponse({ type: TokenResponseDto })
   async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
     const { params, lists } = formParams(req, ['audience']);
-    if (!params.grant_type) throw new OAuthError('invalid_request', 'grant_type is required');
-    if (params.grant_type !== 'client_credentials') {
-      throw new OAuthError('unsupported_grant_type', `grant_type ${params.grant_type} is not supported`);
+    const grantType = params.grant_type;
+    if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
+    const codeFlow = grantType === 'authorization_code' || grantType === 'refresh_token';
+    if (grantType !== 'client_credentials' && !(codeFlow && this.config.authorizationCodeFlowEnabled())) {
+      throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`);
     }
-    const client = await this.auth.authenticate(req, params, false);
-    return this.tokens.clientCredentials(client, params.scope, lists.audience ?? []);
+    // Public clients (token_endpoint_auth_method none) redeem codes and refresh tokens; PKCE binds them.
+    const client = await this.auth.authenticate(req, params, codeFlow);
+    if (grantType === 'client_credentials') return this.tokens.clientCredentials(client, params.scope, lists.audience ?? []);
+    if (!(client.fields.grant_types as string[]).includes(grantType)) {
+      throw new OAuthError('unauthorized_client', `the client is not registered for the ${grantType} grant`);
+    }
+    return grantType === 'authorization_code' ? this.grants.exchangeCode(client, params) : this.grants.refresh(client, params);
   }
 
   @Post('introspect')
@@ -51,7 +65,9 @@ export class TokenController {
     noStore(res);
     const { params } = formParams(req);
     const caller = await this.auth.authenticate(req, params, false);
-    return this.tokens.introspect(requiredToken(params), caller);
+    const token = requiredToken(params);
+    const access = await this.tokens.introspect(token, caller);
+    return access.active ? access : this.grants.introspectRefreshToken(token, caller);
   }
 
   @Post('revoke')
@@ -64,6 +80,7 @@ export class TokenController {
     noStore(res);
     const { params } = formParams(req);
     const caller = await this.auth.authenticate(req, params, true);
-    await this.tokens.revoke(requiredToken(params), caller);
+    const token = requiredToken(params);
+    if (!(await this.grants.revokeRefreshToken(token, caller))) await this.tokens.revoke(token, caller);
   }
 }

@@ -1,8 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 export class TokenRequestDto {
-  @ApiProperty({ enum: ['client_credentials'] })
+  @ApiProperty({ enum: ['client_credentials', 'authorization_code', 'refresh_token'] })
   grant_type: string;
+
+  @ApiPropertyOptional({ description: 'authorization_code: the code from the authorization response' })
+  code?: string;
+
+  @ApiPropertyOptional({ description: 'authorization_code: required when the authorization request carried one, and then identical' })
+  redirect_uri?: string;
+
+  @ApiPropertyOptional({ description: 'authorization_code: the PKCE verifier (RFC 7636) whose S256 hash was the code_challenge' })
+  code_verifier?: string;
+
+  @ApiPropertyOptional({ description: 'refresh_token: the refresh token; it is spent, and a new one returned' })
+  refresh_token?: string;
 
   @ApiPropertyOptional({ description: 'Space-delimited; a subset of the client\'s scope (omitted: all of it)', example: 'read write' })
   scope?: string;
@@ -33,8 +45,14 @@ export class TokenResponseDto {
   @ApiProperty({ example: 3600 })
   expires_in: number;
 
-  @ApiPropertyOptional({ example: 'read write' })
+  @ApiPropertyOptional({ example: 'openid offline_access' })
   scope?: string;
+
+  @ApiPropertyOptional({ description: 'Issued when offline_access was granted and the client may use the refresh_token grant' })
+  refresh_token?: string;
+
+  @ApiPropertyOptional({ description: 'OpenID Connect ID token, issued when openid was granted' })
+  id_token?: string;
 }
 
 export class TokenParamDto {
@@ -58,7 +76,9 @@ export class IntrospectionResponseDto {
   @ApiPropertyOptional({ example: 1795676400 }) iat?: number;
   @ApiPropertyOptional() jti?: string;
   @ApiPropertyOptional({ example: 'Bearer' }) token_type?: string;
-  @ApiPropertyOptional({ example: 'access_token' }) token_use?: string;
+  @ApiPropertyOptional({ enum: ['access_token', 'refresh_token'] }) token_use?: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Extra claims the consent app set in session.access_token' })
+  ext?: Record<string, unknown>;
 }
 
 export class SigningKeyDto {

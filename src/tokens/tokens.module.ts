@@ -6,11 +6,14 @@ import { ClientAuthenticationService } from './client-authentication.service.js'
 import { SigningKeysService } from './signing-keys.service.js';
 import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { TokenController } from './token.controller.js';
+import { GrantsService } from './grants.service.js';
+import { IdTokensService } from './id-tokens.service.js';
+import { UserinfoController } from './userinfo.controller.js';
 
 @Module({
   imports: [ClientsModule],
-  controllers: [TokenController, AdminTokensController],
-  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier],
-  exports: [SigningKeysService, SoftwareStatementVerifier],
+  controllers: [TokenController, AdminTokensController, UserinfoController],
+  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier, GrantsService, IdTokensService],
+  exports: [SigningKeysService, SoftwareStatementVerifier, GrantsService, IdTokensService],
 })
 export class TokensModule {}

@@ -41,6 +41,18 @@ const ROUTES: Array<[string, string]> = [
   ['put', '/oauth2/register/{client_id}'],
   ['delete', '/oauth2/register/{client_id}'],
   ['post', '/oauth2/token'],
+  ['get', '/oauth2/auth'],
+  ['get', '/userinfo'],
+  ['post', '/userinfo'],
+  ['get', '/oauth2/sessions/logout'],
+  ['get', '/admin/oauth2/auth/requests/login'],
+  ['put', '/admin/oauth2/auth/requests/login/accept'],
+  ['put', '/admin/oauth2/auth/requests/login/reject'],
+  ['get', '/admin/oauth2/auth/requests/consent'],
+  ['put', '/admin/oauth2/auth/requests/consent/accept'],
+  ['put', '/admin/oauth2/auth/requests/consent/reject'],
+  ['delete', '/admin/oauth2/auth/sessions/login'],
+  ['delete', '/admin/oauth2/auth/sessions/consent'],
   ['post', '/oauth2/introspect'],
   ['post', '/oauth2/revoke'],
   ['get', '/.well-known/openid-configuration'],
@@ -68,9 +80,11 @@ describe('the OpenAPI document and Swagger UI', () => {
         if (path.startsWith('/admin')) expect(`${method} ${path}: ${schemes.join()}`).toContain('admin-api-key');
         if (path === '/oauth2/register') expect(schemes).toEqual(['initial-access-token']);
         if (path === '/oauth2/register/{client_id}') expect(schemes).toEqual(['registration-access-token']);
+        if (path === '/userinfo') expect(schemes).toEqual(['access-token']);
       }
     }
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['admin-api-key', 'initial-access-token', 'registration-access-token']);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['access-token', 'admin-api-key', 'initial-access-token', 'registration-access-token']);
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/dev'))).toEqual([]);
   });
 
   it('describes clients with every metadata field, and the registration request without operator-only fields', () => {

@@ -3,11 +3,19 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { ConfigService as NestConfigService } from '@nestjs/config';
+import { ConfigService, RESOLVED_CONFIG } from '../../src/config/config.service.js';
+import { ConfigError, loadConfig, type ResolvedConfig } from '../../src/config/load-config.js';
 import { renderEnvExample } from '../../src/config/env-example.js';
 import { SCHEMA, envName } from '../../src/config/schema.js';
 
 const SECRETS = { SECRETS_SYSTEM: 's1', ADMIN_API_KEYS: 'k1' };
+const APPS = { URLS_LOGIN: 'https://login.example.com/login', URLS_CONSENT: 'https://login.example.com/consent' };
+
+/** Nest's ConfigService holding a resolved configuration, as ConfigModule provides it. */
+function nestConfig(resolved: ResolvedConfig): NestConfigService {
+  return new NestConfigService({ [RESOLVED_CONFIG]: resolved });
+}
 
 function errorOf(env: Record<string, string>): string {
   try {
@@ -110,16 +118,39 @@ describe('configuration', () => {
     expect(message).toContain('dsn');
     expect(message).toContain('secrets.system');
     expect(message).toContain('admin.api_keys');
-    const strong = { SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32) };
+    const strong = { SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32), ...APPS };
     expect(() => loadConfig({ NODE_ENV: 'production', DSN: 'postgres://h/db', ...strong })).not.toThrow();
   });
 
+  it('refuses to start in production without a login and consent app while the authorization code flow is on', () => {
+    const base = { NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32) };
+    const message = errorOf(base);
+    expect(message).toContain('urls.login, urls.consent');
+    expect(message).toContain('URLS_LOGIN');
+    expect(errorOf({ ...base, URLS_LOGIN: APPS.URLS_LOGIN })).toContain('requires urls.consent ');
+    expect(() => loadConfig({ ...base, OAUTH2_AUTHORIZATION_CODE_ENABLED: 'false' })).not.toThrow();
+    expect(() => loadConfig({ ...base, ...APPS })).not.toThrow();
+  });
+
+  it('outside production, an unset login or consent app is replaced by the built-in development page', () => {
+    const dev = new ConfigService(nestConfig(loadConfig(SECRETS)));
+    expect(dev.developmentPage('login')).toBe(true);
+    expect(dev.loginUrl()).toBe('http://127.0.0.1:4444/dev/login');
+    const own = new ConfigService(nestConfig(loadConfig({ ...SECRETS, ...APPS })));
+    expect(own.developmentPage('login')).toBe(false);
+    expect(own.developmentPage('consent')).toBe(false);
+    expect(own.consentUrl()).toBe(APPS.URLS_CONSENT);
+    const off = new ConfigService(nestConfig(loadConfig({ ...SECRETS, OAUTH2_AUTHORIZATION_CODE_ENABLED: 'false' })));
+    expect(off.developmentPage('login')).toBe(false);
+    expect(off.authorizationCodeFlowEnabled()).toBe(false);
+  });
+
   it('refuses weak secrets in production with one line naming the key', () => {
-    const short = errorOf({ NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 'short', ADMIN_API_KEYS: 'k'.repeat(32) });
+    const short = errorOf({ NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 'short', ADMIN_API_KEYS: 'k'.repeat(32), ...APPS });
     expect(short).toContain('secrets.system');
     expect(short).toContain('fewer than 32 characters');
     expect(short).not.toContain('short');
-    const weakKey = errorOf({ NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: `${'k'.repeat(32)},weak` });
+    const weakKey = errorOf({ NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: `${'k'.repeat(32)},weak`, ...APPS });
     expect(weakKey).toContain('admin.api_keys');
     expect(weakKey).toContain('entry 2');
   });

@@ -1,0 +1,117 @@
+import { Body, Controller, Delete, Get, HttpCode, Put, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import type { HttpRequest } from '../common/http.js';
+import { JsonObjectPipe } from '../common/json-object.pipe.js';
+import { OAuthError } from '../common/oauth-error.js';
+import { queryParam } from '../common/pagination.js';
+import {
+  AcceptConsentRequestDto,
+  AcceptLoginRequestDto,
+  ConsentRequestDto,
+  LoginRequestDto,
+  RedirectToDto,
+  RejectRequestDto,
+} from './login-consent.dto.js';
+import { LoginConsentService, type ConsentRequestView, type LoginRequestView } from './login-consent.service.js';
+
+const loginChallenge = ApiQuery({ name: 'login_challenge', required: true });
+const consentChallenge = ApiQuery({ name: 'consent_challenge', required: true });
+
+/** The login and consent app's side of the flow, at Hydra's paths. */
+@ApiTags('admin: login and consent')
+@ApiBearerAuth(ADMIN_SECURITY)
+@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
+@ApiResponse({ status: 404, type: ErrorResponseDto, description: 'Unknown or expired challenge' })
+@ApiResponse({ status: 409, type: ErrorResponseDto, description: 'The request was already accepted or rejected' })
+@UseGuards(AdminApiKeyGuard)
+@Controller('admin/oauth2/auth')
+export class AdminLoginConsentController {
+  constructor(private readonly flows: LoginConsentService) {}
+
+  @Get('requests/login')
+  @loginChallenge
+  @ApiOperation({ summary: 'Read a login request', operationId: 'getOAuth2LoginRequest' })
+  @ApiOkResponse({ type: LoginRequestDto })
+  loginRequest(@Req() req: HttpRequest): Promise<LoginRequestView> {
+    return this.flows.loginRequest(queryParam(req, 'login_challenge'));
+  }
+
+  @Put('requests/login/accept')
+  @loginChallenge
+  @ApiOperation({ summary: 'Accept a login request: the user is authenticated as subject', operationId: 'acceptOAuth2LoginRequest' })
+  @ApiBody({ type: AcceptLoginRequestDto })
+  @ApiOkResponse({ type: RedirectToDto })
+  acceptLogin(@Req() req: HttpRequest, @Body(JsonObjectPipe) body: Record<string, unknown>): Promise<{ redirect_to: string }> {
+    return this.flows.acceptLogin(queryParam(req, 'login_challenge'), body);
+  }
+
+  @Put('requests/login/reject')
+  @loginChallenge
+  @ApiOperation({ summary: 'Reject a login request: the client gets the error', operationId: 'rejectOAuth2LoginRequest' })
+  @ApiBody({ type: RejectRequestDto })
+  @ApiOkResponse({ type: RedirectToDto })
+  rejectLogin(@Req() req: HttpRequest, @Body(JsonObjectPipe) body: Record<string, unknown>): Promise<{ redirect_to: string }> {
+    return this.flows.rejectLogin(queryParam(req, 'login_challenge'), body);
+  }
+
+  @Get('requests/consent')
+  @consentChallenge
+  @ApiOperation({ summary: 'Read a consent request', operationId: 'getOAuth2ConsentRequest' })
+  @ApiOkResponse({ type: ConsentRequestDto })
+  consentRequest(@Req() req: HttpRequest): Promise<ConsentRequestView> {
+    return this.flows.consentRequest(queryParam(req, 'consent_challenge'));
+  }
+
+  @Put('requests/consent/accept')
+  @consentChallenge
+  @ApiOperation({ summary: 'Accept a consent request with the scopes and audience granted', operationId: 'acceptOAuth2ConsentRequest' })
+  @ApiBody({ type: AcceptConsentRequestDto })
+  @ApiOkResponse({ type: RedirectToDto })
+  acceptConsent(@Req() req: HttpRequest, @Body(JsonObjectPipe) body: Record<string, unknown>): Promise<{ redirect_to: string }> {
+    return this.flows.acceptConsent(queryParam(req, 'consent_challenge'), body);
+  }
+
+  @Put('requests/consent/reject')
+  @consentChallenge
+  @ApiOperation({ summary: 'Reject a consent request: the client gets the error', operationId: 'rejectOAuth2ConsentRequest' })
+  @ApiBody({ type: RejectRequestDto })
+  @ApiOkResponse({ type: RedirectToDto })
+  rejectConsent(@Req() req: HttpRequest, @Body(JsonObjectPipe) body: Record<string, unknown>): Promise<{ redirect_to: string }> {
+    return this.flows.rejectConsent(queryParam(req, 'consent_challenge'), body);
+  }
+
+  @Delete('sessions/login')
+  @HttpCode(204)
+  @ApiQuery({ name: 'subject', required: false, description: 'End every login session of this subject' })
+  @ApiQuery({ name: 'sid', required: false, description: 'End this one login session' })
+  @ApiOperation({ summary: 'End login sessions: the next request asks the login app again', operationId: 'revokeOAuth2LoginSessions' })
+  @ApiNoContentResponse({ description: 'Ended (or there was none)' })
+  async revokeLoginSessions(@Req() req: HttpRequest): Promise<void> {
+    const subject = queryParam(req, 'subject');
+    const sid = queryParam(req, 'sid');
+    if (!subject && !sid) throw new OAuthError('invalid_request', 'subject or sid is required');
+    await this.flows.revokeLoginSessions({ subject: subject || undefined, ids: sid ? [sid] : [] });
+  }
+
+  @Delete('sessions/consent')
+  @HttpCode(204)
+  @ApiQuery({ name: 'subject', required: true })
+  @ApiQuery({ name: 'client', required: false, description: 'Revoke consent given to this client' })
+  @ApiQuery({ name: 'all', required: false, type: Boolean, description: 'Revoke consent given to every client' })
+  @ApiOperation({
+    summary: 'Revoke consent: remembered consent is forgotten and every token issued under it revoked',
+    operationId: 'revokeOAuth2ConsentSessions',
+  })
+  @ApiNoContentResponse({ description: 'Revoked (or there was none)' })
+  async revokeConsentSessions(@Req() req: HttpRequest): Promise<void> {
+    const subject = queryParam(req, 'subject');
+    const client = queryParam(req, 'client');
+    const all = queryParam(req, 'all');
+    if (!subject) throw new OAuthError('invalid_request', 'subject is required');
+    if (all !== undefined && all !== 'true' && all !== 'false') throw new OAuthError('invalid_request', 'all must be true or false');
+    if (!client && all !== 'true') throw new OAuthError('invalid_request', 'name a client, or set all=true');
+    await this.flows.revokeConsent(subject, all === 'true' ? undefined : client);
+  }
+}

@@ -1,0 +1,194 @@
+// Validation of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3,
+// OIDC Core §3.1.2.1). Problems with the client or the redirect URI are
+// answered as JSON; once the redirect URI is known, the rest are sent back to it.
+import type { ClientEntity } from '../clients/client.entity.js';
+import { OAuthError, type OAuthErrorCode } from '../common/oauth-error.js';
+import { splitScope } from '../tokens/grants.service.js';
+
+/** What the flow keeps of a validated request (stored with the flow as JSON). */
+export interface AuthorizationRequest {
+  client_id: string;
+  /** The redirect URI the response goes to. */
+  redirect_uri: string;
+  /** Whether the request named it (then the token request must repeat it, RFC 6749 §4.1.3). */
+  redirect_uri_sent: boolean;
+  scope: string[];
+  audience: string[];
+  state?: string;
+  nonce?: string;
+  code_challenge?: string;
+  prompt: string[];
+  max_age?: number;
+  acr_values: string[];
+  ui_locales: string[];
+  login_hint?: string;
+  display?: string;
+  id_token_hint?: string;
+  request_url: string;
+}
+
+/** An error the authorization endpoint sends back to the client's redirect URI (RFC 6749 §4.1.2.1). */
+export class RedirectableError extends Error {
+  constructor(
+    readonly code: OAuthErrorCode,
+    readonly description: string,
+    readonly redirectUri: string,
+    readonly state: string | undefined,
+  ) {
+    super(`${code}: ${description}`);
+  }
+}
+
+const PROMPTS = ['none', 'login', 'consent', 'select_account'];
+/** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+const MAX_PARAM = 2048;
+
+/**
+ * RFC 8252 §7.3: a native app's loopback redirect URI matches with any port;
+ * every other redirect URI must match a registered one exactly.
+ */
+export function matchesRegisteredRedirect(requested: string, registered: readonly string[]): boolean {
+  if (registered.includes(requested)) return true;
+  let url: URL;
+  try {
+    url = new URL(requested);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' || !LOOPBACK_HOSTS.has(url.hostname) || url.username || url.password) return false;
+  return registered.some((candidate) => {
+    let reg: URL;
+    try {
+      reg = new URL(candidate);
+    } catch {
+      return false;
+    }
+    const withoutPort = (u: URL) => `${u.protocol}//${u.hostname}${u.pathname}${u.search}`;
+    return reg.protocol === 'http:' && reg.hostname === url.hostname && withoutPort(reg) === withoutPort(url) && !reg.hash;
+  });
+}
+
+/** The query parameters, each at most once (RFC 6749 §3.1). */
+export function singleParams(query: URLSearchParams): { params: Map<string, string>; repeated: string[] } {
+  const params = new Map<string, string>();
+  const repeated: string[] = [];
+  for (const [name, value] of query) {
+    if (params.has(name)) repeated.push(name);
+    else params.set(name, value);
+  }
+  return { params, repeated };
+}
+
+export interface RequestPolicy {
+  pkceEnforced: boolean;
+  requestUrl: string;
+}
+
+/** Validates a request for `client`; throws OAuthError (JSON) before the redirect URI is settled, RedirectableError after. */
+export function validateAuthorizationRequest(
+  client: ClientEntity,
+  query: URLSearchParams,
+  policy: RequestPolicy,
+): AuthorizationRequest {
+  const { params, repeated } = singleParams(query);
+  for (const name of ['client_id', 'redirect_uri']) {
+    if (repeated.includes(name)) throw new OAuthError('invalid_request', `${name} must not be repeated`);
+  }
+  const registered = (client.fields.redirect_uris as string[] | undefined) ?? [];
+  const sent = params.get('redirect_uri');
+  let redirectUri: string;
+  if (sent === undefined) {
+    if (registered.length !== 1) throw new OAuthError('invalid_request', 'redirect_uri is required: the client registered more than one');
+    redirectUri = registered[0];
+  } else if (matchesRegisteredRedirect(sent, registered)) {
+    redirectUri = sent;
+  } else {
+    throw new OAuthError('invalid_request', 'redirect_uri does not match any redirect URI registered for the client');
+  }
+
+  const state = params.get('state');
+  const fail = (code: OAuthErrorCode, description: string): never => {
+    throw new RedirectableError(code, description, redirectUri, state !== undefined && state.length <= MAX_PARAM ? state : undefined);
+  };
+  if (repeated.length > 0) fail('invalid_request', `${[...new Set(repeated)].join(', ')} must not be repeated`);
+  for (const [name, value] of params) {
+    if (value.length > MAX_PARAM) fail('invalid_request', `${name} is longer than ${MAX_PARAM} characters`);
+  }
+  if (params.has('request')) fail('request_not_supported', 'request objects are not supported');
+  if (params.has('request_uri')) fail('request_uri_not_supported', 'request_uri is not supported');
+
+  const responseType = params.get('response_type');
+  if (!responseType) fail('invalid_request', 'response_type is required');
+  if (responseType !== 'code') fail('unsupported_response_type', 'only response_type=code is supported');
+  const responseMode = params.get('response_mode');
+  if (responseMode !== undefined && responseMode !== 'query') fail('invalid_request', 'only response_mode=query is supported');
+  const grants = (client.fields.grant_types as string[] | undefined) ?? [];
+  const responseTypes = (client.fields.response_types as string[] | undefined) ?? [];
+  if (!grants.includes('authorization_code') || !responseTypes.includes('code')) {
+    fail('unauthorized_client', 'the client is not registered for the authorization code flow');
+  }
+
+  const scope = splitScope(params.get('scope'));
+  const allowedScope = splitScope(client.fields.scope as string | undefined);
+  const refused = scope.filter((s) => !allowedScope.includes(s));
+  if (refused.length > 0) fail('invalid_scope', `the client may not request: ${refused.join(' ')}`);
+
+  const audience = splitScope(params.get('audience'));
+  const allowedAudience = (client.fields.audience as string[] | undefined) ?? [];
+  const outside = audience.filter((a) => !allowedAudience.includes(a));
+  if (outside.length > 0) fail('invalid_request', `the client may not request the audience: ${outside.join(' ')}`);
+
+  const challenge = params.get('code_challenge');
+  const method = params.get('code_challenge_method');
+  if (challenge === undefined) {
+    if (method !== undefined) fail('invalid_request', 'code_challenge_method was sent without code_challenge');
+    if (client.fields.token_endpoint_auth_method === 'none') fail('invalid_request', 'public clients must use PKCE: code_challenge is required');
+    if (policy.pkceEnforced) fail('invalid_request', 'PKCE is required: code_challenge is required');
+  } else {
+    if (method !== 'S256') fail('invalid_request', 'code_challenge_method must be S256');
+    if (!S256_CHALLENGE.test(challenge)) fail('invalid_request', 'code_challenge must be 43 base64url characters (S256)');
+  }
+
+  const prompt = splitScope(params.get('prompt'));
+  const unknownPrompt = prompt.filter((p) => !PROMPTS.includes(p));
+  if (unknownPrompt.length > 0) fail('invalid_request', `unknown prompt value: ${unknownPrompt.join(' ')}`);
+  if (prompt.includes('none') && prompt.length > 1) fail('invalid_request', 'prompt=none cannot be combined with other values');
+
+  const maxAgeParam = params.get('max_age');
+  let maxAge: number | undefined;
+  if (maxAgeParam !== undefined) {
+    if (!/^\d{1,9}$/.test(maxAgeParam)) fail('invalid_request', 'max_age must be a non-negative integer');
+    maxAge = Number(maxAgeParam);
+  } else if (typeof client.fields.default_max_age === 'number') {
+    maxAge = client.fields.default_max_age;
+  }
+
+  return {
+    client_id: client.id,
+    redirect_uri: redirectUri,
+    redirect_uri_sent: sent !== undefined,
+    scope,
+    audience,
+    state,
+    nonce: params.get('nonce'),
+    code_challenge: challenge,
+    prompt,
+    max_age: maxAge,
+    acr_values: splitScope(params.get('acr_values')),
+    ui_locales: splitScope(params.get('ui_locales')),
+    login_hint: params.get('login_hint'),
+    display: params.get('display'),
+    id_token_hint: params.get('id_token_hint'),
+    request_url: policy.requestUrl,
+  };
+}
+
+/** The authorization response (success or error) on the redirect URI, with `iss` (RFC 9207). */
+export function authorizationResponseUrl(redirectUri: string, issuer: string, values: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries(values)) if (value !== undefined) url.searchParams.set(name, value);
+  url.searchParams.set('iss', issuer);
+  return url.toString();
+}

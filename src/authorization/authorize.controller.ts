@@ -1,0 +1,76 @@
+import { applyDecorators, Controller, Get, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ClientsService } from '../clients/clients.service.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import type { HttpReply, HttpRequest } from '../common/http.js';
+import { OAuthError } from '../common/oauth-error.js';
+import { ConfigService } from '../config/config.service.js';
+import { authorizationResponseUrl, RedirectableError, validateAuthorizationRequest } from './authorization-request.js';
+import { redirect } from './html.js';
+import { LoginConsentService, type Redirect } from './login-consent.service.js';
+
+const CLIENT_ID = /^[\x21-\x7E]{1,255}$/;
+
+const QUERY = [
+  ['client_id', true, undefined],
+  ['response_type', true, 'code'],
+  ['redirect_uri', false, 'Exact match with a registered one; loopback URIs match on any port'],
+  ['scope', false, 'Space-delimited, within the client\'s scope'],
+  ['state', false, undefined],
+  ['nonce', false, undefined],
+  ['code_challenge', false, 'PKCE (RFC 7636); required for public clients'],
+  ['code_challenge_method', false, 'S256'],
+  ['prompt', false, 'none, login or consent'],
+  ['max_age', false, 'Seconds since authentication after which the user logs in again'],
+  ['audience', false, 'Space-delimited access token audience, within the client\'s'],
+] as const;
+
+@ApiTags('oauth2')
+@Controller('oauth2')
+export class AuthorizeController {
+  constructor(
+    private readonly flows: LoginConsentService,
+    private readonly clients: ClientsService,
+    private readonly config: ConfigService,
+  ) {}
+
+  @Get('auth')
+  @ApiOperation({
+    summary: 'Authorization endpoint (RFC 6749 §4.1, PKCE): redirects to the login app, then the consent app, then back to the client',
+    operationId: 'oAuth2Authorize',
+  })
+  @applyDecorators(...QUERY.map(([name, required, description]) => ApiQuery({ name, required, description })))
+  @ApiResponse({ status: 302, description: 'To the login app, the consent app, or the client\'s redirect URI (with code or error, and iss)' })
+  @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Unknown client, or a redirect URI that is not registered (never redirected)' })
+  async authorize(@Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
+    if (!this.config.authorizationCodeFlowEnabled()) throw new OAuthError('not_found', 'the authorization code flow is not enabled');
+    const issuer = this.config.issuer();
+    const query = new URL(req.url, issuer).searchParams;
+    let next: Redirect;
+    try {
+      next = await this.step(req, res, query);
+    } catch (err) {
+      if (!(err instanceof RedirectableError)) throw err;
+      next = {
+        location: authorizationResponseUrl(err.redirectUri, issuer, { error: err.code, error_description: err.description, state: err.state }),
+      };
+    }
+    redirect(res, next.location);
+  }
+
+  private async step(req: HttpRequest, res: HttpReply, query: URLSearchParams): Promise<Redirect> {
+    const loginVerifier = query.get('login_verifier');
+    if (loginVerifier) return this.flows.afterLogin(loginVerifier, req, res);
+    const consentVerifier = query.get('consent_verifier');
+    if (consentVerifier) return this.flows.afterConsent(consentVerifier, req, res);
+    const clientId = query.get('client_id');
+    if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
+    const client = CLIENT_ID.test(clientId) ? await this.clients.find(clientId) : null;
+    if (!client) throw new OAuthError('invalid_client', 'unknown client_id', { status: 400 });
+    const request = validateAuthorizationRequest(client, query, {
+      pkceEnforced: this.config.get('oauth2.pkce.enforced') === true,
+      requestUrl: new URL(req.url, this.config.issuer()).toString(),
+    });
+    return this.flows.start(request, req, res);
+  }
+}
