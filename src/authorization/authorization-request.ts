@@ -2,6 +2,7 @@
 // OIDC Core §3.1.2.1). Problems with the client or the redirect URI are
 // answered as JSON; once the redirect URI is known, the rest are sent back to it.
 import type { ClientEntity } from '../clients/client.entity.js';
+import type { HttpRequest } from '../common/http.js';
 import { OAuthError, type OAuthErrorCode } from '../common/oauth-error.js';
 import { splitScope } from '../tokens/grants.service.js';
 
@@ -68,6 +69,12 @@ export function matchesRegisteredRedirect(requested: string, registered: readonl
     const withoutPort = (u: URL) => `${u.protocol}//${u.hostname}${u.pathname}${u.search}`;
     return reg.protocol === 'http:' && reg.hostname === url.hostname && withoutPort(reg) === withoutPort(url) && !reg.hash;
   });
+}
+
+/** The query string's parameters, repeats kept (they are refused later, RFC 6749 §3.1). */
+export function queryOf(req: HttpRequest): URLSearchParams {
+  const at = req.url.indexOf('?');
+  return new URLSearchParams(at < 0 ? '' : req.url.slice(at + 1));
 }
 
 /** The query parameters, each at most once (RFC 6749 §3.1). */

@@ -5,11 +5,12 @@ import { ErrorResponseDto } from '../common/error-response.dto.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
-import { authorizationResponseUrl, RedirectableError, validateAuthorizationRequest } from './authorization-request.js';
+import { authorizationResponseUrl, queryOf, RedirectableError, validateAuthorizationRequest } from './authorization-request.js';
 import { redirect } from './html.js';
 import { LoginConsentService, type Redirect } from './login-consent.service.js';
 
 const CLIENT_ID = /^[\x21-\x7E]{1,255}$/;
+
 
 const QUERY = [
   ['client_id', true, undefined],
@@ -45,7 +46,7 @@ export class AuthorizeController {
   async authorize(@Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
     if (!this.config.authorizationCodeFlowEnabled()) throw new OAuthError('not_found', 'the authorization code flow is not enabled');
     const issuer = this.config.issuer();
-    const query = new URL(req.url, issuer).searchParams;
+    const query = queryOf(req);
     let next: Redirect;
     try {
       next = await this.step(req, res, query);
@@ -69,7 +70,7 @@ export class AuthorizeController {
     if (!client) throw new OAuthError('invalid_client', 'unknown client_id', { status: 400 });
     const request = validateAuthorizationRequest(client, query, {
       pkceEnforced: this.config.get('oauth2.pkce.enforced') === true,
-      requestUrl: new URL(req.url, this.config.issuer()).toString(),
+      requestUrl: `${this.config.issuer()}${req.url}`,
     });
     return this.flows.start(request, req, res);
   }

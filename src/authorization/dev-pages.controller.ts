@@ -6,6 +6,7 @@ import { toOAuthError } from '../common/oauth-exception.filter.js';
 import { queryParam } from '../common/pagination.js';
 import { ConfigService } from '../config/config.service.js';
 import { formParams } from '../tokens/form-params.js';
+import { queryOf } from './authorization-request.js';
 import { escapeHtml, redirect, sendPage } from './html.js';
 import { LoginConsentService } from './login-consent.service.js';
 
@@ -136,7 +137,7 @@ export class DevPagesController {
   @Get('callback')
   callback(@Req() req: HttpRequest, @Res() res: HttpReply): void {
     this.enabled('login');
-    const query = new URL(req.url, this.config.issuer()).searchParams;
+    const query = queryOf(req);
     const rows = [...query]
       .map(([name, value]) => `<li><code>${escapeHtml(name)}</code> = <code>${escapeHtml(value)}</code></li>`)
       .join('');

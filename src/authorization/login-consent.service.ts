@@ -15,6 +15,8 @@ import { GrantsService, type GrantSession } from '../tokens/grants.service.js';
 import { authorizationResponseUrl, RedirectableError, type AuthorizationRequest } from './authorization-request.js';
 
 export const SESSION_COOKIE = 'registrar_session';
+/** A login remembered "for the browser session" still ends on the server after this long (the browser may never close). */
+const BROWSER_SESSION_CAP_S = 30 * 86400;
 const CSRF_COOKIE_PREFIX = 'registrar_csrf_';
 
 type FlowState = 'login_requested' | 'login_accepted' | 'login_rejected' | 'consent_requested' | 'consent_accepted' | 'consent_rejected' | 'done';
@@ -335,8 +337,8 @@ export class LoginConsentService {
     await this.database.run(
       'session_insert',
       `INSERT INTO login_sessions (id, subject, authenticated_at, acr, amr, remember, expires_at)
-       VALUES ($1, $2, to_timestamp($3), $4, $5, true, CASE WHEN $6::int > 0 THEN now() + make_interval(secs => $6) END)`,
-      [id, login.subject, login.auth_time, login.acr, JSON.stringify(login.amr), login.remember_for],
+       VALUES ($1, $2, to_timestamp($3), $4, $5, true, now() + make_interval(secs => $6))`,
+      [id, login.subject, login.auth_time, login.acr, JSON.stringify(login.amr), login.remember_for || BROWSER_SESSION_CAP_S],
     );
     setCookie(res, SESSION_COOKIE, signCookieValue(id, this.config.systemSecrets()), {
       path: '/',

@@ -7,7 +7,7 @@ import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { formParams } from '../tokens/form-params.js';
 import { IdTokensService } from '../tokens/id-tokens.service.js';
-import { singleParams } from './authorization-request.js';
+import { queryOf, singleParams } from './authorization-request.js';
 import { escapeHtml, redirect, sendPage } from './html.js';
 import { LoginConsentService } from './login-consent.service.js';
 
@@ -33,7 +33,7 @@ export class LogoutController {
   @ApiOperation({ summary: 'RP-initiated logout: ends the browser\'s login session', operationId: 'revokeOidcSession' })
   @ApiResponse({ status: 302, description: 'To the post_logout_redirect_uri (with state), or to urls.post_logout_redirect' })
   async get(@Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
-    const { params, repeated } = singleParams(new URL(req.url, this.config.issuer()).searchParams);
+    const { params, repeated } = singleParams(queryOf(req));
     if (repeated.length > 0) throw new OAuthError('invalid_request', `${repeated[0]} must not be repeated`);
     await this.logout(Object.fromEntries(params), false, req, res);
   }
