@@ -58,7 +58,8 @@ export function matchesRegisteredRedirect(requested: string, registered: readonl
   } catch {
     return false;
   }
-  if (url.protocol !== 'http:' || !LOOPBACK_HOSTS.has(url.hostname) || url.username || url.password) return false;
+  // RFC 6749 §3.1.2: no fragment, not even an empty one; only the port may differ.
+  if (url.protocol !== 'http:' || !LOOPBACK_HOSTS.has(url.hostname) || url.username || url.password || requested.includes('#')) return false;
   return registered.some((candidate) => {
     let reg: URL;
     try {

@@ -30,9 +30,8 @@ export function setCookie(res: HttpReply, name: string, value: string, options: 
   const attributes = [`${name}=${value}`, `Path=${options.path}`, 'HttpOnly', 'SameSite=Lax'];
   if (options.maxAge !== undefined) attributes.push(`Max-Age=${options.maxAge}`);
   if (options.secure) attributes.push('Secure');
-  const existing = res.getHeader('set-cookie');
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-  res.header('set-cookie', [...list, attributes.join('; ')]);
+  // Fastify adds each Set-Cookie to those already set on the reply.
+  res.header('set-cookie', attributes.join('; '));
 }
 
 function mac(secret: string, value: string): string {

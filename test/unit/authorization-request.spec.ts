@@ -74,6 +74,8 @@ describe('redirect URI matching (RFC 6749 §3.1.2, RFC 8252 §7.3)', () => {
     expect(matchesRegisteredRedirect('http://127.0.0.2:51234/native', registered)).toBe(false);
     expect(matchesRegisteredRedirect('http://user@127.0.0.1:5/native', registered)).toBe(false);
     expect(matchesRegisteredRedirect('not a url', registered)).toBe(false);
+    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native#frag', registered)).toBe(false);
+    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native#', registered)).toBe(false);
   });
 });
 
