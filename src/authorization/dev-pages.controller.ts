@@ -60,7 +60,7 @@ export class DevPagesController {
           `<input type="hidden" name="login_challenge" value="${escapeHtml(challenge!)}">` +
           `<label for="subject">User name</label><input type="text" id="subject" name="subject" value="${escapeHtml(hint)}" required autofocus>` +
           `<label><input type="checkbox" name="remember" value="on"> Remember me for an hour</label>` +
-          `<button type="submit" name="action" value="accept">Sign in</button><button type="submit" name="action" value="deny">Deny</button></form>`,
+          `<button type="submit" name="action" value="accept">Sign in</button><button type="submit" name="action" value="deny" formnovalidate>Deny</button></form>`,
       );
     });
   }
@@ -107,7 +107,7 @@ export class DevPagesController {
           `<form method="post" action="/dev/consent"><input type="hidden" name="consent_challenge" value="${escapeHtml(challenge!)}">` +
           (scopes ? `<p>Requested scopes:</p><ul>${scopes}</ul>` : '<p>No scopes were requested.</p>') +
           `<label><input type="checkbox" name="remember" value="on"> Remember this decision</label>` +
-          `<button type="submit" name="action" value="accept">Allow</button><button type="submit" name="action" value="deny">Deny</button></form>`,
+          `<button type="submit" name="action" value="accept">Allow</button><button type="submit" name="action" value="deny" formnovalidate>Deny</button></form>`,
       );
     });
   }
