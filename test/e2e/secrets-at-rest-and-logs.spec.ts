@@ -1,7 +1,9 @@
 // Secrets at rest and in the logs, over a whole lifecycle on a database of its
 // own. SPEC §4: the IAT, the client secret and the registration access token
 // are stored only as hashes. SPEC §7: opaque tokens are stored only as a keyed
-// hash; signing keys' private parts are encrypted with secrets.system. SPEC §8:
+// hash; signing keys' private parts are encrypted with secrets.system. SPEC §10:
+// login and consent challenges and verifiers, codes and refresh tokens are
+// stored as keyed hashes; cookies are signed, never stored. SPEC §8:
 // secrets, tokens and Authorization headers are never logged.
 //
 // Every secret value seen on the wire is collected; then every row of every
@@ -9,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { machineClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
+import { acceptConsent, acceptLogin, authorizeUrl, Browser } from '../support/oauth-flow.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
 
 const SYSTEM_SECRET = 'test-system-secret-0123456789abcdef';
@@ -131,6 +134,42 @@ async function lifecycle(): Promise<void> {
   keep('opaque access token of the chosen-secret client', chosenTokenBody.access_token);
   for (const token of [opaque1, opaque2]) expect(token.split('.')).toHaveLength(1);
 
+  // The authorization code flow: the challenges, verifiers and cookies of the browser leg, the code, refresh tokens.
+  const web = await expectStatus(
+    call('/admin/clients', {
+      authorization: admin,
+      json: {
+        redirect_uris: ['https://app.example.com/cb'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        scope: 'openid offline_access',
+      },
+    }),
+    201,
+  );
+  const webId = web.client_id as string;
+  const webSecret = keep('code-flow client secret', web.client_secret);
+  const browser = new Browser();
+  const toLogin = await browser.follow(authorizeUrl(svc, { client_id: webId, response_type: 'code', scope: 'openid offline_access', state: 'state-123' }));
+  const loginChallenge = keep('login challenge', toLogin.searchParams.get('login_challenge'));
+  for (const [name, value] of browser.cookies) keep(`flow cookie ${name}`, value);
+  const login = await acceptLogin(svc, loginChallenge, { subject: 'alice', remember: true, remember_for: 3600 });
+  keep('login verifier', new URL(login.redirectTo).searchParams.get('login_verifier'));
+  const toConsent = await browser.follow(login.redirectTo);
+  keep('login session cookie', browser.cookies.get('registrar_session'));
+  const consent = await acceptConsent(svc, keep('consent challenge', toConsent.searchParams.get('consent_challenge')));
+  keep('consent verifier', new URL(consent.redirectTo).searchParams.get('consent_verifier'));
+  const code = keep('authorization code', (await browser.follow(consent.redirectTo)).searchParams.get('code'));
+  const granted = await expectStatus(call('/oauth2/token', { authorization: basic(webId, webSecret), form: { grant_type: 'authorization_code', code } }), 200);
+  keep('code-flow access token', granted.access_token);
+  keep('ID token signature', signatureOf(granted.id_token as string));
+  const refreshed = await expectStatus(
+    call('/oauth2/token', { authorization: basic(webId, webSecret), form: { grant_type: 'refresh_token', refresh_token: keep('first refresh token', granted.refresh_token) } }),
+    200,
+  );
+  keep('second refresh token', refreshed.refresh_token);
+  keep('refreshed access token', refreshed.access_token);
+
   // Introspection, by the client and by the operator.
   expect(await introspect(jwt1, basic(jwtClient.client_id as string, jwtSecret))).toBe(true);
   expect(await introspect(opaque1, undefined, { client_id: opaqueClient.client_id as string, client_secret: opaqueSecret })).toBe(true);
@@ -214,8 +253,10 @@ afterAll(async () => {
 });
 
 describe('secrets at rest and in the logs, after a full lifecycle', () => {
-  it('saw every kind of secret on the wire: IAT, client secrets, both registration access tokens, opaque tokens, JWT signatures, the admin key', () => {
-    expect([...secrets.keys()].sort()).toEqual(
+  it('saw every kind of secret on the wire: IAT, client secrets, registration access tokens, opaque tokens, JWT signatures, the admin key, and the code flow\'s challenges, verifiers, cookies, code and refresh tokens', () => {
+    const cookies = [...secrets.keys()].filter((k) => k.startsWith('flow cookie registrar_csrf_'));
+    expect(cookies).toHaveLength(1);
+    expect([...secrets.keys()].filter((k) => !cookies.includes(k)).sort()).toEqual(
       [
         'DCR client secret',
         'JWT admin client secret',
@@ -231,6 +272,18 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
         'second JWT access token (after key rotation) signature',
         'second registration access token',
         'system secret',
+        'code-flow client secret',
+        'login challenge',
+        'login verifier',
+        'login session cookie',
+        'consent challenge',
+        'consent verifier',
+        'authorization code',
+        'code-flow access token',
+        'ID token signature',
+        'first refresh token',
+        'second refresh token',
+        'refreshed access token',
       ].sort(),
     );
     // The two JWTs were signed by different keys (the second after rotation).
