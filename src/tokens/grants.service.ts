@@ -83,7 +83,8 @@ export class GrantsService {
   private lifetime(scope: string[]): number {
     const access = this.config.get('ttl.access_token') as number;
     const refresh = scope.some((s) => OFFLINE_SCOPES.includes(s)) ? (this.config.get('ttl.refresh_token') as number) : 0;
-    return Math.max(access, refresh, this.config.get('ttl.auth_code') as number);
+    // Counted from consent: the tokens are issued when the code is redeemed, up to ttl.auth_code later.
+    return Math.max(access, refresh) + (this.config.get('ttl.auth_code') as number);
   }
 
   /** Records the grant and returns the authorization code that redeems it. */
@@ -125,27 +126,31 @@ export class GrantsService {
     return code;
   }
 
-  /** RFC 6749 §4.1.3 with PKCE: the code is consumed first, then checked, so a wrong guess burns it. */
+  /** RFC 6749 §4.1.3 with PKCE: the code is spent first, then checked, so a wrong verifier or redirect_uri burns it. */
   async exchangeCode(client: ClientEntity, params: Record<string, string>): Promise<TokenResponse> {
     if (!params.code) throw new OAuthError('invalid_request', 'code is required');
     const hashes = this.hashes(params.code);
     const [used] = await this.database.run(
       'code_redeem',
       `UPDATE authorization_codes SET used_at = now()
-        WHERE code_hash = ANY($1) AND used_at IS NULL
-        RETURNING grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at > now() AS live`,
-      [hashes],
+        WHERE code_hash = ANY($1) AND used_at IS NULL AND client_id = $2
+        RETURNING grant_id, redirect_uri, code_challenge, nonce, expires_at > now() AS live`,
+      [hashes, client.id],
     );
     if (!used) {
-      const [replayed] = await this.database.run('code_replayed', `SELECT grant_id, client_id FROM authorization_codes WHERE code_hash = ANY($1)`, [hashes]);
-      if (replayed && replayed.client_id === client.id) {
+      // Another client's code is refused without spending it; its own client's second use is a replay.
+      const [replayed] = await this.database.run(
+        'code_replayed',
+        `SELECT grant_id FROM authorization_codes WHERE code_hash = ANY($1) AND client_id = $2 AND used_at IS NOT NULL`,
+        [hashes, client.id],
+      );
+      if (replayed) {
         // RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
         await this.revokeGrants([replayed.grant_id]);
         throw invalidGrant('the authorization code was already used; the tokens issued for it are revoked');
       }
       throw invalidGrant('the authorization code is unknown, expired or was issued to another client');
     }
-    if (used.client_id !== client.id) throw invalidGrant('the authorization code is unknown, expired or was issued to another client');
     if (!used.live) throw invalidGrant('the authorization code has expired');
     if (used.redirect_uri !== null && params.redirect_uri !== used.redirect_uri) {
       throw invalidGrant('redirect_uri does not match the one of the authorization request');

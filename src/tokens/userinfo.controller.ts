@@ -8,6 +8,7 @@ import { ConfigService } from '../config/config.service.js';
 import { AccessTokensService } from './access-tokens.service.js';
 import { formParams } from './form-params.js';
 import { GrantsService } from './grants.service.js';
+import { extraClaims } from './id-tokens.service.js';
 
 export const USERINFO_SECURITY = 'access-token';
 
@@ -59,6 +60,6 @@ export class UserinfoController {
         headers: { 'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="openid"' },
       });
     }
-    return { ...claims, sub: info.subject };
+    return { ...extraClaims(claims), sub: info.subject };
   }
 }
