@@ -1,10 +1,10 @@
 // CORS for the endpoints browser-based clients call: registration, token,
-// introspection, revocation, discovery and JWKS. Admin routes never answer
-// cross-origin requests.
+// introspection, revocation, userinfo, discovery and JWKS. Admin routes, the
+// authorization endpoint and the login pages never answer cross-origin requests.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { requestPath } from './http.js';
 
-const PUBLIC_PREFIXES = ['/oauth2/register', '/oauth2/token', '/oauth2/introspect', '/oauth2/revoke', '/.well-known/'];
+const PUBLIC_PREFIXES = ['/oauth2/register', '/oauth2/token', '/oauth2/introspect', '/oauth2/revoke', '/userinfo', '/.well-known/'];
 
 /** An onRequest hook; answers preflights itself. */
 export function corsHook(allowedOrigins: readonly string[]) {

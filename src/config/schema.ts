@@ -37,7 +37,7 @@ export const SCHEMA = {
   'serve.public.cors.allowed_origins': key(
     list(text),
     [],
-    'Origins (or *) whose browsers may call the registration, token, introspection, revocation, discovery and JWKS endpoints',
+    'Origins (or *) whose browsers may call the registration, token, introspection, revocation, userinfo, discovery and JWKS endpoints',
   ),
   'serve.public.trusted_proxies': key(
     list(text),

@@ -541,6 +541,14 @@ describe('CORS with serve.public.cors.allowed_origins=https://app.example.com', 
     expectCors(res);
   });
 
+  it('answers userinfo (a single-page app reads it) but not the authorization endpoint from the allowed origin', async () => {
+    const info = await fetch(`${svc.url}/userinfo`, { headers: { Origin: ORIGIN } });
+    expect(info.status).toBe(401);
+    expectCors(info);
+    const auth = await fetch(`${svc.url}/oauth2/auth?client_id=${encodeURIComponent(client.client_id)}`, { headers: { Origin: ORIGIN } });
+    expect(auth.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('answers discovery and the JWKS from the allowed origin with CORS headers', async () => {
     for (const path of ['/.well-known/openid-configuration', '/.well-known/jwks.json']) {
       const res = await fetch(svc.url + path, { headers: { Origin: ORIGIN } });
