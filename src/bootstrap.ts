@@ -2,6 +2,7 @@
 // on Fastify (measured several times faster than Express here: docs/benchmarks.md).
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -58,7 +59,28 @@ function adapter(config: ResolvedConfig, logger: AppLogger): FastifyAdapter {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 1024 },
     // Malformed URLs and the like, refused by the router itself, answer in the OAuth error format too.
     frameworkErrors: (err: Error, req: HttpRequest, reply: FastifyReply) => sendError(err, req, reply, logger),
+    // Requests whose head Node cannot parse never reach Fastify's routing; they get the OAuth error shape too.
+    clientErrorHandler: answerUnreadableRequest,
   });
+}
+
+/** A 408, 431 or 400 in the one error shape, written straight to the socket, which is then closed. */
+function answerUnreadableRequest(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, error, description] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'invalid_request', 'the request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'invalid_request', 'the request head (URL and headers) is too large']
+        : [400, 'Bad Request', 'invalid_request', 'the request could not be parsed'];
+  const body = JSON.stringify({ error, error_description: description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** Body parsers, request ids, CORS, the access log and metrics, as Fastify hooks. */
