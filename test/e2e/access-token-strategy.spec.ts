@@ -9,8 +9,9 @@ import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
+import { adminIntrospect } from '../support/oauth-flow.js';
+import { STRATEGY_MATRIX, strategyEnv, type Strategy } from '../support/strategy-matrix.js';
 
-type Strategy = 'opaque' | 'jwt';
 
 interface Credentials {
   clientId: string;
@@ -24,12 +25,10 @@ interface Discovery {
   introspection_endpoint: string;
 }
 
-const DCR_KEY = 'OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN';
-const GLOBAL_KEY = 'STRATEGIES_ACCESS_TOKEN';
 const SCOPE = 'read write';
 
 function envFor(dcr: Strategy | undefined, global: Strategy, extra: Record<string, string> = {}): Record<string, string> {
-  return { [GLOBAL_KEY]: global, ...(dcr ? { [DCR_KEY]: dcr } : {}), ...extra };
+  return { ...strategyEnv(dcr, global), ...extra };
 }
 
 function form(params: Record<string, string>): RequestInit {
@@ -128,15 +127,7 @@ async function introspectAsClient(svc: RunningApp, token: string, creds: Credent
   return (await res.json()) as Record<string, unknown>;
 }
 
-async function introspectAsAdmin(svc: RunningApp, token: string): Promise<Record<string, unknown>> {
-  const res = await svc.admin('/admin/oauth2/introspect', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
-}
+const introspectAsAdmin = adminIntrospect;
 
 /** SPEC §7: random, at least 256 bits, not a JWT, readable only through introspection (both doors). */
 async function expectOpaque(svc: RunningApp, token: string, creds: Credentials, scope = SCOPE): Promise<void> {
@@ -158,14 +149,8 @@ async function expectFormat(svc: RunningApp, creds: Credentials, expected: Strat
 }
 
 // SPEC §1 behaviour matrix: DCR key / global key -> DCR client's tokens.
-const MATRIX: { dcr: Strategy | undefined; global: Strategy; dcrClientGets: Strategy }[] = [
-  { dcr: undefined, global: 'opaque', dcrClientGets: 'opaque' },
-  { dcr: undefined, global: 'jwt', dcrClientGets: 'jwt' },
-  { dcr: 'opaque', global: 'jwt', dcrClientGets: 'opaque' },
-  { dcr: 'jwt', global: 'opaque', dcrClientGets: 'jwt' },
-];
 
-describe.each(MATRIX.map((row) => ({ ...row, dcrLabel: row.dcr ?? 'unset' })))(
+describe.each(STRATEGY_MATRIX)(
   'with the DCR strategy $dcrLabel and the global strategy $global',
   ({ dcr, global, dcrClientGets }) => {
     let svc: RunningApp;

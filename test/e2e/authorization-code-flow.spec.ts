@@ -2,6 +2,7 @@
 // redirects: a public native client registered through DCR (PKCE, loopback
 // port change) and a confidential web client.
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { nativeAppClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { registerClient } from '../support/dcr.js';
 import { Browser, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
@@ -15,14 +16,7 @@ describe('authorization code flow', () => {
   afterAll(() => svc.close());
 
   it('runs for a DCR public native client with PKCE on a loopback redirect with another port', async () => {
-    const client = await registerClient(svc, {
-      application_type: 'native',
-      redirect_uris: ['http://127.0.0.1/callback'],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-      scope: 'openid offline_access profile',
-    });
+    const client = await registerClient(svc, nativeAppClient({ scope: 'openid offline_access profile' }));
     const clientId = client.client_id as string;
     const { verifier, challenge } = pkcePair();
     const browser = new Browser();

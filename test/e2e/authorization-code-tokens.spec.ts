@@ -7,13 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { JanitorService } from '../../src/database/janitor.service.js';
-import { machineClient } from '../factories/clients.js';
+import { machineClient, nativeAppClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
-import { Browser, pkcePair, runFlow, tokenRequest, type FlowResult } from '../support/oauth-flow.js';
+import { adminIntrospect, Browser, type FlowResult, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
+import { STRATEGY_MATRIX, strategyEnv, type Strategy } from '../support/strategy-matrix.js';
 
-type Format = 'opaque' | 'jwt';
+type Format = Strategy;
 const FORMATS: Format[] = ['opaque', 'jwt'];
 
 const FLOW_ENV = { URLS_LOGIN: 'https://login.example.com/login', URLS_CONSENT: 'https://login.example.com/consent' };
@@ -86,15 +87,7 @@ async function webClient(svc: RunningApp, overrides: Record<string, unknown> = {
 
 /** A public native client registered through DCR (token_endpoint_auth_method none, PKCE). */
 async function nativeClient(svc: RunningApp, overrides: Record<string, unknown> = {}, format?: Format): Promise<Client> {
-  const body = await registerClient(svc, {
-    application_type: 'native',
-    redirect_uris: [NATIVE_REDIRECT],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-    scope: 'openid offline_access profile',
-    ...overrides,
-  });
+  const body = await registerClient(svc, nativeAppClient({ redirect_uris: [NATIVE_REDIRECT], scope: 'openid offline_access profile', ...overrides }));
   const client = { id: body.client_id as string, isPublic: true };
   expect(body.client_secret).toBeUndefined();
   if (format) await setStrategy(svc, client.id, format);
@@ -184,15 +177,7 @@ async function tokensFor(svc: RunningApp, client: Client, options: AuthorizeOpti
   return { ...ok(await exchange(svc, client, authorized)), authorized };
 }
 
-async function introspect(svc: RunningApp, token: string): Promise<Record<string, unknown>> {
-  const res = await svc.admin('/admin/oauth2/introspect', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
-}
+const introspect = adminIntrospect;
 
 async function activeStates(svc: RunningApp, tokens: string[]): Promise<boolean[]> {
   return Promise.all(tokens.map(async (t) => (await introspect(svc, t)).active === true));
@@ -873,21 +858,15 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
 });
 
 // SPEC §1 on this flow: DCR key / global key -> the DCR client's access tokens, also after refresh.
-const MATRIX: Array<{ dcr: Format | undefined; global: Format; expected: Format }> = [
-  { dcr: undefined, global: 'opaque', expected: 'opaque' },
-  { dcr: undefined, global: 'jwt', expected: 'jwt' },
-  { dcr: 'opaque', global: 'jwt', expected: 'opaque' },
-  { dcr: 'jwt', global: 'opaque', expected: 'jwt' },
-];
 
-describe.each(MATRIX.map((row) => ({ ...row, dcrLabel: row.dcr ?? 'unset' })))(
+describe.each(STRATEGY_MATRIX)(
   'authorization code flow with the DCR strategy $dcrLabel and the global strategy $global',
-  ({ dcr, global, expected }) => {
+  ({ dcr, global, dcrClientGets: expected }) => {
     let svc: RunningApp;
 
     beforeAll(async () => {
       svc = await startApp({
-        env: { ...FLOW_ENV, STRATEGIES_ACCESS_TOKEN: global, ...(dcr ? { OIDC_DYNAMIC_CLIENT_REGISTRATION_STRATEGIES_ACCESS_TOKEN: dcr } : {}) },
+        env: { ...FLOW_ENV, ...strategyEnv(dcr, global) },
       });
     });
     afterAll(async () => {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Configuration, OAuth2Api } from '@ory/hydra-client';
 import { decodeJwt } from 'jose';
+import { nativeAppClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
@@ -50,15 +51,7 @@ async function webClient(metadata: Record<string, unknown> = {}, on: RunningApp 
 
 /** A public native client (token_endpoint_auth_method none) on a loopback redirect URI. */
 async function nativeClient(metadata: Record<string, unknown> = {}): Promise<string> {
-  const client = await registerClient(svc, {
-    application_type: 'native',
-    redirect_uris: ['http://127.0.0.1/callback'],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-    scope: 'openid offline_access',
-    ...metadata,
-  });
+  const client = await registerClient(svc, nativeAppClient(metadata));
   return client.client_id as string;
 }
 

@@ -8,12 +8,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { registerClient } from '../support/dcr.js';
 import { authorizeUrl, Browser as CookieBrowser, pkcePair, tokenRequest } from '../support/oauth-flow.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../.test-output/', import.meta.url).pathname;
 const CLIENT_NAME = 'Dev Pages Demo';
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
@@ -52,7 +52,6 @@ describe('built-in development pages in Chromium', () => {
   let clientId: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)`);
     callback = await startCallbackServer();
     redirectUri = `${callback.base}/callback`;
     const client = await registerClient(svc, {
@@ -64,10 +63,7 @@ describe('built-in development pages in Chromium', () => {
       scope: 'openid profile',
     });
     clientId = client.client_id as string;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

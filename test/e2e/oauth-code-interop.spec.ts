@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Configuration, OAuth2Api } from '@ory/hydra-client';
 import * as client from 'openid-client';
+import { nativeAppClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { registerClient } from '../support/dcr.js';
 import { Browser } from '../support/oauth-flow.js';
@@ -33,15 +34,7 @@ function discover(clientId: string, auth: client.ClientAuth, secret?: string): P
 }
 
 async function nativeClient(): Promise<string> {
-  const body = await registerClient(svc, {
-    application_type: 'native',
-    client_name: 'Interop CLI',
-    redirect_uris: ['http://127.0.0.1/cb'],
-    token_endpoint_auth_method: 'none',
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    scope: 'openid offline_access',
-  });
+  const body = await registerClient(svc, nativeAppClient({ client_name: 'Interop CLI', redirect_uris: ['http://127.0.0.1/cb'] }));
   expect(body.client_secret).toBeUndefined();
   return body.client_id as string;
 }

@@ -23,6 +23,21 @@ export function webClient(overrides: Record<string, unknown> = {}): Record<strin
   };
 }
 
+/** A public native app (RFC 8252): loopback redirect, no client secret, PKCE, openid and offline_access. */
+export function nativeAppClient(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1;
+  return {
+    client_name: `native-${process.pid}-${counter}`,
+    application_type: 'native',
+    redirect_uris: ['http://127.0.0.1/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    scope: 'openid offline_access',
+    ...overrides,
+  };
+}
+
 /** A public EC P-256 JWK (the private half was discarded). */
 export const PUBLIC_JWK = {
   kty: 'EC',

@@ -116,3 +116,14 @@ export async function tokenRequest(
   const res = await fetch(`${svc.url}/oauth2/token`, { method: 'POST', headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+/** POST /admin/oauth2/introspect: what the operator sees of any token (expects 200). */
+export async function adminIntrospect(svc: RunningApp, token: string): Promise<Record<string, unknown>> {
+  const res = await svc.admin('/admin/oauth2/introspect', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  if (res.status !== 200) throw new Error(`admin introspection answered ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
