@@ -1224,6 +1224,10 @@ export interface components {
             /** Format: date-time */
             requested_at: string;
         };
+        RedirectToDto: {
+            /** @description Send the browser here */
+            redirect_to: string;
+        };
         AcceptLoginRequestDto: {
             /**
              * @description The authenticated user's id; becomes sub
@@ -1242,10 +1246,6 @@ export interface components {
             context?: {
                 [key: string]: unknown;
             };
-        };
-        RedirectToDto: {
-            /** @description Send the browser here */
-            redirect_to: string;
         };
         RejectRequestDto: {
             /**
@@ -2607,13 +2607,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Already answered: send the browser to redirect_to to start again */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectToDto"];
                 };
             };
         };
@@ -2659,7 +2668,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2711,7 +2720,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2759,13 +2768,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Already answered: send the browser to redirect_to to start again */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectToDto"];
                 };
             };
         };
@@ -2811,7 +2829,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2863,7 +2881,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2913,7 +2931,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2964,7 +2982,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The request was already accepted or rejected */
+            /** @description The request was already accepted or rejected (a second answer) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Put, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Put, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
-import type { HttpRequest } from '../common/http.js';
+import type { HttpReply, HttpRequest } from '../common/http.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { queryParam } from '../common/pagination.js';
@@ -14,7 +14,17 @@ import {
   RedirectToDto,
   RejectRequestDto,
 } from './login-consent.dto.js';
-import { LoginConsentService, type ConsentRequestView, type LoginRequestView } from './login-consent.service.js';
+import { LoginConsentService, RequestAlreadyHandled, type ConsentRequestView, type LoginRequestView } from './login-consent.service.js';
+
+async function goneWhenHandled<T>(res: HttpReply, read: () => Promise<T>): Promise<T | RedirectToDto> {
+  try {
+    return await read();
+  } catch (err) {
+    if (!(err instanceof RequestAlreadyHandled)) throw err;
+    res.status(410);
+    return { redirect_to: err.redirectTo };
+  }
+}
 
 const loginChallenge = ApiQuery({ name: 'login_challenge', required: true });
 const consentChallenge = ApiQuery({ name: 'consent_challenge', required: true });
@@ -24,7 +34,7 @@ const consentChallenge = ApiQuery({ name: 'consent_challenge', required: true })
 @ApiBearerAuth(ADMIN_SECURITY)
 @ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
 @ApiResponse({ status: 404, type: ErrorResponseDto, description: 'Unknown or expired challenge' })
-@ApiResponse({ status: 409, type: ErrorResponseDto, description: 'The request was already accepted or rejected' })
+@ApiResponse({ status: 409, type: ErrorResponseDto, description: 'The request was already accepted or rejected (a second answer)' })
 @UseGuards(AdminApiKeyGuard)
 @Controller('admin/oauth2/auth')
 export class AdminLoginConsentController {
@@ -34,8 +44,9 @@ export class AdminLoginConsentController {
   @loginChallenge
   @ApiOperation({ summary: 'Read a login request', operationId: 'getOAuth2LoginRequest' })
   @ApiOkResponse({ type: LoginRequestDto })
-  loginRequest(@Req() req: HttpRequest): Promise<LoginRequestView> {
-    return this.flows.loginRequest(queryParam(req, 'login_challenge'));
+  @ApiResponse({ status: 410, type: RedirectToDto, description: 'Already answered: send the browser to redirect_to to start again' })
+  loginRequest(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<LoginRequestView | RedirectToDto> {
+    return goneWhenHandled(res, () => this.flows.loginRequest(queryParam(req, 'login_challenge')));
   }
 
   @Put('requests/login/accept')
@@ -60,8 +71,9 @@ export class AdminLoginConsentController {
   @consentChallenge
   @ApiOperation({ summary: 'Read a consent request', operationId: 'getOAuth2ConsentRequest' })
   @ApiOkResponse({ type: ConsentRequestDto })
-  consentRequest(@Req() req: HttpRequest): Promise<ConsentRequestView> {
-    return this.flows.consentRequest(queryParam(req, 'consent_challenge'));
+  @ApiResponse({ status: 410, type: RedirectToDto, description: 'Already answered: send the browser to redirect_to to start again' })
+  consentRequest(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<ConsentRequestView | RedirectToDto> {
+    return goneWhenHandled(res, () => this.flows.consentRequest(queryParam(req, 'consent_challenge')));
   }
 
   @Put('requests/consent/accept')

@@ -8,7 +8,7 @@ import { ConfigService } from '../config/config.service.js';
 import { formParams } from '../tokens/form-params.js';
 import { queryOf } from './authorization-request.js';
 import { escapeHtml, redirect, sendPage } from './html.js';
-import { LoginConsentService } from './login-consent.service.js';
+import { LoginConsentService, RequestAlreadyHandled } from './login-consent.service.js';
 
 const DEV_NOTE = '<p class="note">Development page of Registrar: any name signs in. Set <code>urls.login</code> and <code>urls.consent</code> to use your own app; production requires them.</p>';
 const REMEMBER_FOR = 3600;
@@ -35,6 +35,8 @@ export class DevPagesController {
     try {
       await work();
     } catch (err) {
+      // Back or reload on an answered page: start the authorization request again.
+      if (err instanceof RequestAlreadyHandled) return redirect(res, err.redirectTo);
       const { error, unexpected } = toOAuthError(err);
       if (unexpected) throw err;
       sendPage(res, 'Request failed', `<h1>This request cannot continue</h1><p>${escapeHtml(error.description ?? error.code)}</p>`, error.status);

@@ -84,6 +84,17 @@ export interface ConsentRequestView extends LoginRequestView {
   login_session_id?: string;
 }
 
+/**
+ * Reading a login or consent request that was already answered: as in Hydra,
+ * the app gets 410 with the original authorization URL to send the browser
+ * back to, which starts the flow afresh.
+ */
+export class RequestAlreadyHandled extends Error {
+  constructor(readonly redirectTo: string) {
+    super('the request was already handled');
+  }
+}
+
 /** A browser redirect the authorization endpoint answers with. */
 export interface Redirect {
   location: string;
@@ -427,13 +438,13 @@ export class LoginConsentService {
 
   async loginRequest(challenge: string | undefined): Promise<LoginRequestView> {
     const flow = await this.flowByChallenge('login', challenge);
-    if (flow.state !== 'login_requested') throw new OAuthError('conflict', 'the login request was already handled');
+    if (flow.state !== 'login_requested') throw new RequestAlreadyHandled(flow.request.request_url);
     return this.view(flow, challenge!);
   }
 
   async consentRequest(challenge: string | undefined): Promise<ConsentRequestView> {
     const flow = await this.flowByChallenge('consent', challenge);
-    if (flow.state !== 'consent_requested') throw new OAuthError('conflict', 'the consent request was already handled');
+    if (flow.state !== 'consent_requested') throw new RequestAlreadyHandled(flow.request.request_url);
     const base = await this.view(flow, challenge!);
     return {
       ...base,

@@ -444,7 +444,7 @@ describe('admin login and consent requests', () => {
     await expectOAuthError(await svc.admin('/admin/oauth2/auth/requests/login'), 400, 'invalid_request', 'login_challenge');
   });
 
-  it('takes one answer per challenge: a second accept, or a reject after accept, is 409 JSON', async () => {
+  it('takes one answer per challenge: a second accept, or a reject after accept, is 409 JSON; reading an answered request is 410 with the URL to start again', async () => {
     const browser = new Browser();
     const challenge = await toLogin(browser, params());
     const redirectTo = await answer('login', 'accept', challenge, { subject: 'alice' });
@@ -458,6 +458,17 @@ describe('admin login and consent requests', () => {
     await answer('consent', 'accept', consent, { grant_scope: ['openid'] });
     await expectOAuthError(await adminAnswer('consent', 'accept', consent, { grant_scope: ['openid', 'profile'] }), 409, 'conflict');
     await expectOAuthError(await adminAnswer('consent', 'reject', consent, {}), 409, 'conflict');
+    // Reading an answered request: 410 and the original authorization URL, which starts a fresh flow.
+    for (const [step, answered] of [['login', challenge], ['consent', consent]] as const) {
+      const gone = await adminRequest(step, answered);
+      expect(gone.status).toBe(410);
+      const { redirect_to: restart } = (await gone.json()) as { redirect_to: string };
+      expect(restart.startsWith(`${svc.url}/oauth2/auth?`)).toBe(true);
+      expect(new URL(restart).searchParams.get('client_id')).toBeTruthy();
+      const fresh = await new Browser().follow(restart);
+      expect(fresh.searchParams.get('login_challenge')).not.toBe(challenge);
+      expect(fresh.toString().startsWith(LOGIN)).toBe(true);
+    }
   });
 
   it('refuses a login accept without a subject (400), and the challenge stays answerable', async () => {
@@ -878,6 +889,10 @@ describe('@ory/hydra-client OAuth2Api as the login and consent app', () => {
     expect(loginCallback.searchParams.get('error_description')).toBe('The user cancelled');
     await expect(api.acceptOAuth2LoginRequest({ loginChallenge, acceptOAuth2LoginRequest: { subject } })).rejects.toMatchObject({
       response: { status: 409, data: { error: 'conflict' } },
+    });
+    // Reading an answered request is Hydra's 410 with the authorization URL to start again from.
+    await expect(api.getOAuth2LoginRequest({ loginChallenge })).rejects.toMatchObject({
+      response: { status: 410, data: { redirect_to: expect.stringContaining(`${svc.url}/oauth2/auth?`) } },
     });
 
     const second = new Browser();

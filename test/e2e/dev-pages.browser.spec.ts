@@ -350,6 +350,11 @@ describe('built-in development pages over plain HTTP', () => {
     expectPageHeaders(again);
     const againHtml = await again.text();
     expect(againHtml).toContain('already handled');
+
+    // Reloading the answered login page starts the authorization request again.
+    const reload = await browser.get(`${svc.url}/dev/login?login_challenge=${encodeURIComponent(challenge)}`);
+    expect(reload.status).toBe(302);
+    expect(reload.headers.get('location')).toMatch(new RegExp(`^${svc.url}/oauth2/auth\\?`));
     expectNoInternals(againHtml);
   });
 

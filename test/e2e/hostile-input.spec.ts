@@ -315,6 +315,9 @@ function violations(o: Outcome): string[] {
   if (redirect) found.push(redirect);
   if (o.request.options.html && o.contentType.startsWith('text/html')) {
     found.push(...pageViolations(o));
+  } else if (o.status === 410 && isObject(o.json) && typeof o.json.redirect_to === 'string') {
+    // Hydra's answer to reading an answered login or consent request: start the authorization request again.
+    if (!o.json.redirect_to.startsWith(`${svc.url}/oauth2/auth?`)) found.push(`410 with a redirect_to outside the authorization endpoint: ${o.json.redirect_to}`);
   } else if (o.status >= 400) {
     if (!o.contentType.startsWith('application/json')) found.push(`the error body is ${o.contentType || 'untyped'}, not JSON`);
     const body = o.json;
@@ -1675,7 +1678,10 @@ async function followAnswers(outcomes: Outcome[]): Promise<boolean> {
   let worked = false;
   for (const target of ['login_challenge', 'consent_challenge'] as const) {
     // PUT accept or reject, a form posted to a development page, or a development page accepting a remembered login.
-    const answered = outcomes.filter((o) => o.request.target === target && (o.request.method === 'GET' ? o.status === 302 : o.status > 0 && o.status < 400));
+    // A page redirecting to the authorization endpoint without a verifier restarts an answered request; it answers nothing.
+    const answered = outcomes.filter(
+      (o) => o.request.target === target && (o.request.method === 'GET' ? o.status === 302 && (o.location ?? '').includes('_verifier=') : o.status > 0 && o.status < 400),
+    );
     if (answered.length > 1) throw new Error(`the live ${target} was answered ${answered.length} times in one batch:\n${summary(answered)}`);
     if (answered.length === 0) continue;
     const [o] = answered;
