@@ -499,6 +499,34 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
     });
   });
 
+  describe('under concurrency (settled in the database)', () => {
+    it('redeems a code at most once among 20 simultaneous exchanges, and the replays leave no token of it alive', async () => {
+      for (const format of FORMATS) {
+        const client = await webClient(svc, {}, format);
+        const authorized = await authorize(svc, client);
+        const results = await Promise.all(Array.from({ length: 20 }, () => exchange(svc, client, authorized)));
+        const winners = results.filter((r) => r.status === 200);
+        // The replays revoke the grant; a winner that sees it revoked after its own writes refuses too.
+        expect(winners.length).toBeLessThanOrEqual(1);
+        for (const r of results.filter((x) => x.status !== 200)) expect(r).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+        const issued = winners.flatMap((w) => [w.body.access_token as string, w.body.refresh_token as string]);
+        expect(await activeStates(svc, issued)).toEqual(issued.map(() => false));
+        expect(await exchange(svc, client, authorized)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      }
+    });
+
+    it('rotates a refresh token at most once among 20 simultaneous refreshes, and the reuse revokes the grant', async () => {
+      const client = await nativeClient(svc);
+      const t0 = await tokensFor(svc, client);
+      const results = await Promise.all(Array.from({ length: 20 }, () => refresh(svc, client, t0.refresh_token!)));
+      const winners = results.filter((r) => r.status === 200);
+      expect(winners.length).toBeLessThanOrEqual(1);
+      for (const r of results.filter((x) => x.status !== 200)) expect(r).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      const every = [t0.access_token, t0.refresh_token!, ...winners.flatMap((w) => [w.body.access_token as string, w.body.refresh_token as string])];
+      expect(await activeStates(svc, every)).toEqual(every.map(() => false));
+    });
+  });
+
   describe('ID tokens', () => {
     it('carry iss, sub, aud = [client_id], exp, iat, auth_time, nonce, at_hash, acr, amr, sid and the consent session claims', async () => {
       const client = await webClient(svc);
