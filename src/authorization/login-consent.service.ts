@@ -8,7 +8,7 @@ import { ClientsService } from '../clients/clients.service.js';
 import { readCookies, setCookie, signCookieValue, verifyCookieValue } from '../common/cookies.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { keyedHash, randomToken, safeEqual } from '../common/secrets.js';
+import { keyedHash, keyedHashes, randomToken, safeEqual } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from '../database/database.js';
 import { GrantsService, type GrantSession } from '../tokens/grants.service.js';
@@ -157,7 +157,7 @@ export class LoginConsentService {
   }
 
   private hashes(value: string): string[] {
-    return this.config.systemSecrets().map((secret) => keyedHash(secret, value));
+    return keyedHashes(this.config.systemSecrets(), value);
   }
 
   private get secureCookies(): boolean {

@@ -28,6 +28,14 @@ export function keyedHash(key: string, value: string): string {
   return createHmac('sha256', key).update(value).digest('base64url');
 }
 
+/**
+ * The keyed hash of a token under every system secret, first (the one new
+ * tokens are stored under) first: rotating secrets.system keeps issued tokens readable.
+ */
+export function keyedHashes(secrets: readonly string[], value: string): string[] {
+  return secrets.map((secret) => keyedHash(secret, value));
+}
+
 /** Constant-time equality of two strings of any length. */
 export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(sha256(a), sha256(b));

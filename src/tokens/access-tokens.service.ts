@@ -9,7 +9,7 @@ import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { keyedHash, randomToken } from '../common/secrets.js';
+import { keyedHash, keyedHashes, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from '../database/database.js';
 import { AccessTokenEntity } from './access-token.entity.js';
@@ -220,8 +220,7 @@ export class AccessTokensService {
   }
 
   private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
-    // Every system secret is tried, so rotating secrets.system keeps issued tokens readable.
-    const hashes = this.config.systemSecrets().map((secret) => keyedHash(secret, token));
+    const hashes = keyedHashes(this.config.systemSecrets(), token);
     const rows: Array<{
       id: string;
       client_id: string;

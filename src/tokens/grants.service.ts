@@ -7,7 +7,7 @@ import { Injectable } from '@nestjs/common';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { keyedHash, randomToken, safeEqual } from '../common/secrets.js';
+import { keyedHashes, randomToken, safeEqual } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from '../database/database.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
@@ -76,8 +76,7 @@ export class GrantsService {
   ) {}
 
   private hashes(token: string): string[] {
-    // Every system secret is tried, so rotating secrets.system keeps issued codes and refresh tokens valid.
-    return this.config.systemSecrets().map((secret) => keyedHash(secret, token));
+    return keyedHashes(this.config.systemSecrets(), token);
   }
 
   private lifetime(scope: string[]): number {
