@@ -34,9 +34,10 @@ export class DevPagesController {
   private async page(res: HttpReply, work: () => Promise<void>): Promise<void> {
     try {
       await work();
-    } catch (err) {
-      // Back or reload on an answered page: start the authorization request again.
-      if (err instanceof RequestAlreadyHandled) return redirect(res, err.redirectTo);
+    } catch (caught) {
+      // Reloading an answered page starts the authorization request again; posting an answered form is a conflict.
+      if (caught instanceof RequestAlreadyHandled && res.request.method === 'GET') return redirect(res, caught.redirectTo);
+      const err = caught instanceof RequestAlreadyHandled ? new OAuthError('conflict', 'the request was already handled') : caught;
       const { error, unexpected } = toOAuthError(err);
       if (unexpected) throw err;
       sendPage(res, 'Request failed', `<h1>This request cannot continue</h1><p>${escapeHtml(error.description ?? error.code)}</p>`, error.status);

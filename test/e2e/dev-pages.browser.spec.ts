@@ -356,6 +356,19 @@ describe('built-in development pages over plain HTTP', () => {
     expect(reload.status).toBe(302);
     expect(reload.headers.get('location')).toMatch(new RegExp(`^${svc.url}/oauth2/auth\\?`));
     expectNoInternals(againHtml);
+
+    // Answer the consent page, then post its form again: a 409 page, not a restart and not a second answer.
+    const consentChallenge = consentAt.searchParams.get('consent_challenge')!;
+    const post = (form: Record<string, string>) =>
+      browser.request(`${svc.url}/dev/consent`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form),
+      });
+    expect((await post({ consent_challenge: consentChallenge, scope: 'openid', action: 'accept' })).status).toBe(303);
+    const twice = await post({ consent_challenge: consentChallenge, scope: 'openid', action: 'accept' });
+    expect(twice.status).toBe(409);
+    expect(await twice.text()).toContain('already handled');
   });
 
   it('the pages\' forms, submitted without a browser, redirect to the client with a code (Allow) or access_denied (Deny on either page)', async () => {
