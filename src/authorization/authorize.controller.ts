@@ -1,5 +1,6 @@
-import { applyDecorators, Controller, Get, Req, Res } from '@nestjs/common';
+import { applyDecorators, Controller, Get, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { CodeFlowEnabledGuard } from '../common/code-flow-enabled.guard.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
@@ -27,6 +28,7 @@ const QUERY = [
 ] as const;
 
 @ApiTags('oauth2')
+@UseGuards(CodeFlowEnabledGuard)
 @Controller('oauth2')
 export class AuthorizeController {
   constructor(
@@ -44,7 +46,6 @@ export class AuthorizeController {
   @ApiResponse({ status: 302, description: 'To the login app, the consent app, or the client\'s redirect URI (with code or error, and iss)' })
   @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Unknown client, or a redirect URI that is not registered (never redirected)' })
   async authorize(@Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
-    if (!this.config.authorizationCodeFlowEnabled()) throw new OAuthError('not_found', 'the authorization code flow is not enabled');
     const issuer = this.config.issuer();
     const query = queryOf(req);
     let next: Redirect;

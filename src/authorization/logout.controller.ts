@@ -1,5 +1,6 @@
-import { Controller, Get, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { CodeFlowEnabledGuard } from '../common/code-flow-enabled.guard.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
@@ -20,6 +21,7 @@ const FORWARDED = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'st
  */
 @ApiTags('oidc')
 @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Bad id_token_hint, or a post_logout_redirect_uri the client did not register' })
+@UseGuards(CodeFlowEnabledGuard)
 @Controller('oauth2/sessions')
 export class LogoutController {
   constructor(
@@ -46,7 +48,6 @@ export class LogoutController {
   }
 
   private async logout(params: Record<string, string>, confirmed: boolean, req: HttpRequest, res: HttpReply): Promise<void> {
-    if (!this.config.authorizationCodeFlowEnabled()) throw new OAuthError('not_found', 'the authorization code flow is not enabled');
     const hint = params.id_token_hint ? await this.idTokens.verifyHint(params.id_token_hint) : undefined;
     if (params.id_token_hint && !hint) throw new OAuthError('invalid_request', 'id_token_hint is not an ID token issued by this server');
     if (hint && params.client_id && params.client_id !== hint.clientId) {

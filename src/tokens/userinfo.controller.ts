@@ -1,10 +1,10 @@
-import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { CodeFlowEnabledGuard } from '../common/code-flow-enabled.guard.js';
 import { bearerToken, invalidBearer } from '../common/bearer.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { mediaType, type HttpReply, type HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { ConfigService } from '../config/config.service.js';
 import { AccessTokensService } from './access-tokens.service.js';
 import { formParams } from './form-params.js';
 import { GrantsService } from './grants.service.js';
@@ -17,19 +17,19 @@ export const USERINFO_SECURITY = 'access-token';
 @ApiBearerAuth(USERINFO_SECURITY)
 @ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing, invalid, expired or revoked access token' })
 @ApiResponse({ status: 403, type: ErrorResponseDto, description: 'insufficient_scope: the token was not granted openid' })
+@UseGuards(CodeFlowEnabledGuard)
 @Controller('userinfo')
 export class UserinfoController {
   constructor(
     private readonly tokens: AccessTokensService,
     private readonly grants: GrantsService,
-    private readonly config: ConfigService,
   ) {}
 
   @Get()
   @ApiOperation({ summary: 'OpenID Connect userinfo', operationId: 'getOidcUserInfo' })
   @ApiOkResponse({ description: 'sub and the consent session’s id_token claims', schema: { type: 'object', additionalProperties: true } })
   get(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<Record<string, unknown>> {
-    return this.userinfo(req, res, bearerToken(req));
+    return this.userinfo(res, bearerToken(req));
   }
 
   @Post()
@@ -44,12 +44,11 @@ export class UserinfoController {
       if (params.access_token !== undefined && token !== undefined) throw new OAuthError('invalid_request', 'present the access token once');
       token ??= params.access_token;
     }
-    return this.userinfo(req, res, token);
+    return this.userinfo(res, token);
   }
 
-  private async userinfo(_req: HttpRequest, res: HttpReply, token: string | undefined): Promise<Record<string, unknown>> {
+  private async userinfo(res: HttpReply, token: string | undefined): Promise<Record<string, unknown>> {
     res.header('Cache-Control', 'no-store');
-    if (!this.config.authorizationCodeFlowEnabled()) throw new OAuthError('not_found', 'the authorization code flow is not enabled');
     if (token === undefined) throw invalidBearer(false);
     const info = token ? await this.tokens.lookup(token) : undefined;
     if (!info) throw invalidBearer(true, 'the access token is invalid, expired or revoked');

@@ -306,6 +306,11 @@ function redirectViolation(o: Outcome): string | undefined {
   return undefined;
 }
 
+/** RFC 6750 §3: a 401 from a bearer-protected route carries a Bearer challenge. */
+function missingBearerChallenge(o: Outcome): string | undefined {
+  return o.status === 401 && !(o.wwwAuthenticate ?? '').startsWith('Bearer') ? `401 without a Bearer challenge (WWW-Authenticate: ${o.wwwAuthenticate})` : undefined;
+}
+
 /** SPEC §3 for every response: no 5xx, errors are JSON {"error", "error_description"} with an error code, no internals. */
 function violations(o: Outcome): string[] {
   const found: string[] = [];
@@ -1172,7 +1177,8 @@ describe('hostile input never gets a 5xx, always gets a JSON error, and a refuse
       await checkProperty(request, RUNS.registerWithoutIat, {
         expect: (o) => {
           if (o.status < 400) return `a registration without a valid IAT answered ${o.status}`;
-          if (o.status === 401 && !(o.wwwAuthenticate ?? '').startsWith('Bearer')) return `401 without a Bearer challenge (WWW-Authenticate: ${o.wwwAuthenticate})`;
+          const noChallenge = missingBearerChallenge(o);
+          if (noChallenge) return noChallenge;
           if (o.status === 401 && isObject(o.json) && o.json.error !== 'invalid_token') return `401 with error ${String(o.json.error)}, not invalid_token`;
           return undefined;
         },
@@ -2244,7 +2250,8 @@ describe('hostile input to the authorization code flow never gets a 5xx or an op
         expect: (o) => {
           if (o.cacheControl !== 'no-store' && o.status !== 415 && o.status !== 413 && o.status !== 400) return `userinfo answered ${o.status} without Cache-Control: no-store`;
           if (ok(o)) return o.status === 200 && isObject(o.json) && typeof o.json.sub === 'string' ? undefined : `userinfo answered ${o.status} ${abbreviate(o.text)}`;
-          if (o.status === 401 && !(o.wwwAuthenticate ?? '').startsWith('Bearer')) return `401 without a Bearer challenge (WWW-Authenticate: ${o.wwwAuthenticate})`;
+          const noChallenge = missingBearerChallenge(o);
+          if (noChallenge) return noChallenge;
           if (o.status === 403 && isObject(o.json) && o.json.error !== 'insufficient_scope') return `403 with error ${String(o.json.error)}, not insufficient_scope`;
           return undefined;
         },
