@@ -51,6 +51,11 @@ export const SCHEMA = {
   'urls.self.issuer': key(httpUrl, undefined, 'Issuer URL; also the base of registration_client_uri', {
     defaultText: 'http://127.0.0.1:<serve.public.port>',
   }),
+  'urls.self.allow_insecure_issuer': key(
+    boolean,
+    false,
+    'Let NODE_ENV=production start with an http issuer (e.g. behind a TLS-terminating proxy that rewrites nothing)',
+  ),
   'urls.login': key(httpUrl, undefined, 'Login app: /oauth2/auth sends the browser here with a login_challenge', {
     defaultText: 'the built-in development page outside production',
   }),
@@ -68,6 +73,11 @@ export const SCHEMA = {
     'Serve the authorization code flow (/oauth2/auth, login and consent, refresh tokens, ID tokens, userinfo)',
   ),
   'oauth2.pkce.enforced': key(boolean, false, 'Require PKCE (S256) from every client, not only from public ones'),
+  'oauth2.untrusted_client_errors': key(
+    oneOf('redirect', 'page'),
+    'redirect',
+    'How /oauth2/auth reports errors for DCR clients before the user interacted: redirect (RFC 6749) or an HTML error page (no open redirector, RFC 9700 §4.11.2)',
+  ),
   dsn: key(postgresUrl, undefined, 'PostgreSQL connection URL; unset = the embedded database in data_dir', {
     aliases: ['DATABASE_URL'],
     secret: true,
@@ -103,6 +113,11 @@ export const SCHEMA = {
     list(text),
     undefined,
     'Scopes a registrant may ask for; unset = any syntactically valid scope',
+  ),
+  'oidc.dynamic_client_registration.allowed_audiences': key(
+    list(text),
+    undefined,
+    'Audiences a registrant may name; unset = a DCR client may name no audience (admins may set any)',
   ),
   'oidc.dynamic_client_registration.allow_localhost_redirects': key(
     boolean,
@@ -172,6 +187,11 @@ export const SCHEMA = {
   ),
   'fetch.timeout': key(duration(), 5, 'Time limit of one server-side fetch', { defaultText: '5s' }),
   'fetch.max_bytes': key(integer(1024, 100 * 1024 * 1024), 5 * 1024 * 1024, 'Size limit of one server-side fetch, in bytes'),
+  'fetch.max_concurrent': key(
+    integer(1, 1000),
+    16,
+    'Server-side fetches in flight at once per instance; a registration that needs one beyond it gets 503 temporarily_unavailable',
+  ),
   'fetch.ca_file': key(text, undefined, 'PEM file of extra CA certificates trusted by server-side fetches'),
   'jwt.signing_algorithm': key(
     oneOf('RS256', 'ES256', 'EdDSA'),
