@@ -11,6 +11,11 @@ export interface ValidationOptions {
   allowLocalhostRedirects: boolean;
   /** When set, every requested scope must be in this list. */
   allowedScopes?: readonly string[];
+  /**
+   * When set, every audience the client names must be in this list (an empty
+   * list allows none); unset = any audience (the admin door).
+   */
+  allowedAudiences?: readonly string[];
 }
 
 const MAX_STRING = 2000;
@@ -249,6 +254,17 @@ function checkScopesAllowed(fields: ClientFields, opts: ValidationOptions): void
   if (refused.length > 0) fail('scope', `contains scopes that are not allowed: ${refused.join(' ')}`);
 }
 
+function checkAudiencesAllowed(fields: ClientFields, opts: ValidationOptions): void {
+  if (!opts.allowedAudiences) return;
+  const refused = (fields.audience as string[]).filter((a) => !opts.allowedAudiences!.includes(a));
+  if (refused.length > 0) {
+    fail(
+      'audience',
+      `names audiences a registrant may not request: ${refused.join(' ')} (oidc.dynamic_client_registration.allowed_audiences or a policy's allowed_audiences decides)`,
+    );
+  }
+}
+
 /** Validates metadata and applies defaults; server-computed and unknown fields are dropped. */
 export function validateClientMetadata(input: Record<string, unknown>, opts: ValidationOptions): ClientFields {
   const fields = normaliseFields(input);
@@ -257,6 +273,7 @@ export function validateClientMetadata(input: Record<string, unknown>, opts: Val
   checkRedirects(fields, opts);
   checkAuthentication(fields);
   checkScopesAllowed(fields, opts);
+  checkAudiencesAllowed(fields, opts);
   return fields;
 }
 

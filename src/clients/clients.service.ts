@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { invalidBearer } from '../common/bearer.js';
 import { OAuthError, clientMetadataError, redirectUriError } from '../common/oauth-error.js';
-import { FetchError, ServerFetcher } from '../common/safe-fetch.js';
+import { FetchBusyError, FetchError, ServerFetcher, tooManyFetches } from '../common/safe-fetch.js';
 import type { PageRequest } from '../common/pagination.js';
 import { hashClientSecret, randomToken, tokenHash } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
@@ -18,10 +18,17 @@ import { ClientEntity, type CreatedVia } from './client.entity.js';
 import { ClientsRepository, type ClientFilter } from './clients.repository.js';
 import { applyJsonPatch } from './json-patch.js';
 
+declare const validated: unique symbol;
+
+/**
+ * Client metadata that passed every check, the remote ones included. Only
+ * ClientsService.validate makes one, so nothing is stored unchecked.
+ */
+export type ValidatedFields = Record<string, unknown> & { readonly [validated]: true };
+
 export interface CreateClientCommand {
-  input: Record<string, unknown>;
+  fields: ValidatedFields;
   via: CreatedVia;
-  validation: ValidationOptions;
   clientId?: string;
   /** An operator-chosen secret; otherwise one is generated when the auth method needs it. */
   clientSecret?: string;
@@ -116,6 +123,18 @@ export class ClientsService {
     });
   }
 
+  /**
+   * Validates metadata and applies defaults, fetching what the checks need.
+   * Call it before opening a transaction: a fetch may take fetch.timeout, and
+   * a transaction holds a pooled connection (the only one, on the embedded
+   * database) and its row locks all along.
+   */
+  async validate(input: Record<string, unknown>, validation: ValidationOptions): Promise<ValidatedFields> {
+    const fields = validateClientMetadata(input, validation);
+    await this.validateRemote(fields);
+    return fields as ValidatedFields;
+  }
+
   /** Validation that needs the network: a sector_identifier_uri must list every redirect URI (OIDC Registration §5). */
   private async validateRemote(fields: Record<string, unknown>): Promise<void> {
     const uri = fields.sector_identifier_uri;
@@ -124,6 +143,7 @@ export class ClientsService {
     try {
       listed = await this.fetcher.fetchJson(uri);
     } catch (err) {
+      if (err instanceof FetchBusyError) throw tooManyFetches(err);
       if (!(err instanceof FetchError)) throw err;
       // The detail (DNS answers, refused addresses, statuses) stays in the log: told to a
       // registrant, it would make the server a probe of networks it can reach.
@@ -139,14 +159,13 @@ export class ClientsService {
     if (missing.length > 0) throw redirectUriError(`redirect URIs not listed at sector_identifier_uri: ${missing.join(', ')}`);
   }
 
+  /** Stores a client from validated metadata; nothing here leaves the database. */
   async create(cmd: CreateClientCommand): Promise<IssuedClient> {
-    const fields = validateClientMetadata(cmd.input, cmd.validation);
-    await this.validateRemote(fields);
     const client = new ClientEntity();
     client.id = cmd.clientId ?? randomUUID();
     client.createdVia = cmd.via;
     client.accessTokenStrategy = strategyAtCreation(cmd.via, this.config.dcrAccessTokenStrategy(), cmd.accessTokenStrategy ?? null);
-    client.fields = fields;
+    client.fields = cmd.fields;
     client.secretExpiresAt = null;
     client.registrationPolicies = cmd.registrationPolicies ?? [];
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
@@ -214,17 +233,17 @@ export class ClientsService {
   }
 
   /**
-   * Replaces a client's metadata. The secret is kept unless a new one is given
-   * (or the auth method stops using one); provenance, strategy and the
-   * registration access token are not touched here.
+   * Replaces a client's metadata with validated fields (plus `keep`, fields the
+   * caller carries over from the stored client). The secret is kept unless a
+   * new one is given (or the auth method stops using one); provenance,
+   * strategy and the registration access token are not touched here.
    */
   async replace(
     client: ClientEntity,
-    input: Record<string, unknown>,
-    options: { validation: ValidationOptions; clientSecret?: string; manager?: EntityManager; keep?: Record<string, unknown> },
+    fields: ValidatedFields,
+    options: { clientSecret?: string; manager?: EntityManager; keep?: Record<string, unknown> } = {},
   ): Promise<IssuedClient> {
-    client.fields = { ...validateClientMetadata(input, options.validation), ...options.keep };
-    await this.validateRemote(client.fields);
+    client.fields = { ...fields, ...options.keep };
     const secret = await this.assignSecret(client, options.clientSecret);
     client.updatedAt = new Date();
     await this.clients.updateMetadata(client, options.manager);
@@ -276,13 +295,14 @@ export class ClientsService {
     if (clientId !== undefined && clientId !== '' && (typeof clientId !== 'string' || !CLIENT_ID.test(clientId))) {
       throw clientMetadataError('client_id must be 1 to 255 characters of A-Z a-z 0-9 . _ ~ -');
     }
+    const clientSecret = adminSecret(input);
+    const accessTokenStrategy = adminStrategy(input);
     return this.create({
-      input,
+      fields: await this.validate(input, ADMIN_VALIDATION),
       via: 'admin',
-      validation: ADMIN_VALIDATION,
       clientId: clientId ? (clientId as string) : undefined,
-      clientSecret: adminSecret(input),
-      accessTokenStrategy: adminStrategy(input),
+      clientSecret,
+      accessTokenStrategy,
     });
   }
 
@@ -292,7 +312,8 @@ export class ClientsService {
     }
     const client = await this.get(id);
     client.accessTokenStrategy = adminStrategy(input);
-    return this.replace(client, input, { validation: ADMIN_VALIDATION, clientSecret: adminSecret(input) });
+    const clientSecret = adminSecret(input);
+    return this.replace(client, await this.validate(input, ADMIN_VALIDATION), { clientSecret });
   }
 
   async adminPatch(id: string, operations: unknown): Promise<IssuedClient> {

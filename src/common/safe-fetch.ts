@@ -9,9 +9,34 @@ import { request } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
+import { OAuthError } from './oauth-error.js';
 
 export class FetchError extends Error {
   override name = 'FetchError';
+}
+
+/**
+ * A fetch refused at once because `maxConcurrent` fetches are already in
+ * flight. Nothing waits in a queue: a request that would wait would hold its
+ * caller (and any resource the caller holds) for as long as the fetches ahead.
+ */
+export class FetchBusyError extends FetchError {
+  override name = 'FetchBusyError';
+
+  constructor(
+    readonly limit: number,
+    /** Every fetch in flight ends within the time limit, so a slot is free by then. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`${limit} server-side fetches are already in progress`);
+  }
+}
+
+/** The answer to a request that needed a server-side fetch while the fetcher was full (RFC 6749 §4.1.2.1, RFC 9110 §10.2.3). */
+export function tooManyFetches(err: FetchBusyError): OAuthError {
+  return new OAuthError('temporarily_unavailable', 'too many server-side fetches are in progress; retry later', {
+    headers: { 'Retry-After': String(err.retryAfterSeconds) },
+  });
 }
 
 export interface SafeFetchOptions {
@@ -22,6 +47,8 @@ export interface SafeFetchOptions {
   ca?: string;
   maxRedirects?: number;
   cacheTtlMs?: number;
+  /** Fetches in flight at once; beyond it a fetch fails at once with FetchBusyError. Unset = unbounded. */
+  maxConcurrent?: number;
 }
 
 const BLOCKED = new BlockList();
@@ -44,9 +71,17 @@ for (const [net, prefix] of [
   BLOCKED.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // ::/96 holds the unspecified address, loopback and the deprecated
+  // IPv4-compatible form ::a.b.c.d (RFC 4291 §2.5.5.1); ::ffff:0:0:0/96 the
+  // IPv4-translated form ::ffff:0:a.b.c.d (RFC 2765 §2.1). Neither is routed on
+  // the Internet, and a host may deliver them to the embedded IPv4 address,
+  // so [::127.0.0.1] or [::ffff:0:169.254.169.254] could reach what 127.0.0.1 cannot.
+  ['::', 96],
+  ['::ffff:0:0:0', 96],
+  // NAT64 (RFC 6052 §2.1, RFC 8215): the gateway connects to the embedded IPv4
+  // address, which may be private; refused whatever it embeds.
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
   ['100::', 64],
   ['2001:db8::', 32],
   ['fc00::', 7], // unique local, including fd00:ec2::254 cloud metadata
@@ -70,6 +105,7 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 
 export class SafeFetcher {
   private readonly cache = new Map<string, { expires: number; value: unknown }>();
+  private inFlight = 0;
 
   constructor(private readonly options: SafeFetchOptions) {}
 
@@ -97,9 +133,21 @@ export class SafeFetcher {
     };
   }
 
-  /** GETs a URL; the time limit covers the whole fetch, redirects included. */
-  get(url: string, accept: string): Promise<Buffer> {
-    return this.follow(url, accept, 0, Date.now() + this.options.timeoutMs);
+  /**
+   * GETs a URL; the time limit covers the whole fetch, redirects included, and
+   * the whole fetch takes one of the maxConcurrent slots.
+   */
+  async get(url: string, accept: string): Promise<Buffer> {
+    const limit = this.options.maxConcurrent;
+    if (limit !== undefined && this.inFlight >= limit) {
+      throw new FetchBusyError(limit, Math.max(1, Math.ceil(this.options.timeoutMs / 1000)));
+    }
+    this.inFlight += 1;
+    try {
+      return await this.follow(url, accept, 0, Date.now() + this.options.timeoutMs);
+    } finally {
+      this.inFlight -= 1;
+    }
   }
 
   private async follow(url: string, accept: string, redirects: number, deadline: number): Promise<Buffer> {
@@ -145,7 +193,19 @@ export class SafeFetcher {
   private once(target: URL, accept: string, remainingMs: number): Promise<{ status: number; location?: string; body: Buffer }> {
     const timeoutMs = this.options.timeoutMs;
     if (remainingMs <= 0) return Promise.reject(new FetchError(`${target} took longer than ${timeoutMs} ms`));
+    const tooLarge = () => new FetchError(`${target} is larger than ${this.options.maxBytes} bytes`);
     return new Promise((resolve, reject) => {
+      // Settled once: the first failure wins, and a body that went over the
+      // limit never resolves, even when its end arrives with the last chunk.
+      let settled = false;
+      const succeed = (value: { status: number; location?: string; body: Buffer }) => {
+        if (!settled) resolve(value);
+        settled = true;
+      };
+      const fail = (err: unknown) => {
+        if (!settled) reject(err);
+        settled = true;
+      };
       const req = request(
         target,
         {
@@ -161,29 +221,39 @@ export class SafeFetcher {
           const status = res.statusCode ?? 0;
           if (status >= 300 && status < 400) {
             res.resume();
-            resolve({ status, location: res.headers.location, body: Buffer.alloc(0) });
+            succeed({ status, location: res.headers.location, body: Buffer.alloc(0) });
             return;
           }
           const declared = Number(res.headers['content-length'] ?? 0);
           if (declared > this.options.maxBytes) {
-            req.destroy(new FetchError(`${target} is larger than ${this.options.maxBytes} bytes`));
+            fail(tooLarge());
+            req.destroy();
             return;
           }
+          // Without a Content-Length (chunked), or with one that lies, the bytes themselves are counted.
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (chunk: Buffer) => {
+            if (settled) return;
             size += chunk.length;
-            if (size > this.options.maxBytes) req.destroy(new FetchError(`${target} is larger than ${this.options.maxBytes} bytes`));
-            else chunks.push(chunk);
+            if (size <= this.options.maxBytes) {
+              chunks.push(chunk);
+              return;
+            }
+            fail(tooLarge());
+            req.destroy();
           });
-          res.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
-          res.on('error', (err) => reject(err instanceof FetchError ? err : new FetchError(`${target} could not be read: ${err.message}`)));
+          res.on('end', () => {
+            if (size > this.options.maxBytes) fail(tooLarge());
+            else succeed({ status, body: Buffer.concat(chunks) });
+          });
+          res.on('error', (err) => fail(err instanceof FetchError ? err : new FetchError(`${target} could not be read: ${err.message}`)));
         },
       );
       // The socket timeout covers idle time; the deadline covers a slow trickle.
       const deadline = setTimeout(() => req.destroy(new FetchError(`${target} took longer than ${timeoutMs} ms`)), remainingMs);
       req.on('timeout', () => req.destroy(new FetchError(`${target} took longer than ${timeoutMs} ms`)));
-      req.on('error', (err) => reject(err instanceof FetchError ? err : new FetchError(`${target} could not be fetched: ${err.message}`)));
+      req.on('error', (err) => fail(err instanceof FetchError ? err : new FetchError(`${target} could not be fetched: ${err.message}`)));
       req.on('close', () => clearTimeout(deadline));
       req.end();
     });
@@ -200,6 +270,7 @@ export class ServerFetcher extends SafeFetcher {
       maxBytes: config.get('fetch.max_bytes') as number,
       allowPrivateNetworks: config.get('fetch.allow_private_networks') as boolean,
       ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
+      maxConcurrent: config.get('fetch.max_concurrent') as number,
     });
   }
 }

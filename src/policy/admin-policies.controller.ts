@@ -58,7 +58,7 @@ export class AdminPoliciesController {
   @ApiOperation({ summary: 'Delete a registration policy', operationId: 'deletePolicy' })
   @ApiNoContentResponse()
   @ApiResponse({ status: 404, type: ErrorResponseDto })
-  @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'Named by an unexpired initial access token or by the configuration' })
+  @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'Named by the configuration, an unexpired initial access token or a client' })
   async delete(@Param('name') name: string): Promise<void> {
     await this.policies.delete(name);
   }

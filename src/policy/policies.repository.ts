@@ -33,26 +33,42 @@ export class PoliciesRepository {
     } as QueryDeepPartialEntity<PolicyEntity>);
   }
 
-  async deleteByName(name: string): Promise<boolean> {
-    const result = await this.repo().delete({ name });
-    return (result.affected ?? 0) > 0;
-  }
-
   page(page: PageRequest): Promise<PolicyEntity[]> {
     const qb = this.repo().createQueryBuilder('p').orderBy('p.name', 'ASC').limit(page.pageSize + 1);
     if (page.after !== undefined) qb.andWhere('p.name > :after', { after: page.after });
     return qb.getMany();
   }
 
-  /** Unexpired, not used-up initial access tokens that name the policy. */
-  async liveTokensNaming(name: string): Promise<string[]> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT id FROM initial_access_tokens
-        WHERE policies @> jsonb_build_array($1::text) AND uses < max_uses AND (expires_at IS NULL OR expires_at > now())
-        ORDER BY id LIMIT 20`,
+  /** What still depends on a policy: unexpired initial access tokens (used up or not) and clients that name it. */
+  async usage(name: string): Promise<{ tokens: string[]; clients: number }> {
+    const [tokens, clients]: [Array<{ id: string }>, Array<{ n: string }>] = await Promise.all([
+      this.dataSource.query(
+        `SELECT id FROM initial_access_tokens
+          WHERE policies @> jsonb_build_array($1::text) AND (expires_at IS NULL OR expires_at > now())
+          ORDER BY id LIMIT 20`,
+        [name],
+      ),
+      this.dataSource.query(`SELECT count(*) AS n FROM clients WHERE registration_policies @> jsonb_build_array($1::text)`, [name]),
+    ]);
+    return { tokens: tokens.map((r) => r.id), clients: Number(clients[0].n) };
+  }
+
+  /**
+   * Deletes a policy that nothing depends on; the dependency check and the
+   * delete are one statement, so a token or client that names the policy
+   * cannot slip in between.
+   */
+  async deleteUnused(name: string): Promise<boolean> {
+    // A data-modifying CTE read by a SELECT: the driver then answers with the rows.
+    const deleted: unknown[] = await this.dataSource.query(
+      `WITH gone AS (DELETE FROM policies p WHERE p.name = $1
+          AND NOT EXISTS (SELECT 1 FROM initial_access_tokens t
+                           WHERE t.policies @> jsonb_build_array($1::text) AND (t.expires_at IS NULL OR t.expires_at > now()))
+          AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.registration_policies @> jsonb_build_array($1::text))
+        RETURNING p.name) SELECT name FROM gone`,
       [name],
     );
-    return rows.map((r) => r.id);
+    return deleted.length > 0;
   }
 
   /**

@@ -22,8 +22,10 @@ export interface RegistrationPolicy {
 /** Policies provided in code: add a provider `{ provide: REGISTRATION_POLICIES, useValue: [...] }`. */
 export const REGISTRATION_POLICIES = Symbol('REGISTRATION_POLICIES');
 
-interface ResolvedPolicy extends RegistrationPolicy {
+export interface ResolvedPolicy extends RegistrationPolicy {
   maxClients?: number;
+  /** Set when the policy decides which audiences its registrants may name (instead of the configured list). */
+  allowedAudiences?: string[];
 }
 
 const POLICY_NAME = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -60,14 +62,21 @@ export class PoliciesService {
    * The policies for a registration request: those configured for every DCR
    * request, then `own` (the IAT's at registration, the client's stored ones
    * at update). Configured names are resolved now, so they may be created
-   * after start; a configured or IAT-named policy that does not exist refuses
-   * the request (fail closed), while a stored one deleted since is skipped.
+   * after start. A policy that does not exist refuses the request (fail
+   * closed): a configured or IAT-named one is the operator's mistake (500,
+   * logged); one stored on the client is refused with 400 naming it.
    */
-  async forRequest(own: readonly string[], ownMissing: 'fail' | 'skip'): Promise<ResolvedPolicy[]> {
+  async forRequest(own: readonly string[], ownMissing: 'fail' | 'refuse'): Promise<ResolvedPolicy[]> {
     const configured = this.config.get('oidc.dynamic_client_registration.policies') ?? [];
     const first = await this.resolve(configured, 'fail');
     const rest = await this.resolve(own.filter((n) => !configured.includes(n)), ownMissing);
     return [...first, ...rest];
+  }
+
+  /** Whether any of these policies, as stored now, limits the scopes a registrant may ask for. */
+  async limitScopes(names: readonly string[]): Promise<boolean> {
+    const stored = await this.repo.findByNames(names.filter((n) => !this.code.has(n)));
+    return stored.some((p) => (p.rules as PolicyRules).allowed_scopes !== undefined);
   }
 
   async apply(policies: readonly RegistrationPolicy[], metadata: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -87,7 +96,7 @@ export class PoliciesService {
     }
   }
 
-  private async resolve(names: readonly string[], onMissing: 'fail' | 'skip'): Promise<ResolvedPolicy[]> {
+  private async resolve(names: readonly string[], onMissing: 'fail' | 'refuse' | 'skip'): Promise<ResolvedPolicy[]> {
     const stored = new Map((await this.repo.findByNames(names.filter((n) => !this.code.has(n)))).map((p) => [p.name, p]));
     const resolved: ResolvedPolicy[] = [];
     for (const name of names) {
@@ -98,6 +107,9 @@ export class PoliciesService {
       else if (onMissing === 'fail') {
         this.logger.error({ policy: name }, 'registration refused: a policy it needs does not exist');
         throw new OAuthError('server_error');
+      } else if (onMissing === 'refuse') {
+        this.logger.error({ policy: name }, 'update refused: a policy the client was registered under does not exist');
+        throw clientMetadataError(`policy "${name}", under which this client was registered, no longer exists; the operator must restore it`);
       }
     }
     return resolved;
@@ -144,16 +156,30 @@ export class PoliciesService {
     return this.repo.page(page);
   }
 
-  /** Refused (409) while an unexpired IAT or the configuration names the policy. */
+  /**
+   * Refused (409) while the configuration, an unexpired IAT (even a used-up
+   * one) or a client names the policy: RFC 7592 updates apply a client's
+   * policies again, so deleting one would open what it closed.
+   */
   async delete(name: string): Promise<void> {
     if ((this.config.get('oidc.dynamic_client_registration.policies') ?? []).includes(name)) {
       throw new OAuthError('conflict', `policy ${name} is named by oidc.dynamic_client_registration.policies`);
     }
-    const tokens = await this.repo.liveTokensNaming(name);
-    if (tokens.length > 0) {
-      throw new OAuthError('conflict', `policy ${name} is named by unexpired initial access tokens (${tokens.join(', ')}); revoke them first`);
+    if (await this.repo.deleteUnused(name)) return;
+    const { tokens, clients } = await this.repo.usage(name);
+    if (tokens.length === 0 && clients === 0) {
+      // Gone, or freed by a concurrent change since the delete: say which.
+      if (!(await this.repo.findByName(name))) throw new OAuthError('not_found', `policy ${name} does not exist`);
+      if (await this.repo.deleteUnused(name)) return;
     }
-    if (!(await this.repo.deleteByName(name))) throw new OAuthError('not_found', `policy ${name} does not exist`);
+    const named = [
+      tokens.length > 0 ? `unexpired initial access tokens (${tokens.join(', ')})` : '',
+      clients > 0 ? `${clients} client${clients === 1 ? '' : 's'}` : '',
+    ].filter((s) => s !== '');
+    throw new OAuthError(
+      'conflict',
+      `policy ${name} is named by ${named.join(' and ')}; revoke the tokens and delete or reassign the clients first`,
+    );
   }
 
   private fill(policy: PolicyEntity, input: PolicyInput): void {
@@ -170,6 +196,7 @@ function declarative(row: PolicyEntity): ResolvedPolicy {
   return {
     name: row.name,
     maxClients: rules.max_clients,
+    allowedAudiences: rules.allowed_audiences,
     apply: (metadata, context) => applyPolicyRules(row.name, rules, metadata, context),
   };
 }

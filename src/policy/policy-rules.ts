@@ -10,6 +10,7 @@ export interface PolicyRules {
   allowed_token_endpoint_auth_methods?: string[];
   allowed_scopes?: string[];
   allowed_redirect_uri_hosts?: string[];
+  allowed_audiences?: string[];
   defaults?: Record<string, unknown>;
   force?: Record<string, unknown>;
   forbidden_fields?: string[];
@@ -18,6 +19,8 @@ export interface PolicyRules {
 
 const HOST_PATTERN = /^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$|^\d{1,3}(\.\d{1,3}){3}$|^\[[0-9a-f:.]+\]$/i;
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/** An audience is sent space-separated at the token endpoint, so it has no spaces. */
+const AUDIENCE = /^[\x21-\x7E]{1,2000}$/;
 const MAX_LIST = 100;
 
 type RuleCheck = (rule: string, value: unknown) => unknown;
@@ -62,6 +65,7 @@ const RULES: Record<keyof PolicyRules, RuleCheck> = {
   allowed_token_endpoint_auth_methods: (rule, v) => stringList(rule, v, AUTH_METHODS),
   allowed_scopes: (rule, v) => stringList(rule, v, undefined, SCOPE_TOKEN),
   allowed_redirect_uri_hosts: (rule, v) => stringList(rule, v, undefined, HOST_PATTERN).map((h) => h.toLowerCase()),
+  allowed_audiences: (rule, v) => stringList(rule, v, undefined, AUDIENCE),
   defaults: fieldValues,
   force: fieldValues,
   forbidden_fields: (rule, v) => {
@@ -147,6 +151,9 @@ export function applyPolicyRules(
   }
   if (typeof out.scope === 'string') {
     outside('allowed_scopes', out.scope.split(' ').filter((s) => s !== ''), rules.allowed_scopes, 'scope');
+  }
+  if (rules.allowed_audiences) {
+    outside('allowed_audiences', (strings(out.audience) ?? []), rules.allowed_audiences, 'audience');
   }
   const hosts = rules.allowed_redirect_uri_hosts;
   if (hosts) {

@@ -7,6 +7,12 @@ export class PolicyRulesDto {
   @ApiPropertyOptional({ type: [String], example: ['invoices.read'] }) allowed_scopes?: string[];
   @ApiPropertyOptional({ type: [String], example: ['*.partner.example.com'], description: '`*.` matches any subdomain' })
   allowed_redirect_uri_hosts?: string[];
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['https://invoices.example.com'],
+    description: 'Audiences registrants under the policy may name (instead of oidc.dynamic_client_registration.allowed_audiences)',
+  })
+  allowed_audiences?: string[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { scope: 'invoices.read' }, description: 'Values used when the registrant sends none' })
   defaults?: Record<string, unknown>;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { grant_types: ['client_credentials'] }, description: 'Values that replace what the registrant sent' })

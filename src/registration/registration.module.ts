@@ -3,6 +3,7 @@ import { ClientsModule } from '../clients/clients.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
+import { OpenRegistrationCheck } from './open-registration-check.js';
 import { RateLimiter, RegistrationRateLimitGuard } from './rate-limiter.js';
 import { RegistrationAccessTokenGuard } from './registration-access-token.guard.js';
 import { RegistrationController } from './registration.controller.js';
@@ -11,6 +12,6 @@ import { RegistrationService } from './registration.service.js';
 @Module({
   imports: [ClientsModule, PolicyModule, TokensModule],
   controllers: [RegistrationController],
-  providers: [RegistrationService, DcrEnabledGuard, RegistrationAccessTokenGuard, RateLimiter, RegistrationRateLimitGuard],
+  providers: [RegistrationService, OpenRegistrationCheck, DcrEnabledGuard, RegistrationAccessTokenGuard, RateLimiter, RegistrationRateLimitGuard],
 })
 export class RegistrationModule {}

@@ -11,7 +11,7 @@ import { verifyClientSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import type { InitialAccessTokenEntity } from '../policy/initial-access-token.entity.js';
 import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
-import { PoliciesService } from '../policy/policies.service.js';
+import { PoliciesService, type ResolvedPolicy } from '../policy/policies.service.js';
 import { SoftwareStatementVerifier } from '../tokens/software-statement.verifier.js';
 import { assertRegistrantMaySet } from './registration-body.pipe.js';
 
@@ -39,9 +39,9 @@ export class RegistrationService {
     const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
     const metadata = await this.policies.apply(policies, submitted);
     const command = {
-      input: metadata,
+      // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
+      fields: await this.clients.validate(metadata, this.validation(policies)),
       via: 'dcr' as const,
-      validation: this.validation(),
       registrationPolicies: iat?.policies ?? [],
       initialAccessTokenId: iat?.id ?? null,
     };
@@ -72,16 +72,20 @@ export class RegistrationService {
     // Everything that reads elsewhere happens before the transaction, which holds
     // a connection (the only one, on the embedded database) and the client's row.
     const submitted = await this.applySoftwareStatement(body);
-    const policies = await this.policies.forRequest(registered.registrationPolicies, 'skip');
+    const policies = await this.policies.forRequest(registered.registrationPolicies, 'refuse');
     const metadata = await this.policies.apply(policies, submitted);
+    // Validation (which may fetch) and the secret check read the client as the
+    // token guard found it; the transaction below only re-checks what they relied on.
+    const fields = await this.clients.validate(metadata, this.validation(policies, registered.fields.audience));
+    await this.checkPresentedSecret(registered, body.client_secret);
     const response = await this.dataSource.transaction(async (manager) => {
       // Under the row lock, a concurrent update with the same token sees the rotated one and fails.
       const client = await this.clients.lockForUpdate(clientId, manager);
       if (!client || client.ratHash !== tokenHash) throw invalidBearer(true, 'the registration access token is not valid for this client');
-      await this.checkPresentedSecret(client, body.client_secret);
+      this.assertUnchangedSince(registered, client, body.client_secret !== undefined);
       // Operator-set fields are not the registrant's to replace (nor to see).
       const operatorFields = Object.fromEntries(Object.entries(client.fields).filter(([name]) => fieldDef(name)?.setBy === 'admin'));
-      const issued: IssuedClient = await this.clients.replace(client, metadata, { validation: this.validation(), manager, keep: operatorFields });
+      const issued: IssuedClient = await this.clients.replace(client, fields, { manager, keep: operatorFields });
       issued.registrationAccessToken = await this.clients.rotateRegistrationToken(client, tokenHash, manager);
       return this.clients.registrantView(issued);
     });
@@ -104,6 +108,16 @@ export class RegistrationService {
     return { ...body, ...claims, software_statement: body.software_statement };
   }
 
+  /** An operator changed what the checks before the lock relied on (the secret, the stored audiences) meanwhile. */
+  private assertUnchangedSince(checked: ClientEntity, locked: ClientEntity, secretPresented: boolean): void {
+    if (secretPresented && locked.secretHash !== checked.secretHash) {
+      throw new OAuthError('invalid_request', 'client_secret does not match the current secret; it cannot be changed here');
+    }
+    if (JSON.stringify(locked.fields.audience ?? []) !== JSON.stringify(checked.fields.audience ?? [])) {
+      throw new OAuthError('conflict', 'the client was changed by an administrator during this update; send it again');
+    }
+  }
+
   /** RFC 7592 §2.2: a client_secret in an update must be the current one. */
   private async checkPresentedSecret(client: ClientEntity, presented: unknown): Promise<void> {
     if (presented === undefined) return;
@@ -111,11 +125,22 @@ export class RegistrationService {
     if (!matches) throw new OAuthError('invalid_request', 'client_secret does not match the current secret; it cannot be changed here');
   }
 
-  private validation(): ValidationOptions {
+  /**
+   * What a registrant may ask for. Audiences: a policy with allowed_audiences
+   * decides for the requests it applies to (applyPolicyRules has checked
+   * them); otherwise the configured list, and none when it is unset, so that
+   * no registrant can mint tokens for another client's resource server. An
+   * update may keep the audiences the client already has (an admin may have
+   * set them), but not add others.
+   */
+  private validation(policies: readonly ResolvedPolicy[], stored: unknown = []): ValidationOptions {
+    const policyDecides = policies.some((p) => p.allowedAudiences !== undefined);
+    const configured = this.config.get('oidc.dynamic_client_registration.allowed_audiences') ?? [];
     return {
       defaultScope: (this.config.get('oidc.dynamic_client_registration.default_scope') ?? []).join(' '),
       allowLocalhostRedirects: this.config.get('oidc.dynamic_client_registration.allow_localhost_redirects') ?? false,
       allowedScopes: this.config.get('oidc.dynamic_client_registration.allowed_scopes'),
+      allowedAudiences: policyDecides ? undefined : [...configured, ...(stored as string[])],
     };
   }
 }

@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { CLIENT_SIGNING_ALGS } from '../clients/client-metadata.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { ServerFetcher } from '../common/safe-fetch.js';
+import { FetchBusyError, ServerFetcher, tooManyFetches } from '../common/safe-fetch.js';
 import { ConfigService } from '../config/config.service.js';
 import type { TrustedIssuer } from '../config/parsers.js';
 
@@ -41,6 +41,8 @@ export class SoftwareStatementVerifier {
       const { payload } = await jwtVerify(statement, this.keySet(trusted), { issuer: trusted.issuer, algorithms: CLIENT_SIGNING_ALGS });
       return Object.fromEntries(Object.entries(payload).filter(([claim]) => !ENVELOPE_CLAIMS.includes(claim)));
     } catch (err) {
+      // The issuer's keys could not be fetched for want of a free slot: a reason to retry, not a bad statement.
+      if (err instanceof FetchBusyError) throw tooManyFetches(err);
       const code = (err as { code?: string }).code ?? 'ERR_INVALID';
       throw new OAuthError('invalid_software_statement', `software_statement could not be verified (${code})`);
     }

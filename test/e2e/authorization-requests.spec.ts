@@ -14,7 +14,8 @@ import { authorizeUrl, Browser, pkcePair, runFlow, tokenRequest } from '../suppo
 
 const LOGIN = 'https://login.example.com/login';
 const CONSENT = 'https://login.example.com/consent';
-const APP_ENV = { URLS_LOGIN: LOGIN, URLS_CONSENT: CONSENT };
+// The operator allows the audience some tests' clients name (a DCR client may name none by default).
+const APP_ENV = { URLS_LOGIN: LOGIN, URLS_CONSENT: CONSENT, OIDC_DYNAMIC_CLIENT_REGISTRATION_ALLOWED_AUDIENCES: 'https://api.example.com' };
 const WEB_REDIRECT = 'https://app.example.com/callback';
 
 let svc: RunningApp;

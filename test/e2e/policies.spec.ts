@@ -739,11 +739,56 @@ describe('deleting a policy that an initial access token still names', () => {
     expect((await svc.admin(`/admin/policies/${name}`)).status).toBe(404);
   });
 
-  it('deletes a policy whose only IAT is used up', async () => {
+  it('refuses DELETE while a used-up but unexpired IAT or a client names the policy, naming both; 204 once neither does', async () => {
     const name = uniqueName('used-up');
     await createPolicy(name, {});
     const iat = await mintIat({ policies: [name], max_uses: 1 });
-    await registered(await register(svc, machineClient(), iat.token));
+    const client = await registered(await register(svc, machineClient(), iat.token));
+    expect(await iatUses(iat.id)).toBe(1);
+
+    const refused = await svc.admin(`/admin/policies/${name}`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    const description = String((await body(refused)).error_description);
+    expect(description).toContain(iat.id);
+    expect(description).toContain('1 client');
+    expect((await readPolicy(name)).name).toBe(name);
+
+    // Without the IAT, the client alone still holds the policy.
+    expect((await svc.admin(`/admin/initial-access-tokens/${iat.id}`, { method: 'DELETE' })).status).toBe(204);
+    const held = await svc.admin(`/admin/policies/${name}`, { method: 'DELETE' });
+    expect(held.status).toBe(409);
+    const heldBy = String((await body(held)).error_description);
+    expect(heldBy).toContain('1 client');
+    expect(heldBy).not.toContain(iat.id);
+
+    expect((await svc.admin(`/admin/clients/${String(client.client_id)}`, { method: 'DELETE' })).status).toBe(204);
     expect((await svc.admin(`/admin/policies/${name}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await svc.admin(`/admin/policies/${name}`)).status).toBe(404);
+  });
+
+  it('lets an expired IAT go: a policy named only by expired tokens deletes with 204', async () => {
+    const name = uniqueName('expired-only');
+    await createPolicy(name, {});
+    const iat = await mintIat({ policies: [name], expires_in: 3600 });
+    await query(`UPDATE initial_access_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [iat.id]);
+    expect((await svc.admin(`/admin/policies/${name}`, { method: 'DELETE' })).status).toBe(204);
+  });
+});
+
+describe('an RFC 7592 update of a client whose policy is missing (fail closed)', () => {
+  it('is refused with 400 invalid_client_metadata naming the policy, and the stored client is unchanged', async () => {
+    const name = uniqueName('vanished');
+    await createPolicy(name, { allowed_scopes: ['read'] });
+    const iat = await mintIat({ policies: [name] });
+    const client = await registered(await register(svc, machineClient({ scope: 'read' }), iat.token));
+    // A policy can no longer be deleted while a client names it; one removed behind the API's back must not open the door.
+    await query('DELETE FROM policies WHERE name = $1', [name]);
+
+    const rat = String(client.registration_access_token);
+    const res = await manage(svc, 'PUT', String(client.client_id), rat, { ...machineClient({ scope: 'read write admin' }), client_id: client.client_id });
+    await expectError(res, 400, 'invalid_client_metadata', `policy "${name}"`);
+    const stored = await manage(svc, 'GET', String(client.client_id), rat);
+    expect(stored.status).toBe(200);
+    expect((await body(stored)).scope).toBe('read');
   });
 });

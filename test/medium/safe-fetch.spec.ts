@@ -4,7 +4,7 @@
 // local HTTPS server with a certificate made at test time.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServerResponse } from 'node:http';
-import { FetchError, SafeFetcher, isPrivateAddress, type SafeFetchOptions } from '../../src/common/safe-fetch.js';
+import { FetchBusyError, FetchError, SafeFetcher, isPrivateAddress, type SafeFetchOptions } from '../../src/common/safe-fetch.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
 
 let server: TestHttpsServer;
@@ -150,6 +150,30 @@ describe('SafeFetcher: private, loopback and link-local targets', () => {
     expect(server.connections()).toBe(before);
   });
 
+  // IPv6 forms that embed an IPv4 address: the URL parser rewrites the dotted
+  // tail to hex ([::127.0.0.1] becomes [::7f00:1]), and some hosts deliver
+  // them to the embedded IPv4 address.
+  it.each([
+    ['[::127.0.0.1]', 'IPv4-compatible loopback'],
+    ['[::10.0.0.1]', 'IPv4-compatible RFC 1918'],
+    ['[::a9fe:a9fe]', 'IPv4-compatible cloud metadata, in hex'],
+    ['[::ffff:0:127.0.0.1]', 'IPv4-translated loopback'],
+    ['[::ffff:0:a9fe:a9fe]', 'IPv4-translated cloud metadata (169.254.169.254)'],
+    ['[::ffff:0:10.0.0.1]', 'IPv4-translated RFC 1918'],
+    ['[64:ff9b::127.0.0.1]', 'NAT64 loopback'],
+    ['[64:ff9b::a9fe:a9fe]', 'NAT64 cloud metadata'],
+    ['[64:ff9b:1::a00:1]', 'local-use NAT64 RFC 1918'],
+  ])('refuses the literal https://%s/ (%s) as a private address, before any connection', async (host) => {
+    const before = server.connections();
+    const { elapsed, result } = await timed(() => fetcher({ allowPrivateNetworks: false }).fetchJson(`https://${host}:${server.port}/embedded`));
+    const err = rejection(result);
+    expect(err).toBeInstanceOf(FetchError);
+    // Refused for what the address is, not because nothing answered there.
+    expect((err as Error).message).toMatch(/is a private, loopback or link-local address$/);
+    expect(elapsed).toBeLessThan(500);
+    expect(server.connections()).toBe(before);
+  });
+
   it('reaches https://localhost:port/ when private networks are allowed (the refusal above is the allow-list at work)', async () => {
     const p = path('localhost-allowed');
     server.route(p, (_req, res) => sendJson(res, { reached: true }));
@@ -207,6 +231,76 @@ describe('SafeFetcher: size limit (fetch.max_bytes)', () => {
     // Well before the time limit: it was the size limit that stopped it.
     expect(elapsed).toBeLessThan(2500);
     expect(server.hits(p)).toBe(1);
+  });
+});
+
+describe('SafeFetcher: size limit without Content-Length', () => {
+  /** Serves `total` bytes chunked (no Content-Length) in `pieces` writes, then ends at once. */
+  function chunked(total: number, pieces: number): string {
+    const p = path(`chunked-${total}-${pieces}`);
+    server.route(p, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      for (let i = 0; i < pieces; i += 1) res.write('z'.repeat(Math.ceil(total / pieces)));
+      res.end();
+    });
+    return p;
+  }
+
+  it.each([1, 2, 16])(
+    'refuses a complete chunked body of 3000 bytes sent in %i write(s) with the same size error as a declared Content-Length over maxBytes',
+    async (pieces) => {
+      const p = chunked(3000, pieces);
+      const declared = path('declared-3000');
+      server.route(declared, (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 3000 });
+        res.end('z'.repeat(3000));
+      });
+      const f = fetcher({ maxBytes: 1024 });
+      const [streamed, announced] = await Promise.allSettled([f.get(`${server.url}${p}`, 'application/json'), f.get(`${server.url}${declared}`, 'application/json')]);
+      const err = rejection(streamed) as Error;
+      expect(err).toBeInstanceOf(FetchError);
+      expect(err.message.replace(p, '<path>')).toBe((rejection(announced) as Error).message.replace(declared, '<path>'));
+      expect(server.hits(p)).toBe(1);
+    },
+  );
+
+  it('refuses a chunked body one byte over maxBytes, and accepts one of exactly maxBytes', async () => {
+    const over = chunked(1025, 1);
+    const exact = chunked(1024, 1);
+    await expect(fetcher({ maxBytes: 1024 }).get(`${server.url}${over}`, 'application/json')).rejects.toThrow(/is larger than 1024 bytes$/);
+    await expect(fetcher({ maxBytes: 1024 }).get(`${server.url}${exact}`, 'application/json')).resolves.toHaveLength(1024);
+  });
+});
+
+describe('SafeFetcher: concurrency limit (fetch.max_concurrent)', () => {
+  it('refuses a fetch beyond maxConcurrent at once, without queueing or connecting, and frees the slots when fetches end', async () => {
+    const slow = path('busy-slow');
+    const quick = path('busy-quick');
+    server.route(slow, (_req, res) => {
+      const timer = setTimeout(() => sendJson(res, ['late']), 600);
+      res.on('close', () => clearTimeout(timer));
+    });
+    server.route(quick, (_req, res) => sendJson(res, ['quick']));
+    const f = fetcher({ maxConcurrent: 2 });
+    const inFlight = [f.fetchJson(`${server.url}${slow}?a`), f.fetchJson(`${server.url}${slow}?b`)];
+    const { elapsed, result } = await timed(() => f.fetchJson(`${server.url}${quick}`));
+    const err = rejection(result);
+    expect(err).toBeInstanceOf(FetchBusyError);
+    expect(err).toBeInstanceOf(FetchError);
+    expect((err as FetchBusyError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(elapsed).toBeLessThan(100);
+    expect(server.hits(quick)).toBe(0);
+    await expect(Promise.all(inFlight)).resolves.toEqual([['late'], ['late']]);
+    await expect(f.fetchJson(`${server.url}${quick}`)).resolves.toEqual(['quick']);
+  });
+
+  it('frees the slot of a fetch that failed', async () => {
+    const f = fetcher({ maxConcurrent: 1 });
+    await expect(f.fetchJson(`${server.url}${path('busy-missing')}`)).rejects.toBeInstanceOf(FetchError);
+    await expect(f.fetchJson('http://example.com/')).rejects.toBeInstanceOf(FetchError);
+    const ok = path('busy-after-failure');
+    server.route(ok, (_req, res) => sendJson(res, { ok: true }));
+    await expect(f.fetchJson(`${server.url}${ok}`)).resolves.toEqual({ ok: true });
   });
 });
 
@@ -380,6 +474,19 @@ describe('isPrivateAddress', () => {
     ['fd00:ec2::254', 'IPv6 unique local, cloud metadata'],
     ['::ffff:127.0.0.1', 'IPv4-mapped loopback'],
     ['::ffff:7f00:1', 'IPv4-mapped loopback in hex form (what the URL parser makes of [::ffff:127.0.0.1])'],
+    ['::127.0.0.1', 'IPv4-compatible loopback'],
+    ['::7f00:1', 'IPv4-compatible loopback in hex form'],
+    ['::10.0.0.1', 'IPv4-compatible RFC 1918'],
+    ['::a9fe:a9fe', 'IPv4-compatible cloud metadata in hex form'],
+    ['::8.8.8.8', 'IPv4-compatible (deprecated, never routed), even embedding a public address'],
+    ['::ffff:0:127.0.0.1', 'IPv4-translated loopback'],
+    ['::ffff:0:7f00:1', 'IPv4-translated loopback in hex form'],
+    ['::ffff:0:a9fe:a9fe', 'IPv4-translated cloud metadata (169.254.169.254)'],
+    ['::ffff:0:10.0.0.1', 'IPv4-translated RFC 1918'],
+    ['64:ff9b::127.0.0.1', 'NAT64 loopback'],
+    ['64:ff9b::a9fe:a9fe', 'NAT64 cloud metadata'],
+    ['64:ff9b::c0a8:101', 'NAT64 RFC 1918 192.168.1.1'],
+    ['64:ff9b:1::a00:1', 'local-use NAT64'],
   ])('treats %s (%s) as private', (address) => {
     expect(isPrivateAddress(address)).toBe(true);
   });
@@ -387,6 +494,8 @@ describe('isPrivateAddress', () => {
   it.each([
     ['8.8.8.8', 'public IPv4'],
     ['2606:4700::1111', 'public IPv6'],
+    ['::ffff:8.8.8.8', 'IPv4-mapped public IPv4'],
+    ['2001:4860:4860::8888', 'public IPv6 with zeros in the middle'],
   ])('treats %s (%s) as public', (address) => {
     expect(isPrivateAddress(address)).toBe(false);
   });

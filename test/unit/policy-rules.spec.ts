@@ -96,7 +96,7 @@ describe('parsePolicyRules: rules are checked when a policy is saved', () => {
   });
 
   it('refuses an unknown rule, naming it', () => {
-    expectParseError({ allowed_scopes: ['a'], allowed_audiences: ['x'] }, 'allowed_audiences');
+    expectParseError({ allowed_scopes: ['a'], allowed_resources: ['x'] }, 'allowed_resources');
   });
 
   it('refuses a misspelled rule name rather than ignoring it', () => {

@@ -1,0 +1,206 @@
+// Server-side fetches (sector_identifier_uri) and everything else the server
+// does: a slow remote document must not hold a database connection or a row
+// lock, so on the embedded database (one connection) the token endpoint keeps
+// answering while registrations and RFC 7592 updates wait on their fetches;
+// and fetch.max_concurrent bounds the fetches in flight, refusing the excess
+// at once with 503 temporarily_unavailable and Retry-After. Real HTTP against
+// the real app; the remote documents come from a local HTTPS server.
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { machineClient, webClient } from '../factories/clients.js';
+import { startApp, type RunningApp } from '../support/app.js';
+import { manage, mintIat, register, registerClient } from '../support/dcr.js';
+import { expectOAuthError } from '../support/expect.js';
+import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
+
+type Json = Record<string, unknown>;
+
+const REDIRECT_URI = 'https://app.example.com/callback';
+/** How long the slow sector documents take: well under fetch.timeout (5 s), far over any token request. */
+const SLOW_MS = 2000;
+
+let remote: TestHttpsServer;
+let dataDir: string;
+/** On the embedded database, which has one connection. */
+let embedded: RunningApp;
+/** On PostgreSQL, with fetch.max_concurrent = 2. */
+let bounded: RunningApp;
+
+/** Registers a route that answers the sector document after SLOW_MS. */
+function slowSector(path: string): void {
+  remote.route(path, (_req, res: ServerResponse) => {
+    const timer = setTimeout(() => sendJson(res, [REDIRECT_URI]), SLOW_MS);
+    res.on('close', () => clearTimeout(timer));
+  });
+}
+
+let unique = 0;
+/** A distinct URL per use, so that no answer comes from the fetcher's cache. */
+function sectorUri(path: string): string {
+  unique += 1;
+  return `${remote.url}${path}?n=${unique}`;
+}
+
+/**
+ * Waits until the remote server has received `count` requests for `path`, or
+ * `withinMs` passed with at least one received (fetches stuck behind one
+ * another are what the callers look for); returns how many arrived.
+ */
+async function requestsReached(path: string, count: number, withinMs = SLOW_MS / 2): Promise<number> {
+  const deadline = Date.now() + withinMs;
+  while (remote.hits(path) < count && (remote.hits(path) === 0 || Date.now() < deadline)) {
+    if (Date.now() > deadline + SLOW_MS) throw new Error(`no request for ${path} arrived`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return remote.hits(path);
+}
+
+async function machineCredentials(app: RunningApp): Promise<{ id: string; secret: string }> {
+  const res = await app.admin('/admin/clients', { method: 'POST', json: machineClient() });
+  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as Json;
+  return { id: body.client_id as string, secret: body.client_secret as string };
+}
+
+/** The time one client_credentials token request takes, which must succeed. */
+async function timedTokenRequest(app: RunningApp, client: { id: string; secret: string }): Promise<number> {
+  const start = performance.now();
+  const res = await fetch(`${app.url}/oauth2/token`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+    },
+    body: 'grant_type=client_credentials',
+  });
+  const text = await res.text();
+  const elapsed = performance.now() - start;
+  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${text}`);
+  return elapsed;
+}
+
+/** The slowest of a few token requests made while nothing else happens, after a warm-up. */
+async function baseline(app: RunningApp, client: { id: string; secret: string }): Promise<number> {
+  for (let i = 0; i < 3; i += 1) await timedTokenRequest(app, client);
+  let slowest = 0;
+  for (let i = 0; i < 5; i += 1) slowest = Math.max(slowest, await timedTokenRequest(app, client));
+  return slowest;
+}
+
+beforeAll(async () => {
+  remote = await startHttpsServer();
+  dataDir = mkdtempSync(join(tmpdir(), 'registrar-fetch-isolation-'));
+  const fetchEnv = { FETCH_CA_FILE: remote.caFile, FETCH_ALLOW_PRIVATE_NETWORKS: 'true', FETCH_TIMEOUT: '5s' };
+  embedded = await startApp({ env: { DATA_DIR: join(dataDir, 'embedded'), ...fetchEnv } });
+  bounded = await startApp({ env: { ...fetchEnv, FETCH_MAX_CONCURRENT: '2' } });
+}, 60_000);
+
+afterAll(async () => {
+  await embedded?.close();
+  await bounded?.close();
+  await remote?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('server-side fetches hold no database connection (embedded database, one connection)', () => {
+  it('answers a token request in its usual time while 12 RFC 7592 updates wait on a slow sector_identifier_uri', async () => {
+    const path = '/slow-sector-updates';
+    slowSector(path);
+    const client = await machineCredentials(embedded);
+    const registered = await Promise.all(Array.from({ length: 12 }, () => registerClient(embedded, webClient({ redirect_uris: [REDIRECT_URI] }))));
+    const usual = await baseline(embedded, client);
+
+    const updates = registered.map((r) =>
+      manage(embedded, 'PUT', r.client_id as string, r.registration_access_token as string, {
+        ...webClient({ redirect_uris: [REDIRECT_URI] }),
+        client_id: r.client_id,
+        sector_identifier_uri: sectorUri(path),
+      }),
+    );
+    const waiting = await requestsReached(path, 12);
+    const during = await timedTokenRequest(embedded, client);
+    const answered = await Promise.all(updates);
+
+    expect(during).toBeLessThan(usual + 100);
+    // All 12 fetches were in flight at once: no update waited for another's.
+    expect(waiting).toBe(12);
+    expect(answered.map((r) => r.status)).toEqual(Array(12).fill(200));
+  }, 60_000);
+
+  it('answers a token request in its usual time while a registration under a max_clients policy waits on a slow sector_identifier_uri', async () => {
+    const path = '/slow-sector-limited';
+    slowSector(path);
+    const policy = `limited-${process.pid}`;
+    const created = await embedded.admin('/admin/policies', { method: 'POST', json: { name: policy, rules: { max_clients: 5 } } });
+    expect(created.status).toBe(201);
+    const client = await machineCredentials(embedded);
+    const usual = await baseline(embedded, client);
+
+    const registration = register(
+      embedded,
+      webClient({ redirect_uris: [REDIRECT_URI], sector_identifier_uri: sectorUri(path) }),
+      await mintIat(embedded, { policies: [policy] }),
+    );
+    expect(await requestsReached(path, 1)).toBe(1);
+    const during = await timedTokenRequest(embedded, client);
+    const res = await registration;
+
+    expect(res.status).toBe(201);
+    expect(during).toBeLessThan(usual + 100);
+    // The client counted against the policy, in the registration's transaction.
+    expect(((await (await embedded.admin(`/admin/policies/${policy}`)).json()) as Json).clients_created).toBe(1);
+  }, 60_000);
+});
+
+describe('fetch.max_concurrent', () => {
+  it('answers a registration beyond the bound with 503 temporarily_unavailable and Retry-After, at once, without burning its initial access token', async () => {
+    const path = '/slow-sector-bound';
+    slowSector(path);
+    const first = [0, 1].map(async () =>
+      register(bounded, webClient({ redirect_uris: [REDIRECT_URI], sector_identifier_uri: sectorUri(path) }), await mintIat(bounded)),
+    );
+    expect(await requestsReached(path, 2)).toBe(2);
+
+    const iat = await mintIat(bounded);
+    const start = performance.now();
+    const refused = await register(bounded, webClient({ redirect_uris: [REDIRECT_URI], sector_identifier_uri: sectorUri(path) }), iat);
+    const elapsed = performance.now() - start;
+    const retryAfter = refused.headers.get('retry-after');
+    await expectOAuthError(refused, 503, 'temporarily_unavailable', 'too many server-side fetches are in progress');
+    expect(retryAfter).toMatch(/^[1-9]\d*$/);
+    // Refused, not queued behind the fetches in flight.
+    expect(elapsed).toBeLessThan(SLOW_MS / 2);
+    expect(remote.hits(path)).toBe(2);
+
+    expect((await Promise.all(first)).map((r) => r.status)).toEqual([201, 201]);
+    // Its initial access token (single use) still works, and the slots are free again.
+    const retried = await register(bounded, webClient({ redirect_uris: [REDIRECT_URI], sector_identifier_uri: sectorUri(path) }), iat);
+    expect(retried.status).toBe(201);
+  }, 30_000);
+
+  it('answers an RFC 7592 update beyond the bound with 503 temporarily_unavailable and Retry-After, and the registration access token keeps working', async () => {
+    const path = '/slow-sector-bound-update';
+    slowSector(path);
+    const registered = await registerClient(bounded, webClient({ redirect_uris: [REDIRECT_URI] }));
+    const clientId = registered.client_id as string;
+    const rat = registered.registration_access_token as string;
+    const update = () =>
+      manage(bounded, 'PUT', clientId, rat, { ...webClient({ redirect_uris: [REDIRECT_URI] }), client_id: clientId, sector_identifier_uri: sectorUri(path) });
+
+    const first = [0, 1].map(async () =>
+      register(bounded, webClient({ redirect_uris: [REDIRECT_URI], sector_identifier_uri: sectorUri(path) }), await mintIat(bounded)),
+    );
+    expect(await requestsReached(path, 2)).toBe(2);
+    const refused = await update();
+    const retryAfter = refused.headers.get('retry-after');
+    await expectOAuthError(refused, 503, 'temporarily_unavailable', 'too many server-side fetches are in progress');
+    expect(retryAfter).toMatch(/^[1-9]\d*$/);
+    expect((await Promise.all(first)).map((r) => r.status)).toEqual([201, 201]);
+
+    const retried = await update();
+    expect(retried.status).toBe(200);
+  }, 30_000);
+});
