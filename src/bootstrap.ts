@@ -11,7 +11,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
 import { USERINFO_SECURITY } from './tokens/userinfo.controller.js';
-import { corsHook } from './common/cors.js';
+import { ClientsRepository } from './clients/clients.repository.js';
+import { corsHook, type OriginLookup } from './common/cors.js';
 import { mediaType, requestPath, type HttpRequest } from './common/http.js';
 import { AppLogger, createPino, NestLogAdapter } from './common/logging.js';
 import { MetricsService } from './common/metrics.js';
@@ -84,7 +85,13 @@ function answerUnreadableRequest(err: Error & { code?: string }, socket: Socket)
 }
 
 /** Body parsers, request ids, CORS, the access log and metrics, as Fastify hooks. */
-function configureHttp(fastify: FastifyInstance, config: ResolvedConfig, logger: AppLogger, metrics: MetricsService | undefined): void {
+function configureHttp(
+  fastify: FastifyInstance,
+  config: ResolvedConfig,
+  logger: AppLogger,
+  metrics: MetricsService | undefined,
+  originListedByClient: OriginLookup | undefined,
+): void {
   // Only JSON (also +json, e.g. JSON Patch) and form bodies are accepted; anything else is 415.
   // An empty JSON body is no body (a DELETE sent with Content-Type: application/json).
   const parseJson = fastify.getDefaultJsonParser('remove', 'remove');
@@ -109,7 +116,7 @@ function configureHttp(fastify: FastifyInstance, config: ResolvedConfig, logger:
     reply.header('X-Request-Id', req.id);
     assertSafeUrl(req.url);
   });
-  fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'] as string[]));
+  fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'] as string[], originListedByClient));
   fastify.addHook('onResponse', async (req: HttpRequest, reply: FastifyReply) => {
     const status = reply.statusCode;
     if (logger.pino.isLevelEnabled(status >= 500 ? 'error' : 'info')) {
@@ -138,7 +145,14 @@ export async function createApp(options: AppOptions & { preview?: boolean }): Pr
     preview: options.preview,
   });
   // In preview mode (the OpenAPI export) no provider is instantiated.
-  configureHttp(app.getHttpAdapter().getInstance(), options.config, logger, options.preview ? undefined : app.get(MetricsService));
+  const clients = options.preview ? undefined : app.get(ClientsRepository);
+  configureHttp(
+    app.getHttpAdapter().getInstance(),
+    options.config,
+    logger,
+    options.preview ? undefined : app.get(MetricsService),
+    clients && ((origin) => clients.anyAllowsOrigin(origin)),
+  );
   app.useGlobalFilters(new OAuthExceptionFilter(logger));
   // After a clean shutdown the process exits 0 (instead of re-raising the signal).
   app.enableShutdownHooks(undefined, { useProcessExit: true });

@@ -56,6 +56,16 @@ export class ClientsRepository {
     return (manager ?? this.dataSource.manager).getRepository(ClientEntity);
   }
 
+  /** Whether any client lists the origin in allowed_cors_origins (for CORS preflights). */
+  async anyAllowsOrigin(origin: string): Promise<boolean> {
+    const rows = await this.database.run<{ found: number }>(
+      'client_allows_origin',
+      `SELECT 1 AS found FROM clients WHERE fields->'allowed_cors_origins' @> jsonb_build_array($1::text) LIMIT 1`,
+      [origin],
+    );
+    return rows.length > 0;
+  }
+
   async findById(id: string): Promise<ClientEntity | null> {
     const rows = await this.database.run<ClientRow>('client_by_id', 'SELECT * FROM clients WHERE id = $1', [id]);
     return rows[0] ? toClient(rows[0]) : null;

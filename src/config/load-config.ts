@@ -92,9 +92,27 @@ function devSecrets(dataDir: string): DevSecrets {
     system: [randomBytes(32).toString('base64url')],
     admin_api_key: `adm_${randomBytes(32).toString('base64url')}`,
   };
-  mkdirSync(resolve(dataDir), { recursive: true });
+  mkdirSync(resolve(dataDir), { recursive: true, mode: 0o700 });
   writeFileSync(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600 });
   return generated;
+}
+
+/**
+ * Production needs the issuer spelled out, and https (RFC 8414 §2, OIDC Discovery
+ * §3): the issuer is the base of every URL a client is given, and on http the
+ * session cookies travel without the Secure flag.
+ */
+function assertProductionIssuer(values: Record<ConfigKey, unknown>): void {
+  const issuer = values['urls.self.issuer'] as string | undefined;
+  if (issuer === undefined) {
+    throw new ConfigError('NODE_ENV=production requires urls.self.issuer (env URLS_SELF_ISSUER), an https URL; refusing to start');
+  }
+  if (!issuer.startsWith('https:') && values['urls.self.allow_insecure_issuer'] !== true) {
+    throw new ConfigError(
+      `NODE_ENV=production requires an https urls.self.issuer (env URLS_SELF_ISSUER); found ${JSON.stringify(issuer)}. ` +
+        'Set urls.self.allow_insecure_issuer=true (env URLS_SELF_ALLOW_INSECURE_ISSUER) to accept http; refusing to start',
+    );
+  }
 }
 
 export function loadConfig(env: Env = process.env): ResolvedConfig {
@@ -136,6 +154,7 @@ export function loadConfig(env: Env = process.env): ResolvedConfig {
       );
     }
   }
+  if (production) assertProductionIssuer(values);
   if (missing.includes('secrets.system') || missing.includes('admin.api_keys')) {
     const dev = devSecrets(values.data_dir as string);
     if (missing.includes('secrets.system')) values['secrets.system'] = dev.system;

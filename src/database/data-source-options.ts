@@ -1,6 +1,6 @@
 // The one place DataSource options are built: used by the app, by ormconfig.ts
 // (the TypeORM CLI) and by the tests.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
@@ -30,11 +30,20 @@ const COMMON = {
   logging: false,
 } as const;
 
-/** Opens (creating if needed) the embedded database under `dataDir/pgdata`. */
+/**
+ * Opens (creating if needed) the embedded database under `dataDir/pgdata`.
+ * The database writes its files readable by everyone, so the folders that hold
+ * them are the owner's alone: a new data_dir is created 0700, and pgdata is
+ * made 0700 on every start (it is Registrar's own folder, unlike a data_dir
+ * an operator may have pointed at an existing directory).
+ */
 export async function openEmbedded(dataDir: string): Promise<PGlite> {
   const dir = resolve(dataDir);
-  mkdirSync(dir, { recursive: true });
-  return PGlite.create(join(dir, 'pgdata'));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const pgdata = join(dir, 'pgdata');
+  mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+  chmodSync(pgdata, 0o700);
+  return PGlite.create(pgdata);
 }
 
 export async function buildDataSourceOptions(settings: DatabaseSettings): Promise<DatabaseTarget> {

@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { CLIENT_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
+import { AppLogger } from '../common/logging.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ServerFetcher } from '../common/safe-fetch.js';
 import { SecretVerifier } from '../common/secrets.js';
@@ -17,6 +18,12 @@ const MAX_ASSERTION_LIFETIME_S = 600;
 const REMOTE_JWKS_CACHE = 500;
 /** A stored hash no secret matches, so unknown clients cost the same as wrong secrets. */
 const DUMMY_HASH = 'sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+/**
+ * The one description of every authentication failure: naming the method a
+ * client registered, or that a secret expired, would tell a caller which
+ * client ids exist. The reason goes to the log.
+ */
+const AUTHENTICATION_FAILED = 'client authentication failed';
 
 interface Presented {
   method: AuthMethod;
@@ -39,7 +46,7 @@ function presentedCredentials(req: HttpRequest, params: Record<string, string>):
   const presented = readCredentials(req, params);
   // A NUL or broken UTF-8 can name no client (and PostgreSQL refuses it in a query).
   if (presented.clientId.includes('\u0000') || !presented.clientId.isWellFormed() || !(presented.secret ?? '').isWellFormed()) {
-    throw new OAuthError('invalid_client', 'client authentication failed: unknown client or wrong secret');
+    throw new OAuthError('invalid_client', AUTHENTICATION_FAILED);
   }
   return presented;
 }
@@ -68,14 +75,14 @@ function readCredentials(req: HttpRequest, params: Record<string, string>): Pres
     try {
       sub = decodeJwt(assertion).sub;
     } catch {
-      throw new OAuthError('invalid_client', 'client_assertion is not a JWT');
+      throw new OAuthError('invalid_client', AUTHENTICATION_FAILED);
     }
     if (typeof sub !== 'string' || (params.client_id !== undefined && params.client_id !== sub)) {
-      throw new OAuthError('invalid_client', 'client_assertion must name the client in sub');
+      throw new OAuthError('invalid_client', AUTHENTICATION_FAILED);
     }
     return { method: 'private_key_jwt', clientId: sub, assertion, viaBasic: false };
   }
-  if (params.client_id === undefined) throw new OAuthError('invalid_client', 'client authentication is required');
+  if (params.client_id === undefined) throw new OAuthError('invalid_client', `${AUTHENTICATION_FAILED}: no client credentials were sent`);
   if (params.client_secret !== undefined) {
     return { method: 'client_secret_post', clientId: params.client_id, secret: params.client_secret, viaBasic: false };
   }
@@ -92,6 +99,7 @@ export class ClientAuthenticationService {
     private readonly config: ConfigService,
     private readonly dataSource: DataSource,
     private readonly fetcher: ServerFetcher,
+    private readonly logger: AppLogger,
   ) {}
 
   /**
@@ -102,7 +110,8 @@ export class ClientAuthenticationService {
   async authenticate(req: HttpRequest, params: Record<string, string>, allowPublic: boolean): Promise<ClientEntity> {
     const presented = presentedCredentials(req, params);
     const fail = (why: string): never => {
-      throw new OAuthError('invalid_client', `client authentication failed: ${why}`, {
+      this.logger.info({ client_id: presented.clientId, method: presented.method, reason: why }, 'client authentication failed');
+      throw new OAuthError('invalid_client', AUTHENTICATION_FAILED, {
         headers: presented.viaBasic ? { 'WWW-Authenticate': 'Basic realm="registrar", charset="UTF-8"' } : {},
       });
     };

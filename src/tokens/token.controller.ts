@@ -1,5 +1,6 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { allowClientOrigin } from '../common/cors.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { OAuthError } from '../common/oauth-error.js';
@@ -48,6 +49,7 @@ export class TokenController {
     }
     // Public clients (token_endpoint_auth_method none) redeem codes and refresh tokens; PKCE binds them.
     const client = await this.auth.authenticate(req, params, codeFlow);
+    allowClientOrigin(req, res, client.fields.allowed_cors_origins);
     if (grantType === 'client_credentials') return this.tokens.clientCredentials(client, params.scope, lists.audience ?? []);
     if (!(client.fields.grant_types as string[]).includes(grantType)) {
       throw new OAuthError('unauthorized_client', `the client is not registered for the ${grantType} grant`);
@@ -65,6 +67,7 @@ export class TokenController {
     noStore(res);
     const { params } = formParams(req);
     const caller = await this.auth.authenticate(req, params, false);
+    allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
     const access = await this.tokens.introspect(token, caller);
     return access.active ? access : this.grants.introspectRefreshToken(token, caller);
@@ -80,6 +83,7 @@ export class TokenController {
     noStore(res);
     const { params } = formParams(req);
     const caller = await this.auth.authenticate(req, params, true);
+    allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
     if (!(await this.grants.revokeRefreshToken(token, caller))) await this.tokens.revoke(token, caller);
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -33,6 +33,29 @@ describe('the embedded database (no dsn)', () => {
     } finally {
       await svc.close();
     }
+  }, 60_000);
+
+  it('keeps its files from other users: a new data directory and pgdata are created 0700', async () => {
+    const dir = join(dataDir, 'private', 'data');
+    const svc = await startApp({ env: { DATA_DIR: dir } });
+    await svc.close();
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(join(dataDir, 'private'))).toBe(0o700);
+    expect(mode(join(dir, 'pgdata'))).toBe(0o700);
+  }, 60_000);
+
+  it('makes an existing pgdata folder private again at start', async () => {
+    const dir = join(dataDir, 'loosened');
+    mkdirSync(join(dir, 'pgdata'), { recursive: true });
+    chmodSync(join(dir, 'pgdata'), 0o777);
+    const svc = await startApp({ env: { DATA_DIR: dir } });
+    try {
+      expect((await fetch(`${svc.url}/health/ready`)).status).toBe(200);
+    } finally {
+      await svc.close();
+    }
+    expect(statSync(join(dir, 'pgdata')).mode & 0o777).toBe(0o700);
   }, 60_000);
 
   it('handles concurrent writes on its single connection without losing any', async () => {

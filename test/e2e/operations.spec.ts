@@ -647,6 +647,62 @@ describe('CORS with no configured origins', () => {
   });
 });
 
+describe("a client's own allowed_cors_origins (no configured origins)", () => {
+  const SPA = 'https://spa.example.com';
+  let svc: RunningApp;
+  let spa: { client_id: string; client_secret: string };
+  let other: { client_id: string; client_secret: string };
+
+  beforeAll(async () => {
+    svc = await startApp();
+    spa = await adminClient(svc, { allowed_cors_origins: [SPA] });
+    other = await adminClient(svc);
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  const preflight = (path: string, origin: string) =>
+    fetch(`${svc.url}${path}`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization' } });
+
+  it('answers a preflight to the token, introspection and revocation endpoints from an origin a client lists', async () => {
+    for (const path of ['/oauth2/token', '/oauth2/introspect', '/oauth2/revoke']) {
+      const res = await preflight(path, SPA);
+      expect({ path, status: res.status, origin: res.headers.get('access-control-allow-origin') }).toEqual({ path, status: 204, origin: SPA });
+      expect(res.headers.get('access-control-allow-headers') ?? '').toMatch(/authorization/i);
+    }
+    const unlisted = await preflight('/oauth2/token', 'https://evil.example.net');
+    expect(unlisted.headers.get('access-control-allow-origin')).toBeNull();
+    // The client's origins are not the registration endpoint's.
+    const register = await preflight('/oauth2/register', SPA);
+    expect(register.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('lets the listed origin read the token response of that client only', async () => {
+    const own = await token(svc, spa, { Origin: SPA });
+    expect(own.status).toBe(200);
+    expect(own.headers.get('access-control-allow-origin')).toBe(SPA);
+    expect(own.headers.get('vary') ?? '').toMatch(/\borigin\b/i);
+    const elsewhere = await token(svc, spa, { Origin: 'https://evil.example.net' });
+    expect(elsewhere.status).toBe(200);
+    expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
+    const notListed = await token(svc, other, { Origin: SPA });
+    expect(notListed.status).toBe(200);
+    expect(notListed.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('follows an admin change of the list at once', async () => {
+    const res = await svc.admin(`/admin/clients/${encodeURIComponent(other.client_id)}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json-patch+json' },
+      body: JSON.stringify([{ op: 'replace', path: '/allowed_cors_origins', value: ['https://other-spa.example.com'] }]),
+    });
+    expect(res.status).toBe(200);
+    const now = await token(svc, other, { Origin: 'https://other-spa.example.com' });
+    expect(now.headers.get('access-control-allow-origin')).toBe('https://other-spa.example.com');
+  });
+});
+
 // ---------------------------------------------------------------------------
 // Graceful shutdown
 // ---------------------------------------------------------------------------

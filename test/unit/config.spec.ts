@@ -11,6 +11,8 @@ import { SCHEMA, envName } from '../../src/config/schema.js';
 
 const SECRETS = { SECRETS_SYSTEM: 's1', ADMIN_API_KEYS: 'k1' };
 const APPS = { URLS_LOGIN: 'https://login.example.com/login', URLS_CONSENT: 'https://login.example.com/consent' };
+/** What production needs besides the apps: a database, strong secrets and an https issuer. */
+const PRODUCTION = { NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32), URLS_SELF_ISSUER: 'https://auth.example.com' };
 
 /** Nest's ConfigService holding a resolved configuration, as ConfigModule provides it. */
 function nestConfig(resolved: ResolvedConfig): NestConfigService {
@@ -118,18 +120,32 @@ describe('configuration', () => {
     expect(message).toContain('dsn');
     expect(message).toContain('secrets.system');
     expect(message).toContain('admin.api_keys');
-    const strong = { SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32), ...APPS };
+    const strong = { SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32), URLS_SELF_ISSUER: 'https://auth.example.com', ...APPS };
     expect(() => loadConfig({ NODE_ENV: 'production', DSN: 'postgres://h/db', ...strong })).not.toThrow();
   });
 
   it('refuses to start in production without a login and consent app while the authorization code flow is on', () => {
-    const base = { NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32) };
+    const base = { NODE_ENV: 'production', DSN: 'postgres://h/db', SECRETS_SYSTEM: 's'.repeat(32), ADMIN_API_KEYS: 'k'.repeat(32), URLS_SELF_ISSUER: 'https://auth.example.com' };
     const message = errorOf(base);
     expect(message).toContain('urls.login, urls.consent');
     expect(message).toContain('URLS_LOGIN');
     expect(errorOf({ ...base, URLS_LOGIN: APPS.URLS_LOGIN })).toContain('requires urls.consent ');
     expect(() => loadConfig({ ...base, OAUTH2_AUTHORIZATION_CODE_ENABLED: 'false' })).not.toThrow();
     expect(() => loadConfig({ ...base, ...APPS })).not.toThrow();
+  });
+
+  it('refuses to start in production without an explicit https issuer, unless http is allowed by name', () => {
+    const { URLS_SELF_ISSUER: _issuer, ...withoutIssuer } = PRODUCTION;
+    const unset = errorOf({ ...withoutIssuer, ...APPS });
+    expect(unset).toContain('requires urls.self.issuer (env URLS_SELF_ISSUER)');
+    const http = errorOf({ ...PRODUCTION, ...APPS, URLS_SELF_ISSUER: 'http://auth.example.com' });
+    expect(http).toContain('requires an https urls.self.issuer');
+    expect(http).toContain('"http://auth.example.com"');
+    expect(http).toContain('URLS_SELF_ALLOW_INSECURE_ISSUER');
+    expect(() => loadConfig({ ...PRODUCTION, ...APPS, URLS_SELF_ISSUER: 'http://auth.example.com', URLS_SELF_ALLOW_INSECURE_ISSUER: 'true' })).not.toThrow();
+    expect(() => loadConfig({ ...PRODUCTION, ...APPS })).not.toThrow();
+    // Outside production the default http://127.0.0.1 issuer stays.
+    expect(loadConfig(SECRETS).values['urls.self.issuer']).toBe('http://127.0.0.1:4444');
   });
 
   it('outside production, an unset login or consent app is replaced by the built-in development page', () => {
