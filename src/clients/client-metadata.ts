@@ -74,7 +74,8 @@ const adminOnly = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => 
 });
 const serverSet = (dcrVisible: boolean): FieldDef => ({ kind: 'string', setBy: 'server', dcrVisible });
 
-const LIFESPANS = [
+/** Hydra's per-client token lifespans, `<grant>_grant_<token>_lifespan` (lifespans.ts reads them). */
+export const LIFESPANS = [
   'authorization_code_grant_access_token_lifespan',
   'authorization_code_grant_id_token_lifespan',
   'authorization_code_grant_refresh_token_lifespan',

@@ -6,6 +6,7 @@ import { AddTokens1764160000000 } from '../../migrations/1764160000000-AddTokens
 import { AddPolicies1764170000000 } from '../../migrations/1764170000000-AddPolicies.js';
 import { AddOperations1764180000000 } from '../../migrations/1764180000000-AddOperations.js';
 import { AddAuthorizationCodeFlow1764190000000 } from '../../migrations/1764190000000-AddAuthorizationCodeFlow.js';
+import { AddSubjectSaltAndKeyUse1764200000000 } from '../../migrations/1764200000000-AddSubjectSaltAndKeyUse.js';
 
 export const MIGRATIONS = [
   CreateClients1764140000000,
@@ -14,4 +15,5 @@ export const MIGRATIONS = [
   AddPolicies1764170000000,
   AddOperations1764180000000,
   AddAuthorizationCodeFlow1764190000000,
+  AddSubjectSaltAndKeyUse1764200000000,
 ];

@@ -1,8 +1,13 @@
-import { AUTH_METHODS, CLIENT_SIGNING_ALGS } from '../clients/client-metadata.js';
+import { AUTH_METHODS, CLIENT_SIGNING_ALGS, SERVER_SIGNING_ALGS } from '../clients/client-metadata.js';
 import type { ConfigService } from '../config/config.service.js';
 
 /** Client authentication methods the token, introspection and revocation endpoints accept. */
 const ENDPOINT_AUTH_METHODS = AUTH_METHODS.filter((m) => m !== 'none');
+
+function signingAlgs(config: ConfigService): string[] {
+  const configured = config.get('jwt.signing_algorithm') as string;
+  return [configured, ...SERVER_SIGNING_ALGS.filter((alg) => alg !== configured)];
+}
 
 /**
  * The authorization server metadata (RFC 8414 / OpenID Connect Discovery),
@@ -41,7 +46,11 @@ export function buildDiscoveryDocument(config: ConfigService): Record<string, un
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       code_challenge_methods_supported: ['S256'],
-      id_token_signing_alg_values_supported: [config.get('jwt.signing_algorithm')],
+      // OIDC Core §8: pairwise subjects appear in ID tokens and userinfo, which only this flow issues.
+      subject_types_supported: ['public', 'pairwise'],
+      // Every algorithm a client may register (id_token_signed_response_alg), the configured default first.
+      id_token_signing_alg_values_supported: signingAlgs(config),
+      userinfo_signing_alg_values_supported: signingAlgs(config),
       claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'acr', 'amr', 'sid'],
       prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
       authorization_response_iss_parameter_supported: true,

@@ -7,6 +7,7 @@ import { DataSource, type Repository } from 'typeorm';
 import { effectiveStrategy } from '../clients/access-token-strategy.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
+import { clientLifespan } from '../clients/lifespans.js';
 import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHash, keyedHashes, randomToken } from '../common/secrets.js';
@@ -111,7 +112,8 @@ export class AccessTokensService {
 
   /** Issues one access token in the format the client's strategy decides (SPEC §1), for any grant. */
   async issue(client: ClientEntity, grantType: string, grant: AccessGrant): Promise<TokenResponse> {
-    const ttl = this.config.get('ttl.access_token') as number;
+    // Hydra's <grant>_grant_access_token_lifespan, else ttl.access_token (README "Token lifetimes").
+    const ttl = clientLifespan(client.fields, grantType, 'access_token') ?? (this.config.get('ttl.access_token') as number);
     const now = Math.floor(Date.now() / 1000);
     const info: TokenInfo = {
       jti: randomUUID(),
@@ -132,7 +134,7 @@ export class AccessTokensService {
   }
 
   private async signJwt(info: TokenInfo): Promise<string> {
-    const key = await this.keys.activeKey();
+    const key = await this.keys.signingKey(info.expiresAt);
     if (info.grantId) {
       // Listed so that revoking the grant (code replay, refresh token reuse, consent revoked) revokes this JWT too.
       await this.database.run(

@@ -6,12 +6,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
+import { clientLifespan, type LifespanToken } from '../clients/lifespans.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHashes, randomToken, safeEqual } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from '../database/database.js';
-import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
-import { IdTokensService } from './id-tokens.service.js';
+import { AccessTokensService, type IntrospectionResponse, type TokenInfo, type TokenResponse } from './access-tokens.service.js';
+import { extraClaims, IdTokensService } from './id-tokens.service.js';
+import type { SigningAlgorithm } from './signing-key.entity.js';
+import { SubjectIdentifiersService } from './subject-identifiers.service.js';
 
 /** The consent app's extra claims for ID tokens / userinfo and for access tokens. */
 export interface GrantSession {
@@ -56,6 +59,7 @@ const GRANT_COLUMNS = `g.id, g.client_id, g.subject, g.scope, g.audience, extrac
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 export const OFFLINE_SCOPES = ['offline_access', 'offline'];
+type CodeFlowGrantType = 'authorization_code' | 'refresh_token';
 
 export function splitScope(scope: string | undefined): string[] {
   return [...new Set((scope ?? '').split(' ').filter((s) => s !== ''))];
@@ -73,23 +77,32 @@ export class GrantsService {
     private readonly clients: ClientsService,
     private readonly accessTokens: AccessTokensService,
     private readonly idTokens: IdTokensService,
+    private readonly subjects: SubjectIdentifiersService,
   ) {}
 
   private hashes(token: string): string[] {
     return keyedHashes(this.config.systemSecrets(), token);
   }
 
-  private lifetime(scope: string[]): number {
-    const access = this.config.get('ttl.access_token') as number;
-    const refresh = scope.some((s) => OFFLINE_SCOPES.includes(s)) ? (this.config.get('ttl.refresh_token') as number) : 0;
+  /** How long a token of this grant type lives for this client: its Hydra lifespan, else ttl.* (README "Token lifetimes"). */
+  private ttl(fields: Record<string, unknown>, grantType: CodeFlowGrantType, token: LifespanToken): number {
+    return clientLifespan(fields, grantType, token) ?? (this.config.get(`ttl.${token}`) as number);
+  }
+
+  /** How long the grant must outlive a code exchange or refresh: as long as any token either may issue. */
+  private lifetime(fields: Record<string, unknown>, scope: string[]): number {
+    const longest = (token: LifespanToken) => Math.max(this.ttl(fields, 'authorization_code', token), this.ttl(fields, 'refresh_token', token));
+    const refresh = scope.some((s) => OFFLINE_SCOPES.includes(s)) ? longest('refresh_token') : 0;
     // Counted from consent: the tokens are issued when the code is redeemed, up to ttl.auth_code later.
-    return Math.max(access, refresh) + (this.config.get('ttl.auth_code') as number);
+    return Math.max(longest('access_token'), refresh) + (this.config.get('ttl.auth_code') as number);
   }
 
   /** Records the grant and returns the authorization code that redeems it. */
   async createGrant(grant: NewGrant): Promise<string> {
     const id = randomUUID();
     const code = randomToken(32);
+    const client = await this.clients.find(grant.clientId);
+    const lifetime = this.lifetime(client?.fields ?? {}, grant.scope);
     await this.database.transaction(async (q) => {
       await q(
         `INSERT INTO oauth2_grants (id, client_id, subject, scope, audience, auth_time, acr, amr, login_session_id, session, expires_at)
@@ -105,7 +118,7 @@ export class GrantsService {
           JSON.stringify(grant.amr),
           grant.loginSessionId ?? null,
           JSON.stringify(grant.session),
-          this.lifetime(grant.scope),
+          lifetime,
         ],
       );
       await q(
@@ -208,7 +221,7 @@ export class GrantsService {
     await this.database.run(
       'grant_extend',
       `UPDATE oauth2_grants SET expires_at = greatest(expires_at, now() + make_interval(secs => $2)) WHERE id = $1`,
-      [grant.id, this.lifetime(tokenScope)],
+      [grant.id, this.lifetime(client.fields, tokenScope)],
     );
     return this.issueFrom(client, grant, requested, 'refresh_token', undefined, tokenScope);
   }
@@ -226,7 +239,7 @@ export class GrantsService {
     client: ClientEntity,
     grant: GrantRow,
     scope: string[],
-    grantType: 'authorization_code' | 'refresh_token',
+    grantType: CodeFlowGrantType,
     nonce?: string,
     refreshScope: string[] = scope,
   ): Promise<TokenResponse> {
@@ -239,12 +252,14 @@ export class GrantsService {
     });
     const grantTypes = client.fields.grant_types as string[];
     if (refreshScope.some((s) => OFFLINE_SCOPES.includes(s)) && grantTypes.includes('refresh_token')) {
-      response.refresh_token = await this.storeRefreshToken(client, grant.id, refreshScope);
+      response.refresh_token = await this.storeRefreshToken(client, grant.id, refreshScope, this.ttl(client.fields, grantType, 'refresh_token'));
     }
     if (scope.includes('openid')) {
       response.id_token = await this.idTokens.sign({
         clientId: client.id,
-        subject: grant.subject,
+        subject: await this.subjects.forClient(client, grant.subject),
+        lifetime: this.ttl(client.fields, grantType, 'id_token'),
+        alg: client.fields.id_token_signed_response_alg as SigningAlgorithm | undefined,
         authTime: grant.auth_time,
         nonce,
         acr: grant.acr || undefined,
@@ -263,13 +278,13 @@ export class GrantsService {
     return response;
   }
 
-  private async storeRefreshToken(client: ClientEntity, grantId: string, scope: string[]): Promise<string> {
+  private async storeRefreshToken(client: ClientEntity, grantId: string, scope: string[], lifetime: number): Promise<string> {
     const token = randomToken(32);
     await this.database.run(
       'refresh_token_insert',
       `INSERT INTO refresh_tokens (id, token_hash, grant_id, client_id, scope, issued_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, now(), now() + make_interval(secs => $6))`,
-      [randomUUID(), this.hashes(token)[0], grantId, client.id, scope.join(' '), this.config.get('ttl.refresh_token') as number],
+      [randomUUID(), this.hashes(token)[0], grantId, client.id, scope.join(' '), lifetime],
     );
     return token;
   }
@@ -344,10 +359,22 @@ export class GrantsService {
       | undefined;
   }
 
-  /** The consent session's ID token claims for userinfo, if the grant is still live. */
-  async userinfoClaims(grantId: string): Promise<Record<string, unknown> | undefined> {
-    const grant = await this.liveGrant(grantId);
-    return grant?.session.id_token;
+  /**
+   * OIDC Core §5.3 for an active access token: the consent session's ID token
+   * claims and the subject as the client knows it, as JSON or, when the client
+   * registered userinfo_signed_response_alg, as a signed JWT (§5.3.2).
+   * Undefined when the token was not issued with openid or its grant is gone.
+   */
+  async userinfo(info: TokenInfo): Promise<{ claims: Record<string, unknown> } | { jwt: string } | undefined> {
+    if (!info.scope.split(' ').includes('openid')) return undefined;
+    const grantId = info.grantId ?? (await this.grantOfJwt(info.jti));
+    const grant = grantId ? await this.liveGrant(grantId) : undefined;
+    const client = grant ? await this.clients.find(info.clientId) : null;
+    if (!grant || !client) return undefined;
+    const claims = { ...extraClaims(grant.session.id_token), sub: await this.subjects.forClient(client, info.subject) };
+    const alg = client.fields.userinfo_signed_response_alg;
+    if (typeof alg !== 'string' || alg === 'none') return { claims };
+    return { jwt: await this.idTokens.signUserinfo(client.id, alg as SigningAlgorithm, claims) };
   }
 
   /** The grant an access token was issued from (JWTs are listed in grant_jwts, opaque tokens carry it). */

@@ -1,9 +1,11 @@
-// OpenID Connect ID tokens (Core §2), signed with the active signing key, and
-// the check of an id_token_hint at logout.
+// OpenID Connect ID tokens (Core §2) and signed userinfo responses (Core §5.3.2),
+// signed with the active key of the client's algorithm, and the check of an
+// id_token_hint at logout.
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { ConfigService } from '../config/config.service.js';
+import type { SigningAlgorithm } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 /** Claims the server sets; extra claims from the consent session cannot replace them. */
@@ -11,7 +13,12 @@ const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti'
 
 export interface IdTokenFacts {
   clientId: string;
+  /** The subject as the client knows it: pairwise clients get their own (OIDC Core §8). */
   subject: string;
+  /** Seconds the token lives (the client's lifespan, else ttl.id_token). */
+  lifetime: number;
+  /** The client's id_token_signed_response_alg; default jwt.signing_algorithm. */
+  alg?: SigningAlgorithm;
   authTime: number;
   nonce?: string;
   acr?: string;
@@ -40,8 +47,8 @@ export class IdTokensService {
   ) {}
 
   async sign(facts: IdTokenFacts): Promise<string> {
-    const key = await this.keys.activeKey();
     const now = Math.floor(Date.now() / 1000);
+    const key = await this.keys.signingKey(now + facts.lifetime, facts.alg);
     const claims: JWTPayload = {
       ...extraClaims(facts.extra),
       auth_time: facts.authTime,
@@ -57,8 +64,25 @@ export class IdTokensService {
       .setSubject(facts.subject)
       .setAudience([facts.clientId])
       .setIssuedAt(now)
-      .setExpirationTime(now + (this.config.get('ttl.id_token') as number))
+      .setExpirationTime(now + facts.lifetime)
       .setJti(randomUUID())
+      .sign(key.privateKey);
+  }
+
+  /**
+   * A signed userinfo response (OIDC Core §5.3.2) for a client that registered
+   * userinfo_signed_response_alg: the claims with iss and aud, as a JWT.
+   */
+  async signUserinfo(clientId: string, alg: SigningAlgorithm, claims: Record<string, unknown>): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = this.config.get('ttl.id_token') as number;
+    const key = await this.keys.signingKey(now + lifetime, alg);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setIssuer(this.config.issuer())
+      .setAudience(clientId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + lifetime)
       .sign(key.privateKey);
   }
 

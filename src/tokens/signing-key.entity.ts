@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
 export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
-/** A key that signs JWT access tokens; the private half is stored encrypted under secrets.system. */
+/** A key that signs JWT access tokens and ID tokens; the private half is stored encrypted under secrets.system. */
 @Entity({ name: 'signing_keys' })
 export class SigningKeyEntity {
   @PrimaryColumn({ type: 'text' })
@@ -25,4 +25,8 @@ export class SigningKeyEntity {
 
   @Column({ name: 'retired_at', type: 'timestamptz', nullable: true })
   retiredAt: Date | null;
+
+  /** Rounded up from the latest expiry of a token this key signed: a retired key stays published until then. */
+  @Column({ name: 'signed_until', type: 'timestamptz', nullable: true })
+  signedUntil: Date | null;
 }

@@ -16,6 +16,7 @@ export interface LoadedKey {
   publicJwk: JWK;
   publicKey: CryptoKey;
   retiredAt: Date | null;
+  signedUntil: Date | null;
 }
 
 /** How long a key set read from the database is trusted; rotations elsewhere also drop it at once (KEYS_CHANGED). */
@@ -25,6 +26,8 @@ const KEYS_CHANGED = 'signing-keys-changed';
 const ROTATION_LOCK = 7_591_003;
 /** Clock skew allowed for verifiers when deciding how long a retired key stays published. */
 const RETENTION_MARGIN_S = 60;
+/** signed_until moves in steps of this many seconds, so recording a key's use is one write per step, not per token. */
+const SIGNED_UNTIL_STEP_S = 3600;
 
 /**
  * Signing keys live in the database, so every instance signs with and
@@ -39,6 +42,8 @@ export class SigningKeysService implements OnModuleInit {
   private loading?: Promise<LoadedKey[]>;
   /** Decrypted private keys by kid; only active keys are ever decrypted. */
   private readonly privateKeys = new Map<string, Promise<CryptoKey>>();
+  /** The signed_until this instance last wrote (or saw) per kid, in epoch seconds. */
+  private readonly signedUntil = new Map<string, number>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -92,36 +97,52 @@ export class SigningKeysService implements OnModuleInit {
     return key;
   }
 
-  /** Retires the active key of the configured algorithm and activates a new one. */
+  /**
+   * Retires every active key and activates a new one for each of their
+   * algorithms (the configured one, and those clients' id_token_signed_response_alg
+   * or userinfo_signed_response_alg called for); returns the configured algorithm's new key.
+   */
   async rotate(): Promise<SigningKeyEntity> {
-    const alg = this.algorithm;
-    const fresh = await this.generate(alg);
+    const active = await this.repo.find({ select: { alg: true }, where: { state: 'active' } });
+    const algs = [...new Set<SigningAlgorithm>([this.algorithm, ...active.map((k) => k.alg)])];
+    const fresh = await Promise.all(algs.map((alg) => this.generate(alg)));
     await this.dataSource.transaction(async (m) => {
-      // Concurrent rotations take turns, so each retires the key the previous one activated.
+      // Concurrent rotations take turns, so each retires the keys the previous one activated.
       await m.query('SELECT pg_advisory_xact_lock($1)', [ROTATION_LOCK]);
       await m
         .createQueryBuilder()
         .update(SigningKeyEntity)
         .set({ state: 'retired', retiredAt: () => 'now()' })
-        .where('alg = :alg AND state = :state', { alg, state: 'active' })
+        .where('alg IN (:...algs) AND state = :state', { algs, state: 'active' })
         .execute();
-      await m.getRepository(SigningKeyEntity).insert(fresh as QueryDeepPartialEntity<SigningKeyEntity>);
+      await m.getRepository(SigningKeyEntity).insert(fresh as QueryDeepPartialEntity<SigningKeyEntity>[]);
     });
     this.generation += 1;
     this.cache = undefined;
     await this.events.publish(KEYS_CHANGED);
-    return fresh;
+    return fresh[0];
   }
 
   list(): Promise<SigningKeyEntity[]> {
     return this.repo.find({ order: { createdAt: 'DESC' } });
   }
 
-  /** Keys whose signatures may still be in use: the active ones and those retired within a token lifetime. */
+  /**
+   * Keys whose signatures may still be in use: the active ones, and retired
+   * ones until the last token they signed has expired (per-client lifespans
+   * can exceed ttl.*), and at least a default token lifetime after retirement.
+   */
   private async load(): Promise<LoadedKey[]> {
-    const retention = ((this.config.get('ttl.access_token') as number) + RETENTION_MARGIN_S) * 1000;
+    const ttl = Math.max(this.config.get('ttl.access_token') as number, this.config.get('ttl.id_token') as number);
+    const margin = RETENTION_MARGIN_S * 1000;
+    const now = Date.now();
     const rows = await this.repo.find();
-    const usable = rows.filter((k) => k.state === 'active' || (k.retiredAt && k.retiredAt.getTime() + retention > Date.now()));
+    const usable = rows.filter(
+      (k) =>
+        k.state === 'active' ||
+        (k.retiredAt && k.retiredAt.getTime() + ttl * 1000 + margin > now) ||
+        (k.signedUntil && k.signedUntil.getTime() + margin > now),
+    );
     return Promise.all(
       usable.map(async (k) => ({
         kid: k.kid,
@@ -130,6 +151,7 @@ export class SigningKeysService implements OnModuleInit {
         publicJwk: k.publicJwk as JWK,
         publicKey: (await importJWK(k.publicJwk as JWK, k.alg)) as CryptoKey,
         retiredAt: k.retiredAt,
+        signedUntil: k.signedUntil,
       })),
     );
   }
@@ -156,16 +178,31 @@ export class SigningKeysService implements OnModuleInit {
     return keys;
   }
 
-  /** The key new tokens are signed with, and its private half. */
-  async activeKey(): Promise<{ kid: string; alg: SigningAlgorithm; privateKey: CryptoKey }> {
-    const alg = this.algorithm;
+  /**
+   * The key to sign a token expiring at `expiresAt` (epoch seconds) with, and
+   * its private half: the active key of `alg` (default: jwt.signing_algorithm),
+   * created on first need. The expiry is recorded so the key outlives its tokens.
+   */
+  async signingKey(expiresAt: number, alg: SigningAlgorithm = this.algorithm): Promise<{ kid: string; alg: SigningAlgorithm; privateKey: CryptoKey }> {
     let key = (await this.keys()).find((k) => k.state === 'active' && k.alg === alg);
     if (!key) {
       await this.ensureActiveKey(alg);
       key = (await this.keys(true)).find((k) => k.state === 'active' && k.alg === alg);
     }
     if (!key) throw new OAuthError('server_error');
+    await this.recordUse(key, expiresAt);
     return { kid: key.kid, alg: key.alg, privateKey: await this.privateKey(key.kid) };
+  }
+
+  private async recordUse(key: LoadedKey, expiresAt: number): Promise<void> {
+    const known = this.signedUntil.get(key.kid) ?? (key.signedUntil ? key.signedUntil.getTime() / 1000 : 0);
+    if (expiresAt <= known) return;
+    const until = Math.ceil(expiresAt / SIGNED_UNTIL_STEP_S) * SIGNED_UNTIL_STEP_S;
+    await this.dataSource.query(
+      `UPDATE signing_keys SET signed_until = greatest(signed_until, to_timestamp($2)) WHERE kid = $1`,
+      [key.kid, until],
+    );
+    this.signedUntil.set(key.kid, until);
   }
 
   /** A verification key by kid; an unknown kid triggers one re-read (another instance may have rotated). */

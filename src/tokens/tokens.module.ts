@@ -8,12 +8,13 @@ import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { TokenController } from './token.controller.js';
 import { GrantsService } from './grants.service.js';
 import { IdTokensService } from './id-tokens.service.js';
+import { SubjectIdentifiersService } from './subject-identifiers.service.js';
 import { UserinfoController } from './userinfo.controller.js';
 
 @Module({
   imports: [ClientsModule],
   controllers: [TokenController, AdminTokensController, UserinfoController],
-  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier, GrantsService, IdTokensService],
-  exports: [SigningKeysService, SoftwareStatementVerifier, GrantsService, IdTokensService],
+  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
+  exports: [SigningKeysService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
 })
 export class TokensModule {}

@@ -145,7 +145,8 @@ describe('discovery as openid-client sees it', () => {
     expect(meta.supportsPKCE('plain')).toBe(false);
     expect(meta.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
     expect(meta.subject_types_supported).toContain('public');
-    expect(meta.id_token_signing_alg_values_supported).toEqual(['RS256']);
+    // The configured algorithm first; clients may register the others as id_token_signed_response_alg.
+    expect(meta.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256', 'EdDSA']);
     expect(meta.authorization_response_iss_parameter_supported).toBe(true);
     expect(meta.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['none', 'client_secret_basic']));
     expect(meta.scopes_supported === undefined || meta.scopes_supported.includes('openid')).toBe(true);
