@@ -1052,6 +1052,13 @@ export interface components {
              */
             allowed_redirect_uri_hosts?: string[];
             /**
+             * @description Audiences registrants under the policy may name (instead of oidc.dynamic_client_registration.allowed_audiences)
+             * @example [
+             *       "https://invoices.example.com"
+             *     ]
+             */
+            allowed_audiences?: string[];
+            /**
              * @description Values used when the registrant sends none
              * @example {
              *       "scope": "invoices.read"
@@ -2222,7 +2229,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Named by an unexpired initial access token or by the configuration */
+            /** @description Named by the configuration, an unexpired initial access token or a client */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2461,6 +2468,9 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/jwt": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Missing, invalid, expired or revoked access token */
@@ -2470,6 +2480,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponseDto"];
+                    "application/jwt": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description insufficient_scope: the token was not granted openid */
@@ -2479,6 +2490,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponseDto"];
+                    "application/jwt": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -2501,6 +2513,9 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/jwt": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Missing, invalid, expired or revoked access token */
@@ -2510,6 +2525,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponseDto"];
+                    "application/jwt": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description insufficient_scope: the token was not granted openid */
@@ -2519,6 +2535,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponseDto"];
+                    "application/jwt": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -2529,7 +2546,7 @@ export interface operations {
                 client_id: unknown;
                 /** @description code */
                 response_type: unknown;
-                /** @description Exact match with a registered one; loopback URIs match on any port */
+                /** @description Exact match with a registered one; a native client's loopback URIs match on any port */
                 redirect_uri?: unknown;
                 /** @description Space-delimited, within the client's scope */
                 scope?: unknown;
@@ -2559,7 +2576,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown client, or a redirect URI that is not registered (never redirected) */
+            /** @description Unknown client, or a redirect URI that is not registered (never redirected). With oauth2.untrusted_client_errors: page, also an HTML page for the errors of a dynamically registered client found before the user took part */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3002,7 +3019,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description To the post_logout_redirect_uri (with state), or to urls.post_logout_redirect */
+            /** @description To the post_logout_redirect_uri (with state) when id_token_hint names this browser's session, or to urls.post_logout_redirect */
             302: {
                 headers: {
                     [name: string]: unknown;

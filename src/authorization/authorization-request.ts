@@ -28,13 +28,22 @@ export interface AuthorizationRequest {
   request_url: string;
 }
 
-/** An error the authorization endpoint sends back to the client's redirect URI (RFC 6749 §4.1.2.1). */
+/**
+ * An error the authorization endpoint finds on its own, before the user has
+ * been asked anything, and sends back to the client's redirect URI (RFC 6749
+ * §4.1.2.1). Answers the login or consent app gave are not thrown: they always
+ * go back to the client. With `oauth2.untrusted_client_errors: page`, these
+ * errors are shown as a page for dynamically registered clients instead
+ * (RFC 9700 §4.11.2: a redirect the user never took part in, to a URI anyone
+ * could register, would make the endpoint an open redirector).
+ */
 export class RedirectableError extends Error {
   constructor(
     readonly code: OAuthErrorCode,
     readonly description: string,
     readonly redirectUri: string,
     readonly state: string | undefined,
+    readonly clientId: string,
   ) {
     super(`${code}: ${description}`);
   }
@@ -47,11 +56,15 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const MAX_PARAM = 2048;
 
 /**
- * RFC 8252 §7.3: a native app's loopback redirect URI matches with any port;
- * every other redirect URI must match a registered one exactly.
+ * RFC 8252 §7.3: a native app's loopback redirect URI matches with any port,
+ * since the app listens on whichever port the system gives it; every other
+ * redirect URI, a web client's loopback one included, must match a registered
+ * one exactly (RFC 6749 §3.1.2.3, RFC 9700 §4.1.3): on a shared host another
+ * process may own another port.
  */
-export function matchesRegisteredRedirect(requested: string, registered: readonly string[]): boolean {
+export function matchesRegisteredRedirect(requested: string, registered: readonly string[], options: { native: boolean }): boolean {
   if (registered.includes(requested)) return true;
+  if (!options.native) return false;
   let url: URL;
   try {
     url = new URL(requested);
@@ -110,7 +123,7 @@ export function validateAuthorizationRequest(
   if (sent === undefined) {
     if (registered.length !== 1) throw new OAuthError('invalid_request', 'redirect_uri is required: the client registered more than one');
     redirectUri = registered[0];
-  } else if (matchesRegisteredRedirect(sent, registered)) {
+  } else if (matchesRegisteredRedirect(sent, registered, { native: client.fields.application_type === 'native' })) {
     redirectUri = sent;
   } else {
     throw new OAuthError('invalid_request', 'redirect_uri does not match any redirect URI registered for the client');
@@ -118,7 +131,7 @@ export function validateAuthorizationRequest(
 
   const state = params.get('state');
   const fail = (code: OAuthErrorCode, description: string): never => {
-    throw new RedirectableError(code, description, redirectUri, state !== undefined && state.length <= MAX_PARAM ? state : undefined);
+    throw new RedirectableError(code, description, redirectUri, state !== undefined && state.length <= MAX_PARAM ? state : undefined, client.id);
   };
   if (repeated.length > 0) fail('invalid_request', `${[...new Set(repeated)].join(', ')} must not be repeated`);
   for (const [name, value] of params) {

@@ -7,7 +7,7 @@ import type { HttpReply, HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { authorizationResponseUrl, queryOf, RedirectableError, validateAuthorizationRequest } from './authorization-request.js';
-import { redirect } from './html.js';
+import { errorPage, redirect } from './html.js';
 import { LoginConsentService, type Redirect } from './login-consent.service.js';
 
 const CLIENT_ID = /^[\x21-\x7E]{1,255}$/;
@@ -16,7 +16,7 @@ const CLIENT_ID = /^[\x21-\x7E]{1,255}$/;
 const QUERY = [
   ['client_id', true, undefined],
   ['response_type', true, 'code'],
-  ['redirect_uri', false, 'Exact match with a registered one; loopback URIs match on any port'],
+  ['redirect_uri', false, 'Exact match with a registered one; a native client\'s loopback URIs match on any port'],
   ['scope', false, 'Space-delimited, within the client\'s scope'],
   ['state', false, undefined],
   ['nonce', false, undefined],
@@ -44,7 +44,13 @@ export class AuthorizeController {
   })
   @applyDecorators(...QUERY.map(([name, required, description]) => ApiQuery({ name, required, description })))
   @ApiResponse({ status: 302, description: 'To the login app, the consent app, or the client\'s redirect URI (with code or error, and iss)' })
-  @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Unknown client, or a redirect URI that is not registered (never redirected)' })
+  @ApiResponse({
+    status: 400,
+    type: ErrorResponseDto,
+    description:
+      'Unknown client, or a redirect URI that is not registered (never redirected). With oauth2.untrusted_client_errors: page, ' +
+      'also an HTML page for the errors of a dynamically registered client found before the user took part',
+  })
   async authorize(@Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
     const issuer = this.config.issuer();
     const query = queryOf(req);
@@ -53,11 +59,25 @@ export class AuthorizeController {
       next = await this.step(req, res, query);
     } catch (err) {
       if (!(err instanceof RedirectableError)) throw err;
+      if (await this.showsErrorPage(err)) return errorPage(res, err);
       next = {
         location: authorizationResponseUrl(err.redirectUri, issuer, { error: err.code, error_description: err.description, state: err.state }),
       };
     }
     redirect(res, next.location);
+  }
+
+  /**
+   * RFC 9700 §4.11.2: anyone may register a client and its redirect URIs
+   * through DCR, so an error found before the user took part is not redirected
+   * to such a client when the operator chose `page`; admin-created clients are
+   * the operator's and keep the redirect of RFC 6749 §4.1.2.1.
+   */
+  private async showsErrorPage(err: RedirectableError): Promise<boolean> {
+    if (this.config.get('oauth2.untrusted_client_errors') !== 'page') return false;
+    const client = await this.clients.find(err.clientId);
+    // A client deleted meanwhile is trusted no more than a dynamic one.
+    return !client || client.createdVia === 'dcr';
   }
 
   private async step(req: HttpRequest, res: HttpReply, query: URLSearchParams): Promise<Redirect> {

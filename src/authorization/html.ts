@@ -30,3 +30,15 @@ export function sendPage(res: HttpReply, title: string, body: string, status = 2
 export function redirect(res: HttpReply, location: string, status = 302): void {
   res.status(status).header('Location', location).header('Cache-Control', 'no-store').send();
 }
+
+/** An authorization error shown to the user instead of being redirected to the client (no link to the redirect URI). */
+export function errorPage(res: HttpReply, error: { code: string; description: string }): void {
+  sendPage(
+    res,
+    'Authorization error',
+    '<h1>This sign-in request cannot be completed</h1>' +
+      '<p>The application that sent you here made a request this server cannot accept. You can close this window.</p>' +
+      `<p class="note">Error <code>${escapeHtml(error.code)}</code>: ${escapeHtml(error.description)}</p>`,
+    400,
+  );
+}

@@ -56,7 +56,7 @@ interface FlowRow {
   live: boolean;
 }
 
-interface SessionRow {
+export interface SessionRow {
   id: string;
   subject: string;
   authenticated_at: number;
@@ -177,7 +177,7 @@ export class LoginConsentService {
     const tooOld = session !== undefined && request.max_age !== undefined && this.now() - session.authenticated_at > request.max_age;
     const skip = session !== undefined && !forceLogin && !tooOld;
     if (request.prompt.includes('none') && !skip) {
-      throw new RedirectableError('login_required', 'prompt=none, and there is no usable login session', request.redirect_uri, request.state);
+      throw new RedirectableError('login_required', 'prompt=none, and there is no usable login session', request.redirect_uri, request.state, request.client_id);
     }
     const id = randomUUID();
     const challenge = randomToken(32);
@@ -233,7 +233,14 @@ export class LoginConsentService {
     if (flow.request.prompt.includes('none') && !consentSkip) {
       await this.setState(flow.id, 'done');
       this.clearCsrf(flow, res);
-      throw new RedirectableError('consent_required', 'prompt=none, and consent was not given before', flow.request.redirect_uri, flow.request.state);
+      // Decided by the server alone: with prompt=none the login app only confirmed a remembered session.
+      throw new RedirectableError(
+        'consent_required',
+        'prompt=none, and consent was not given before',
+        flow.request.redirect_uri,
+        flow.request.state,
+        flow.client_id,
+      );
     }
     const challenge = randomToken(32);
     await this.database.run(
@@ -330,7 +337,8 @@ export class LoginConsentService {
 
   // ---- sessions ----
 
-  private async currentSession(req: HttpRequest): Promise<SessionRow | undefined> {
+  /** The browser's live login session: its signed cookie names a session that is neither revoked nor expired. */
+  async currentSession(req: HttpRequest): Promise<SessionRow | undefined> {
     const id = verifyCookieValue(readCookies(req).get(SESSION_COOKIE), this.config.systemSecrets());
     if (!id) return undefined;
     const [row] = await this.database.run(

@@ -787,14 +787,27 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
   });
 
   describe('RP-initiated logout', () => {
-    async function loggedIn(): Promise<{ client: Client; subject: string; browser: Browser; idToken: string; cookie: string }> {
-      const client = await webClient(svc, { post_logout_redirect_uris: [POST_LOGOUT] });
-      const subject = newSubject();
-      const browser = new Browser();
-      const t0 = await tokensFor(svc, client, { browser, login: { subject, remember: true, remember_for: 3600 } });
+    async function loggedIn(
+      options: { client?: Client; browser?: Browser; subject?: string; remember?: boolean } = {},
+    ): Promise<{ client: Client; subject: string; browser: Browser; idToken: string; cookie: string }> {
+      const client = options.client ?? (await webClient(svc, { post_logout_redirect_uris: [POST_LOGOUT] }));
+      const subject = options.subject ?? newSubject();
+      const browser = options.browser ?? new Browser();
+      const login = options.remember === false ? { subject } : { subject, remember: true, remember_for: 3600 };
+      const t0 = await tokensFor(svc, client, { browser, login });
       const cookie = browser.cookies.get('registrar_session');
-      expect(cookie).toBeTruthy();
-      return { client, subject, browser, idToken: t0.id_token!, cookie: cookie! };
+      if (options.remember !== false) expect(cookie).toBeTruthy();
+      return { client, subject, browser, idToken: t0.id_token!, cookie: cookie ?? '' };
+    }
+
+    /** The operator's switch (admin-only metadata): log out at once when the hint names the browser's session. */
+    async function skipLogoutConsent(client: Client): Promise<void> {
+      const res = await svc.admin(`/admin/clients/${encodeURIComponent(client.id)}`, {
+        method: 'PATCH',
+        json: [{ op: 'add', path: '/skip_logout_consent', value: true }],
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as Record<string, unknown>).skip_logout_consent).toBe(true);
     }
 
     function logoutUrl(params: Record<string, string>): URL {
@@ -803,11 +816,43 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
       return url;
     }
 
-    it('with a valid id_token_hint and a registered post_logout_redirect_uri: 302 there with state, cookie cleared, session over', async () => {
+    /** The confirmation page's hidden fields, unescaped, as the browser would post them. */
+    async function confirmationForm(res: Response): Promise<Record<string, string>> {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await res.text();
+      expect(html).toMatch(/<form[^>]*method="post"[^>]*action="\/oauth2\/sessions\/logout"/);
+      const fields: Record<string, string> = {};
+      for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+        fields[name] = value.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+      }
+      expect(fields.confirm).toBe('yes');
+      return fields;
+    }
+
+    function postLogout(browser: Browser, fields: Record<string, string>): Promise<Response> {
+      return browser.request(`${svc.url}/oauth2/sessions/logout`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString(),
+      });
+    }
+
+    async function expectSignedOutPage(res: Response): Promise<void> {
+      expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 200, location: null });
+      expect(await res.text()).toContain('You are signed out');
+    }
+
+    it('with an id_token_hint naming this browser\'s session: the user confirms, then 302 to the registered post_logout_redirect_uri with state, cookie cleared, session over', async () => {
       const { client, subject, browser, idToken, cookie } = await loggedIn();
       expect(await loginSkip(svc, browser, client)).toEqual({ skip: true, subject });
 
-      const res = await browser.get(logoutUrl({ id_token_hint: idToken, post_logout_redirect_uri: POST_LOGOUT, state: 'bye-1' }));
+      const page = await browser.get(logoutUrl({ id_token_hint: idToken, post_logout_redirect_uri: POST_LOGOUT, state: 'bye-1' }));
+      const form = await confirmationForm(page);
+      expect(sessionCookieCleared(page)).toBe(false);
+      expect(await loginSkip(svc, browser, client)).toEqual({ skip: true, subject });
+
+      const res = await postLogout(browser, form);
       expect(res.status).toBe(302);
       const location = new URL(res.headers.get('location')!);
       expect(location.origin + location.pathname).toBe(POST_LOGOUT);
@@ -820,6 +865,89 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
       const replay = new Browser();
       replay.cookies.set('registrar_session', cookie);
       expect((await loginSkip(svc, replay, client)).skip).toBe(false);
+    });
+
+    it('skip_logout_consent ends the session the hint names at once and redirects; without it the same request asks first', async () => {
+      const asks = await loggedIn();
+      const params = { id_token_hint: asks.idToken, post_logout_redirect_uri: POST_LOGOUT, state: 'bye-2' };
+      await confirmationForm(await asks.browser.get(logoutUrl(params)));
+      expect(await loginSkip(svc, asks.browser, asks.client)).toEqual({ skip: true, subject: asks.subject });
+
+      const { client, browser, idToken } = await loggedIn();
+      await skipLogoutConsent(client);
+      const res = await browser.get(logoutUrl({ ...params, id_token_hint: idToken }));
+      expect(res.status).toBe(302);
+      const location = new URL(res.headers.get('location')!);
+      expect(location.origin + location.pathname).toBe(POST_LOGOUT);
+      expect(location.searchParams.get('state')).toBe('bye-2');
+      expect(sessionCookieCleared(res)).toBe(true);
+      expect((await loginSkip(svc, browser, client)).skip).toBe(false);
+    });
+
+    it('an ID token without sid names the session of its subject (a later remembered login in the same browser)', async () => {
+      const client = await webClient(svc, { post_logout_redirect_uris: [POST_LOGOUT] });
+      await skipLogoutConsent(client);
+      const subject = newSubject();
+      const browser = new Browser();
+      const first = await loggedIn({ client, browser, subject, remember: false });
+      expect(decodeJwt(first.idToken).sid).toBeUndefined();
+      const other = await loggedIn({ client, subject: newSubject(), remember: false });
+      await loggedIn({ client, browser, subject });
+      // Another subject's token does not name this session.
+      await confirmationForm(await browser.get(logoutUrl({ id_token_hint: other.idToken, post_logout_redirect_uri: POST_LOGOUT })));
+      const res = await browser.get(logoutUrl({ id_token_hint: first.idToken, post_logout_redirect_uri: POST_LOGOUT }));
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe(POST_LOGOUT);
+      expect((await loginSkip(svc, browser, client)).skip).toBe(false);
+    });
+
+    it('an ID token without sid of a pairwise client names the session of its subject too', async () => {
+      const client = await webClient(svc, { post_logout_redirect_uris: [POST_LOGOUT], subject_type: 'pairwise' });
+      await skipLogoutConsent(client);
+      const subject = newSubject();
+      const browser = new Browser();
+      const first = await loggedIn({ client, browser, subject, remember: false });
+      const hint = decodeJwt(first.idToken);
+      expect(hint.sid).toBeUndefined();
+      expect(hint.sub).not.toBe(subject);
+      await loggedIn({ client, browser, subject });
+      const res = await browser.get(logoutUrl({ id_token_hint: first.idToken, post_logout_redirect_uri: POST_LOGOUT }));
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe(POST_LOGOUT);
+      expect((await loginSkip(svc, browser, client)).skip).toBe(false);
+    });
+
+    it('an id_token_hint for another session neither ends the browser\'s session nor earns the client\'s redirect, even with skip_logout_consent', async () => {
+      // The attacker's own ID token, for the same client, from the attacker's own login.
+      const victim = await loggedIn();
+      await skipLogoutConsent(victim.client);
+      const attacker = await loggedIn({ client: victim.client });
+      const params = { id_token_hint: attacker.idToken, post_logout_redirect_uri: POST_LOGOUT, state: 'csrf' };
+      const page = await victim.browser.get(logoutUrl(params));
+      const form = await confirmationForm(page);
+      expect(sessionCookieCleared(page)).toBe(false);
+      expect(await loginSkip(svc, victim.browser, victim.client)).toEqual({ skip: true, subject: victim.subject });
+      expect(await loginSkip(svc, attacker.browser, victim.client)).toEqual({ skip: true, subject: attacker.subject });
+
+      // The same subject in another browser: the hint's sid names the other session, not this one.
+      const elsewhere = await loggedIn({ client: victim.client, subject: victim.subject });
+      await confirmationForm(await victim.browser.get(logoutUrl({ ...params, id_token_hint: elsewhere.idToken })));
+      expect(await loginSkip(svc, victim.browser, victim.client)).toEqual({ skip: true, subject: victim.subject });
+
+      // The user who confirms ends their own session and stays with the server.
+      const confirmed = await postLogout(victim.browser, form);
+      await expectSignedOutPage(confirmed);
+      expect(sessionCookieCleared(confirmed)).toBe(true);
+      expect((await loginSkip(svc, victim.browser, victim.client)).skip).toBe(false);
+      // The hint's own session lives on.
+      expect(await loginSkip(svc, attacker.browser, victim.client)).toEqual({ skip: true, subject: attacker.subject });
+    });
+
+    it('without a login session, a valid id_token_hint does not earn the client\'s redirect', async () => {
+      const { client, idToken } = await loggedIn();
+      await skipLogoutConsent(client);
+      const res = await new Browser().get(logoutUrl({ id_token_hint: idToken, post_logout_redirect_uri: POST_LOGOUT, state: 's' }));
+      await expectSignedOutPage(res);
     });
 
     it('refuses a post_logout_redirect_uri the client did not register with 400 JSON, and the session lives on', async () => {
@@ -843,26 +971,35 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
       expect((await loginSkip(svc, browser, client)).skip).toBe(true);
     });
 
-    it('without a hint asks first (200 HTML with a form); POST confirm=yes ends the session', async () => {
+    it('without a hint asks first (200 HTML with a form); posting the form ends the session', async () => {
       const { client, subject, browser } = await loggedIn();
-      const page = await browser.get(logoutUrl({ state: 'x' }));
-      expect(page.status).toBe(200);
-      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-      const html = await page.text();
-      expect(html).toMatch(/<form[^>]*method="post"[^>]*action="\/oauth2\/sessions\/logout"/);
-      expect(html).toContain('name="confirm" value="yes"');
+      const page = await browser.get(logoutUrl({ state: 'x', client_id: client.id, post_logout_redirect_uri: POST_LOGOUT }));
+      const form = await confirmationForm(page);
       expect(sessionCookieCleared(page)).toBe(false);
       // Nothing has ended yet.
       expect(await loginSkip(svc, browser, client)).toEqual({ skip: true, subject });
 
-      const confirmed = await browser.request(`${svc.url}/oauth2/sessions/logout`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ confirm: 'yes' }).toString(),
-      });
-      expect(confirmed.status).toBeLessThan(400);
+      const confirmed = await postLogout(browser, form);
+      // No hint named the session: the user stays with the server.
+      await expectSignedOutPage(confirmed);
       expect(sessionCookieCleared(confirmed)).toBe(true);
       expect((await loginSkip(svc, browser, client)).skip).toBe(false);
+    });
+
+    it('ends no session on a posted confirmation without the form\'s token (CSRF), or with another session\'s', async () => {
+      const { client, subject, browser } = await loggedIn();
+      const forged = await postLogout(browser, { confirm: 'yes' });
+      await confirmationForm(forged);
+      expect(sessionCookieCleared(forged)).toBe(false);
+      const other = await loggedIn({ client });
+      const otherForm = await confirmationForm(await other.browser.get(logoutUrl({})));
+      const replayed = await postLogout(browser, otherForm);
+      await confirmationForm(replayed);
+      expect(sessionCookieCleared(replayed)).toBe(false);
+      expect(await loginSkip(svc, browser, client)).toEqual({ skip: true, subject });
+      // A GET cannot confirm either.
+      await confirmationForm(await browser.get(logoutUrl({ confirm: 'yes', csrf: otherForm.csrf })));
+      expect(await loginSkip(svc, browser, client)).toEqual({ skip: true, subject });
     });
   });
 

@@ -248,6 +248,22 @@ describe('/oauth2/auth: problems with the client or the redirect URI are answere
   });
 });
 
+describe('/oauth2/auth: loopback redirect URIs of web clients', () => {
+  it('match exactly, port included: any port is for native apps only (RFC 8252 §7.3)', async () => {
+    const { id } = await webClient({ redirect_uris: ['http://127.0.0.1:8080/callback', 'http://127.0.0.1/portless'] });
+    const ok = await authorize({ client_id: id, response_type: 'code', redirect_uri: 'http://127.0.0.1:8080/callback', state: 's' });
+    expect(ok.status).toBe(302);
+    expect(ok.headers.get('location')).toMatch(/^https:\/\/login\.example\.com\/login\?login_challenge=/);
+    const portless = await authorize({ client_id: id, response_type: 'code', redirect_uri: 'http://127.0.0.1/portless', state: 's' });
+    expect(portless.status).toBe(302);
+    for (const other of ['http://127.0.0.1:8081/callback', 'http://127.0.0.1/callback', 'http://127.0.0.1:53124/portless']) {
+      const browser = new Browser();
+      await expectJsonRefusal(await authorize({ client_id: id, response_type: 'code', redirect_uri: other, state: 's' }, browser), 'invalid_request', 'redirect_uri');
+      expect(browser.cookies.size).toBe(0);
+    }
+  });
+});
+
 // ---- 2. redirected to the client ----
 
 describe('/oauth2/auth: other errors go back to the redirect URI with error, state and iss', () => {
@@ -346,6 +362,125 @@ describe('/oauth2/auth: other errors go back to the redirect URI with error, sta
     } finally {
       await enforced.close();
     }
+  });
+});
+
+// ---- 2b. oauth2.untrusted_client_errors ----
+
+describe('oauth2.untrusted_client_errors: page keeps /oauth2/auth from redirecting to URIs anyone registered (RFC 9700 §4.11.2)', () => {
+  let paged: RunningApp;
+
+  beforeAll(async () => {
+    paged = await startApp({ env: { ...APP_ENV, OAUTH2_UNTRUSTED_CLIENT_ERRORS: 'page' } });
+  });
+  afterAll(async () => {
+    await paged?.close();
+  });
+
+  /** Asserts the error page: 400 HTML naming the error, with no way on to the redirect URI. */
+  async function expectErrorPage(res: Response, error: string, ...mentions: string[]): Promise<string> {
+    const html = await res.text();
+    expect({ status: res.status, location: res.headers.get('location'), type: res.headers.get('content-type') }).toEqual({
+      status: 400,
+      location: null,
+      type: expect.stringMatching(/^text\/html/),
+    });
+    expect(html).toContain(`<code>${error}</code>`);
+    for (const m of mentions) expect(html).toContain(m);
+    expect(html).not.toContain('app.example.com');
+    expect(html).not.toContain('127.0.0.1:40001');
+    expect(html).not.toMatch(/href=|<script|http-equiv/i);
+    return html;
+  }
+
+  /** An admin-created confidential web client: the operator's, so trusted with redirects. */
+  async function adminClient(): Promise<string> {
+    const res = await paged.admin('/admin/clients', {
+      method: 'POST',
+      json: { redirect_uris: [WEB_REDIRECT], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid profile' },
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as Record<string, unknown>).client_id as string;
+  }
+
+  it('shows a dynamically registered client\'s request errors as a page, before any user interaction', async () => {
+    const { id } = await webClient({ scope: 'openid profile' }, paged);
+    const base = { client_id: id, response_type: 'code', redirect_uri: WEB_REDIRECT, scope: 'openid', state: 's-page' };
+    await expectErrorPage(await authorize({ ...base, scope: 'openid admin' }, new Browser(), paged), 'invalid_scope', 'admin');
+    await expectErrorPage(await authorize({ ...base, response_type: 'token' }, new Browser(), paged), 'unsupported_response_type');
+    await expectErrorPage(await authorize({ ...base, response_type: undefined }, new Browser(), paged), 'invalid_request', 'response_type');
+    await expectErrorPage(await authorize({ ...base, code_challenge: pkcePair().verifier, code_challenge_method: 'plain' }, new Browser(), paged), 'invalid_request', 'S256');
+    await expectErrorPage(await authorize({ ...base, request: 'eyJhbGciOiJub25lIn0.e30.' }, new Browser(), paged), 'request_not_supported');
+    // prompt=none without a session: login_required, shown too, and no flow was started.
+    const browser = new Browser();
+    await expectErrorPage(await authorize({ ...base, prompt: 'none' }, browser, paged), 'login_required');
+    expect(browser.cookies.size).toBe(0);
+    // A public native client without PKCE likewise.
+    const native = (await registerClient(paged, nativeAppClient())).client_id as string;
+    const missingPkce = await authorize({ client_id: native, response_type: 'code', redirect_uri: 'http://127.0.0.1:40001/callback', state: 's' }, new Browser(), paged);
+    await expectErrorPage(missingPkce, 'invalid_request', 'code_challenge');
+  });
+
+  it('escapes what the request put into the page', async () => {
+    const { id } = await webClient({ scope: 'openid' }, paged);
+    const res = await authorize(
+      { client_id: id, response_type: 'code', redirect_uri: WEB_REDIRECT, scope: 'openid <script>alert(1)</script> "><img>', state: '<b>st</b>' },
+      new Browser(),
+      paged,
+    );
+    const html = await expectErrorPage(res, 'invalid_scope', '&#60;script&#62;alert(1)&#60;/script&#62;');
+    expect(html).not.toContain('<img');
+    expect(html).not.toContain('<b>st');
+  });
+
+  it('shows consent_required under prompt=none as a page: the server decided it alone', async () => {
+    const { id } = await webClient({ scope: 'openid' }, paged);
+    const browser = new Browser();
+    const params = { client_id: id, response_type: 'code', scope: 'openid', state: 's-silent' };
+    const first = await toLogin(browser, params, paged);
+    const login = await json200(await adminAnswer('login', 'accept', first, { subject: 'alice', remember: true, remember_for: 3600 }, paged));
+    const consent = (await browser.follow(login.redirect_to as string)).searchParams.get('consent_challenge')!;
+    // Consent is given but not remembered: a silent request must fail with consent_required.
+    const granted = await json200(await adminAnswer('consent', 'accept', consent, { grant_scope: ['openid'] }, paged));
+    expect((await browser.follow(granted.redirect_to as string)).searchParams.get('code')).toEqual(expect.any(String));
+    const silent = await toLogin(browser, { ...params, prompt: 'none' }, paged);
+    const skipped = await json200(await adminAnswer('login', 'accept', silent, { subject: 'alice' }, paged));
+    await expectErrorPage(await browser.get(skipped.redirect_to as string), 'consent_required');
+  });
+
+  it('keeps redirecting errors that follow an answer of the login or consent app', async () => {
+    const { id } = await webClient({ scope: 'openid' }, paged);
+    const params = { client_id: id, response_type: 'code', scope: 'openid', state: 's-after' };
+    const browser = new Browser();
+    const loginChallenge = await toLogin(browser, params, paged);
+    const rejected = await json200(await adminAnswer('login', 'reject', loginChallenge, { error_description: 'The user cancelled' }, paged));
+    expectErrorCallback(await browser.follow(rejected.redirect_to as string), WEB_REDIRECT, 'access_denied', 's-after', paged);
+
+    const second = new Browser();
+    const challenge = await toLogin(second, params, paged);
+    const accepted = await json200(await adminAnswer('login', 'accept', challenge, { subject: 'alice' }, paged));
+    const consent = (await second.follow(accepted.redirect_to as string)).searchParams.get('consent_challenge')!;
+    const denied = await json200(await adminAnswer('consent', 'reject', consent, { error: 'access_denied', error_description: 'No' }, paged));
+    expectErrorCallback(await second.follow(denied.redirect_to as string), WEB_REDIRECT, 'access_denied', 's-after', paged);
+  });
+
+  it('keeps redirecting for admin-created clients', async () => {
+    const id = await adminClient();
+    const base = { client_id: id, response_type: 'code', redirect_uri: WEB_REDIRECT, scope: 'openid', state: 's-admin' };
+    expectErrorRedirect(await authorize({ ...base, scope: 'openid admin' }, new Browser(), paged), WEB_REDIRECT, 'invalid_scope', 's-admin', paged);
+    expectErrorRedirect(await authorize({ ...base, prompt: 'none' }, new Browser(), paged), WEB_REDIRECT, 'login_required', 's-admin', paged);
+  });
+
+  it('still answers client and redirect URI problems as JSON', async () => {
+    const { id } = await webClient({}, paged);
+    await expectJsonRefusal(await authorize({ client_id: id, response_type: 'code', redirect_uri: 'https://evil.example.com/cb' }, new Browser(), paged), 'invalid_request', 'redirect_uri');
+  });
+
+  it('is off by default: a dynamically registered client gets its errors redirected', async () => {
+    const { id } = await webClient({ scope: 'openid' });
+    const base = { client_id: id, response_type: 'code', redirect_uri: WEB_REDIRECT, state: 's-default' };
+    expectErrorRedirect(await authorize({ ...base, scope: 'openid admin' }), WEB_REDIRECT, 'invalid_scope', 's-default');
+    expectErrorRedirect(await authorize({ ...base, scope: 'openid', prompt: 'none' }), WEB_REDIRECT, 'login_required', 's-default');
   });
 });
 

@@ -56,26 +56,36 @@ function jsonError(fn: () => unknown): OAuthError {
 }
 
 describe('redirect URI matching (RFC 6749 §3.1.2, RFC 8252 §7.3)', () => {
+  const WEB = { native: false };
+  const NATIVE = { native: true };
   const registered = ['https://app.example.com/cb', 'http://127.0.0.1/native', 'http://[::1]:8080/v6', 'http://localhost/cb'];
 
   it('matches registered URIs exactly', () => {
-    expect(matchesRegisteredRedirect('https://app.example.com/cb', registered)).toBe(true);
-    expect(matchesRegisteredRedirect('https://app.example.com/cb/', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('https://app.example.com/cb?x=1', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('https://app.example.com:8443/cb', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('HTTPS://app.example.com/cb', registered)).toBe(false);
+    expect(matchesRegisteredRedirect('https://app.example.com/cb', registered, WEB)).toBe(true);
+    expect(matchesRegisteredRedirect('https://app.example.com/cb/', registered, WEB)).toBe(false);
+    expect(matchesRegisteredRedirect('https://app.example.com/cb?x=1', registered, WEB)).toBe(false);
+    expect(matchesRegisteredRedirect('https://app.example.com:8443/cb', registered, WEB)).toBe(false);
+    expect(matchesRegisteredRedirect('HTTPS://app.example.com/cb', registered, WEB)).toBe(false);
   });
 
-  it('lets loopback redirect URIs use any port, but nothing else', () => {
-    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native', registered)).toBe(true);
-    expect(matchesRegisteredRedirect('http://[::1]:1/v6', registered)).toBe(true);
-    expect(matchesRegisteredRedirect('http://localhost:3000/cb', registered)).toBe(true);
-    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/other', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('http://127.0.0.2:51234/native', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('http://user@127.0.0.1:5/native', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('not a url', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native#frag', registered)).toBe(false);
-    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native#', registered)).toBe(false);
+  it('lets a native client\'s loopback redirect URIs use any port, but nothing else', () => {
+    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native', registered, NATIVE)).toBe(true);
+    expect(matchesRegisteredRedirect('http://[::1]:1/v6', registered, NATIVE)).toBe(true);
+    expect(matchesRegisteredRedirect('http://localhost:3000/cb', registered, NATIVE)).toBe(true);
+    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/other', registered, NATIVE)).toBe(false);
+    expect(matchesRegisteredRedirect('http://127.0.0.2:51234/native', registered, NATIVE)).toBe(false);
+    expect(matchesRegisteredRedirect('http://user@127.0.0.1:5/native', registered, NATIVE)).toBe(false);
+    expect(matchesRegisteredRedirect('not a url', registered, NATIVE)).toBe(false);
+    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native#frag', registered, NATIVE)).toBe(false);
+    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native#', registered, NATIVE)).toBe(false);
+  });
+
+  it('gives a web client\'s loopback redirect URIs no port flexibility', () => {
+    expect(matchesRegisteredRedirect('http://127.0.0.1/native', registered, WEB)).toBe(true);
+    expect(matchesRegisteredRedirect('http://[::1]:8080/v6', registered, WEB)).toBe(true);
+    expect(matchesRegisteredRedirect('http://127.0.0.1:51234/native', registered, WEB)).toBe(false);
+    expect(matchesRegisteredRedirect('http://[::1]:1/v6', registered, WEB)).toBe(false);
+    expect(matchesRegisteredRedirect('http://localhost:3000/cb', registered, WEB)).toBe(false);
   });
 });
 
