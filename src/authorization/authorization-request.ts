@@ -197,7 +197,8 @@ export function validateAuthorizationRequest(
     code_challenge: challenge,
     prompt,
     max_age: maxAge,
-    acr_values: splitScope(params.get('acr_values')),
+    // OIDC Registration §2: the client's default_acr_values stand in when the request names none.
+    acr_values: params.has('acr_values') ? splitScope(params.get('acr_values')) : ((client.fields.default_acr_values as string[] | undefined) ?? []),
     ui_locales: splitScope(params.get('ui_locales')),
     login_hint: params.get('login_hint'),
     display: params.get('display'),

@@ -57,6 +57,12 @@ export interface FieldDef {
   maxItems?: number;
   /** Longest string accepted, when not the default. */
   maxLength?: number;
+  /**
+   * Set for a standard field whose feature Registrar does not serve: a value
+   * that would ask for it (a URI, `true`, a non-empty list) is refused with
+   * this reason instead of being stored and ignored.
+   */
+  unserved?: string;
 }
 
 const registrant = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => ({
@@ -72,6 +78,10 @@ const adminOnly = (kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => 
   dcrVisible: false,
   ...extra,
 });
+// Standard fields of features Registrar does not serve (README, "Where Registrar differs from Hydra").
+const NO_REQUEST_OBJECTS = 'request objects are not supported (/oauth2/auth refuses request and request_uri)';
+const NO_FRONTCHANNEL = 'front-channel logout is not supported: no logout notification would be sent';
+const NO_BACKCHANNEL = 'back-channel logout is not supported: no logout token would be sent';
 const serverSet = (dcrVisible: boolean): FieldDef => ({ kind: 'string', setBy: 'server', dcrVisible });
 
 /** Hydra's per-client token lifespans, `<grant>_grant_<token>_lifespan` (lifespans.ts reads them). */
@@ -115,18 +125,18 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   subject_type: registrant('enum', { values: ['public', 'pairwise'] }),
   id_token_signed_response_alg: registrant('enum', { values: SERVER_SIGNING_ALGS }),
   userinfo_signed_response_alg: registrant('enum', { values: ['none', ...SERVER_SIGNING_ALGS] }),
-  request_object_signing_alg: registrant('enum', { values: ['none', ...CLIENT_SIGNING_ALGS] }),
+  request_object_signing_alg: registrant('enum', { values: ['none', ...CLIENT_SIGNING_ALGS], unserved: NO_REQUEST_OBJECTS }),
   token_endpoint_auth_signing_alg: registrant('enum', { values: CLIENT_SIGNING_ALGS }),
   default_max_age: registrant('max_age'),
   require_auth_time: registrant('boolean'),
   default_acr_values: registrant('strings', { maxItems: 20 }),
   initiate_login_uri: registrant('url'),
-  request_uris: registrant('urls', { maxItems: 20 }),
+  request_uris: registrant('urls', { maxItems: 20, unserved: NO_REQUEST_OBJECTS }),
   post_logout_redirect_uris: registrant('redirect_uris', { maxItems: 100 }),
-  frontchannel_logout_uri: registrant('url'),
-  frontchannel_logout_session_required: registrant('boolean'),
-  backchannel_logout_uri: registrant('url'),
-  backchannel_logout_session_required: registrant('boolean'),
+  frontchannel_logout_uri: registrant('url', { unserved: NO_FRONTCHANNEL }),
+  frontchannel_logout_session_required: registrant('boolean', { unserved: NO_FRONTCHANNEL }),
+  backchannel_logout_uri: registrant('url', { unserved: NO_BACKCHANNEL }),
+  backchannel_logout_session_required: registrant('boolean', { unserved: NO_BACKCHANNEL }),
   allowed_cors_origins: registrant('origins', { maxItems: 50 }),
   audience: registrant('strings', { maxItems: 50 }),
 

@@ -193,9 +193,19 @@ function normaliseFields(input: Record<string, unknown>): ClientFields {
     if (value === undefined || (value === null && def.kind !== 'max_age')) continue;
     const { tag } = splitLocalized(name);
     if (tag !== undefined && !LANGUAGE_TAG.test(tag)) fail(name, `has an invalid BCP 47 language tag "${tag}"`);
+    if (def.unserved !== undefined) {
+      if (asksForFeature(value)) fail(name, `is refused: ${def.unserved}`);
+      out[name] = value; // an empty value asks for nothing; kept as sent, so clients round-trip
+      continue;
+    }
     out[name] = NORMALISERS[def.kind](name, value, def);
   }
   return out;
+}
+
+/** A value that would ask for a feature: anything but empty, false or an empty list (which Hydra's SDK may send). */
+function asksForFeature(value: unknown): boolean {
+  return !(value === '' || value === false || (Array.isArray(value) && value.length === 0));
 }
 
 function applyDefaults(fields: ClientFields, opts: ValidationOptions): void {

@@ -564,6 +564,17 @@ describe('admin login and consent requests', () => {
     expect((request.client as Record<string, unknown>).client_secret).toBeUndefined();
   });
 
+  it("shows the client's default_acr_values to the login app when the request names none, and the request's own otherwise", async () => {
+    const withDefaults = await webClient({ default_acr_values: ['urn:example:loa:2', 'urn:example:loa:1'] });
+    const login = async (extra: Params) => {
+      const challenge = await toLogin(new Browser(), { ...params(extra), client_id: withDefaults.id });
+      return (await readRequest('login', challenge)).oidc_context as Record<string, unknown>;
+    };
+    expect((await login({})).acr_values).toEqual(['urn:example:loa:2', 'urn:example:loa:1']);
+    expect((await login({ acr_values: 'urn:example:loa:3' })).acr_values).toEqual(['urn:example:loa:3']);
+    expect(((await readRequest('login', await toLogin(new Browser(), params()))).oidc_context as Record<string, unknown>).acr_values).toEqual([]);
+  });
+
   it('answers 404 for an unknown challenge, on reads and answers alike', async () => {
     const unknown = 'x'.repeat(43);
     await expectOAuthError(await adminRequest('login', unknown), 404, 'not_found');

@@ -357,3 +357,34 @@ describe("allowed_cors_origins at userinfo (a single-page app reads its user's c
     expect(notListed.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('standard fields of features this server does not serve are refused, not stored and ignored', () => {
+  const refused: Array<[string, unknown, string]> = [
+    ['request_uris', ['https://app.example.com/request.jwt'], 'request objects'],
+    ['request_object_signing_alg', 'RS256', 'request objects'],
+    ['frontchannel_logout_uri', 'https://app.example.com/fc', 'front-channel logout'],
+    ['frontchannel_logout_session_required', true, 'front-channel logout'],
+    ['backchannel_logout_uri', 'https://app.example.com/bc', 'back-channel logout'],
+    ['backchannel_logout_session_required', true, 'back-channel logout'],
+  ];
+
+  it.each(refused)('refuses %s = %j with 400 invalid_client_metadata naming it, at the admin API and at registration', async (field, value, feature) => {
+    const admin = await svc.admin('/admin/clients', { method: 'POST', json: machineClient({ [field]: value }) });
+    await expectOAuthError(admin, 400, 'invalid_client_metadata', field, feature);
+    const iat = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json: {} });
+    const { token } = (await iat.json()) as { token: string };
+    const dcr = await fetch(`${svc.url}/oauth2/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify(machineClient({ [field]: value })),
+    });
+    await expectOAuthError(dcr, 400, 'invalid_client_metadata', field);
+  });
+
+  it('accepts the empty values a client library sends for them, and keeps them as sent', async () => {
+    const empty = { request_uris: [], frontchannel_logout_uri: '', frontchannel_logout_session_required: false, backchannel_logout_uri: '', backchannel_logout_session_required: false };
+    const res = await svc.admin('/admin/clients', { method: 'POST', json: machineClient(empty) });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject(empty);
+  });
+});

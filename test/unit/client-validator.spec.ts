@@ -391,10 +391,10 @@ describe('validateClientMetadata: URLs that must be absolute https', () => {
     });
   }
 
-  it('accepts request_uris that are all https and refuses one that is not', () => {
-    const uris = ['https://app.example.com/r/1', 'https://app.example.com/r/2'];
-    expect(validate(web({ request_uris: uris })).request_uris).toEqual(uris);
-    refusedMetadata(web({ request_uris: ['https://app.example.com/r/1', 'http://app.example.com/r/2'] }), 'request_uris');
+  it('refuses request_uris, https or not, since request objects are not served; an empty list asks for nothing', () => {
+    refusedMetadata(web({ request_uris: ['https://app.example.com/r/1', 'https://app.example.com/r/2'] }), 'request_uris');
+    refusedMetadata(web({ request_uris: ['http://app.example.com/r/2'] }), 'request_uris');
+    expect(validate(web({ request_uris: [] })).request_uris).toEqual([]);
   });
 });
 
