@@ -1,6 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { buildDataSourceOptions, type DatabaseSettings } from './data-source-options.js';
 
@@ -9,6 +10,9 @@ const MIGRATION_LOCK = 7_591_001;
 
 /** An initialised DataSource and, for the embedded database, the PGlite instance behind it. */
 export class Database {
+  /** The transaction the current async call chain runs in, if any (see `transaction`). */
+  private readonly ambient = new AsyncLocalStorage<EntityManager>();
+
   private constructor(
     readonly dataSource: DataSource,
     private readonly pglite: PGlite | undefined,
@@ -48,21 +52,46 @@ export class Database {
   }
 
   /**
-   * A hot-path query straight on the driver's pool, as a named prepared
-   * statement: no ORM work per call, and PostgreSQL plans it once per connection.
+   * A hot-path query as a named prepared statement straight on the driver's
+   * pool: no ORM work per call, and PostgreSQL plans it once per connection.
+   * Inside a transaction it runs on the transaction's connection instead.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async run<T = Record<string, any>>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const tx = this.ambient.getStore();
+    if (tx) return (await tx.query(text, values)) as T[];
     const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
     return (await pool.query({ name, text, values })).rows as T[];
   }
 
+  /** One statement, in the current transaction when there is one. Rows for SELECT and RETURNING. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async query<T = Record<string, any>>(text: string, values: unknown[] = []): Promise<T[]> {
+    const result: unknown = await this.manager().query(text, values);
+    // TypeORM answers an UPDATE or DELETE with [rows, count].
+    return (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
+  }
+
   /**
-   * Statements in one transaction. Everything inside must go through `query`:
-   * the embedded database has one connection, which the transaction holds.
+   * The EntityManager of the current transaction, or the DataSource's own.
+   * Repositories take their TypeORM repositories from it, so they join a
+   * transaction without a manager being passed through every call.
    */
-  transaction<T>(work: (query: (text: string, values: unknown[]) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction((manager) => work((text, values) => manager.query(text, values)));
+  manager(): EntityManager {
+    return this.ambient.getStore() ?? this.dataSource.manager;
+  }
+
+  /**
+   * Runs `work` in one transaction: every query made through this Database
+   * (run, query, manager()) by the async calls inside joins it, and a
+   * transaction opened inside joins the outer one. It commits when `work`
+   * resolves and rolls back when it throws. On the embedded database the
+   * transaction holds the only connection, so `work` must not wait on the
+   * network (fetch before, write inside).
+   */
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    if (this.ambient.getStore()) return work();
+    return this.dataSource.transaction((manager) => this.ambient.run(manager, work));
   }
 
   async ping(): Promise<void> {

@@ -103,8 +103,8 @@ export class GrantsService {
     const code = randomToken(32);
     const client = await this.clients.find(grant.clientId);
     const lifetime = this.lifetime(client?.fields ?? {}, grant.scope);
-    await this.database.transaction(async (q) => {
-      await q(
+    await this.database.transaction(async () => {
+      await this.database.query(
         `INSERT INTO oauth2_grants (id, client_id, subject, scope, audience, auth_time, acr, amr, login_session_id, session, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11))`,
         [
@@ -121,7 +121,7 @@ export class GrantsService {
           lifetime,
         ],
       );
-      await q(
+      await this.database.query(
         `INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
         [
@@ -292,12 +292,12 @@ export class GrantsService {
   /** Revokes grants and every token issued from them, in both formats. */
   async revokeGrants(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.database.transaction(async (q) => {
+    await this.database.transaction(async () => {
       // The grant first: a refresh racing this sees it revoked after its own writes (see issueFrom).
-      await q(`UPDATE oauth2_grants SET revoked_at = now() WHERE id = ANY($1) AND revoked_at IS NULL`, [ids]);
-      await q(`UPDATE refresh_tokens SET revoked_at = now() WHERE grant_id = ANY($1) AND revoked_at IS NULL`, [ids]);
-      await q(`UPDATE access_tokens SET revoked_at = now() WHERE grant_id = ANY($1) AND revoked_at IS NULL`, [ids]);
-      await q(
+      await this.database.query(`UPDATE oauth2_grants SET revoked_at = now() WHERE id = ANY($1) AND revoked_at IS NULL`, [ids]);
+      await this.database.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE grant_id = ANY($1) AND revoked_at IS NULL`, [ids]);
+      await this.database.query(`UPDATE access_tokens SET revoked_at = now() WHERE grant_id = ANY($1) AND revoked_at IS NULL`, [ids]);
+      await this.database.query(
         `INSERT INTO revoked_jwts (jti, expires_at) SELECT jti, expires_at FROM grant_jwts WHERE grant_id = ANY($1)
          ON CONFLICT DO NOTHING`,
         [ids],
