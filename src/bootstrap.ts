@@ -41,9 +41,9 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
 }
 
 function adapter(config: ResolvedConfig, logger: AppLogger): FastifyAdapter {
-  const proxies = config.values['serve.public.trusted_proxies'] as string[];
+  const proxies = config.values['serve.public.trusted_proxies'];
   return new FastifyAdapter({
-    bodyLimit: config.values['serve.public.request_body_limit'] as number,
+    bodyLimit: config.values['serve.public.request_body_limit'],
     // X-Forwarded-For is believed only from configured proxies (it decides the rate-limited address).
     trustProxy: proxies.length > 0 ? proxies : false,
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
@@ -116,7 +116,7 @@ function configureHttp(
     reply.header('X-Request-Id', req.id);
     assertSafeUrl(req.url);
   });
-  fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'] as string[], originListedByClient));
+  fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'], originListedByClient));
   fastify.addHook('onResponse', async (req: HttpRequest, reply: FastifyReply) => {
     const status = reply.statusCode;
     if (logger.pino.isLevelEnabled(status >= 500 ? 'error' : 'info')) {
@@ -136,7 +136,7 @@ function configureHttp(
 }
 
 export async function createApp(options: AppOptions & { preview?: boolean }): Promise<NestFastifyApplication> {
-  const pino = createPino(options.preview ? 'silent' : (options.config.values['log.level'] as string), options.logDestination);
+  const pino = createPino(options.preview ? 'silent' : (options.config.values['log.level']), options.logDestination);
   const logger = new AppLogger(pino);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ ...options, logger }), adapter(options.config, logger), {
     logger: new NestLogAdapter(pino),

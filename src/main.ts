@@ -15,8 +15,8 @@ async function main(): Promise<void> {
   // Loaded after the configuration so that a bad value fails fast, before Nest starts.
   const { createApp } = await import('./bootstrap.js');
   const app = await createApp({ config });
-  const host = config.values['serve.public.host'] as string;
-  const port = config.values['serve.public.port'] as number;
+  const host = config.values['serve.public.host'];
+  const port = config.values['serve.public.port'];
   await app.listen(port, host);
   app.get(AppLogger).info(
     {

@@ -195,13 +195,13 @@ export class LoginConsentService {
         session?.id ?? null,
         skip,
         skip ? session.subject : null,
-        this.config.get('ttl.login_consent_request') as number,
+        this.config.get('ttl.login_consent_request'),
       ],
     );
     // Binds the flow to this browser: the verifiers only continue it where this cookie is sent.
     setCookie(res, `${CSRF_COOKIE_PREFIX}${id.slice(0, 8)}`, csrf, {
       path: '/oauth2/auth',
-      maxAge: this.config.get('ttl.login_consent_request') as number,
+      maxAge: this.config.get('ttl.login_consent_request'),
       secure: this.secureCookies,
     });
     return { location: withParam(this.config.loginUrl(), 'login_challenge', challenge) };

@@ -22,10 +22,10 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     this.drainingSince = Date.now();
-    const delay = (this.config.get('serve.shutdown_delay') as number) * 1000;
+    const delay = this.config.get('serve.shutdown_delay') * 1000;
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
-    const timeout = (this.config.get('serve.shutdown_timeout') as number) * 1000;
+    const timeout = this.config.get('serve.shutdown_timeout') * 1000;
     if (!server) return;
     // Keep-alive connections go idle as their last request finishes: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 50).unref();

@@ -266,11 +266,11 @@ export class ServerFetcher extends SafeFetcher {
   constructor(config: ConfigService) {
     const caFile = config.get('fetch.ca_file');
     super({
-      timeoutMs: (config.get('fetch.timeout') as number) * 1000,
-      maxBytes: config.get('fetch.max_bytes') as number,
-      allowPrivateNetworks: config.get('fetch.allow_private_networks') as boolean,
+      timeoutMs: config.get('fetch.timeout') * 1000,
+      maxBytes: config.get('fetch.max_bytes'),
+      allowPrivateNetworks: config.get('fetch.allow_private_networks'),
       ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
-      maxConcurrent: config.get('fetch.max_concurrent') as number,
+      maxConcurrent: config.get('fetch.max_concurrent'),
     });
   }
 }

@@ -23,7 +23,7 @@ export class ConfigService {
   }
 
   issuer(): string {
-    return this.resolved.values['urls.self.issuer'] as string;
+    return this.resolved.values['urls.self.issuer'];
   }
 
   /** The global access token format, for clients that carry no strategy of their own. */
@@ -34,6 +34,30 @@ export class ConfigService {
   /** The format stored on clients registered through DCR, or undefined when unset. */
   dcrAccessTokenStrategy(): AccessTokenStrategy | undefined {
     return this.resolved.values['oidc.dynamic_client_registration.strategies.access_token'];
+  }
+
+  /** The dynamic client registration keys (oidc.dynamic_client_registration.*), read together. */
+  dcr() {
+    const k = <K extends ConfigKey & `oidc.dynamic_client_registration.${string}`>(key: K) => this.get(key);
+    return {
+      enabled: k('oidc.dynamic_client_registration.enabled'),
+      initialAccessTokenRequired: k('oidc.dynamic_client_registration.initial_access_token.required'),
+      defaultScope: k('oidc.dynamic_client_registration.default_scope'),
+      allowedScopes: k('oidc.dynamic_client_registration.allowed_scopes'),
+      allowedAudiences: k('oidc.dynamic_client_registration.allowed_audiences'),
+      allowLocalhostRedirects: k('oidc.dynamic_client_registration.allow_localhost_redirects'),
+      policies: k('oidc.dynamic_client_registration.policies'),
+      trustedIssuers: k('oidc.dynamic_client_registration.software_statement.trusted_issuers'),
+      registrationAccessToken: {
+        enabled: k('oidc.dynamic_client_registration.registration_access_token.enabled'),
+        rotate: k('oidc.dynamic_client_registration.registration_access_token.rotate'),
+        ttl: k('oidc.dynamic_client_registration.registration_access_token.ttl'),
+      },
+      clientSecretExpiresIn: k('oidc.dynamic_client_registration.client_secret.expires_in'),
+      rateLimit: k('oidc.dynamic_client_registration.rate_limit'),
+      inactiveClientTtl: k('oidc.dynamic_client_registration.inactive_client_ttl'),
+      accessTokenStrategy: this.dcrAccessTokenStrategy(),
+    };
   }
 
   /** Whether the authorization code flow is served (it needs a login and consent app, or the development pages). */
@@ -55,10 +79,10 @@ export class ConfigService {
   }
 
   systemSecrets(): string[] {
-    return this.resolved.values['secrets.system'] as string[];
+    return this.resolved.values['secrets.system'];
   }
 
   adminApiKeys(): string[] {
-    return this.resolved.values['admin.api_keys'] as string[];
+    return this.resolved.values['admin.api_keys'];
   }
 }

@@ -164,7 +164,7 @@ export function loadConfig(env: Env = process.env): ResolvedConfig {
     }
   }
   if (values['urls.self.issuer'] === undefined) {
-    values['urls.self.issuer'] = `http://127.0.0.1:${values['serve.public.port'] as number}`;
+    values['urls.self.issuer'] = `http://127.0.0.1:${values['serve.public.port']}`;
   }
   return resolved;
 }

@@ -15,8 +15,9 @@ export interface KeyDef<T> {
   secret?: boolean;
 }
 
-function key<T>(parse: Parser<T>, dflt: T | undefined, doc: string, extra: Partial<KeyDef<T>> = {}): KeyDef<T> {
-  return { parse, default: dflt, doc, ...extra };
+/** A key's definition; its type remembers whether there is a default, so a key with one reads as never undefined. */
+function key<T, D extends T | undefined>(parse: Parser<T>, dflt: D, doc: string, extra: Partial<KeyDef<T>> = {}): KeyDef<T> & { default: D } {
+  return { parse, doc, ...extra, default: dflt };
 }
 
 export const ACCESS_TOKEN_STRATEGIES = ['opaque', 'jwt'] as const;
@@ -203,7 +204,14 @@ export const SCHEMA = {
 
 export type ConfigKey = keyof typeof SCHEMA;
 type ValueOf<D> = D extends KeyDef<infer T> ? T : never;
-export type ConfigValues = { [K in ConfigKey]: ValueOf<(typeof SCHEMA)[K]> | undefined };
+/** Keys with a default (and those load-config always fills in) are never undefined once loaded. */
+type Filled = 'urls.self.issuer' | 'secrets.system' | 'admin.api_keys';
+type Loaded<K extends ConfigKey> = K extends Filled
+  ? ValueOf<(typeof SCHEMA)[K]>
+  : (typeof SCHEMA)[K] extends { default: undefined }
+    ? ValueOf<(typeof SCHEMA)[K]> | undefined
+    : ValueOf<(typeof SCHEMA)[K]>;
+export type ConfigValues = { [K in ConfigKey]: Loaded<K> };
 
 /** The environment variable name of a key: upper-cased, dots to underscores. */
 export function envName(k: string): string {

@@ -9,7 +9,7 @@ import type { ConfigValues } from '../config/schema.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 
-export type DatabaseSettings = Pick<ConfigValues, 'dsn' | 'data_dir' | 'database.pool_size'>;
+export type DatabaseSettings = Pick<ConfigValues, 'dsn' | 'database.pool_size'> & { data_dir?: ConfigValues['data_dir'] };
 
 export interface DatabaseTarget {
   options: DataSourceOptions;

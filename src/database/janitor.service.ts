@@ -77,7 +77,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    const interval = this.config.get('janitor.interval') as number;
+    const interval = this.config.get('janitor.interval');
     if (interval > 0) this.timer = setInterval(() => void this.runOnce().catch(() => undefined), interval * 1000).unref();
   }
 
@@ -100,7 +100,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
       const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [JANITOR_LOCK]);
       if (!locked) return undefined;
       try {
-        const batch = this.config.get('janitor.batch_size') as number;
+        const batch = this.config.get('janitor.batch_size');
         const ttl = this.config.get('oidc.dynamic_client_registration.inactive_client_ttl');
         const counts: Record<string, number> = {};
         for (const task of TASKS) {

@@ -5,7 +5,7 @@ import type { ConfigService } from '../config/config.service.js';
 const ENDPOINT_AUTH_METHODS = AUTH_METHODS.filter((m) => m !== 'none');
 
 function signingAlgs(config: ConfigService): string[] {
-  const configured = config.get('jwt.signing_algorithm') as string;
+  const configured = config.get('jwt.signing_algorithm');
   return [configured, ...SERVER_SIGNING_ALGS.filter((alg) => alg !== configured)];
 }
 

@@ -67,7 +67,7 @@ export class PoliciesService {
    * logged); one stored on the client is refused with 400 naming it.
    */
   async forRequest(own: readonly string[], ownMissing: 'fail' | 'refuse'): Promise<ResolvedPolicy[]> {
-    const configured = this.config.get('oidc.dynamic_client_registration.policies') ?? [];
+    const configured = this.config.get('oidc.dynamic_client_registration.policies');
     const first = await this.resolve(configured, 'fail');
     const rest = await this.resolve(own.filter((n) => !configured.includes(n)), ownMissing);
     return [...first, ...rest];
@@ -80,7 +80,7 @@ export class PoliciesService {
   }
 
   async apply(policies: readonly RegistrationPolicy[], metadata: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const context: PolicyContext = { defaultScope: (this.config.get('oidc.dynamic_client_registration.default_scope') ?? []).join(' ') };
+    const context: PolicyContext = { defaultScope: this.config.get('oidc.dynamic_client_registration.default_scope').join(' ') };
     let current = metadata;
     for (const policy of policies) current = await policy.apply(current, context);
     return current;
@@ -162,7 +162,7 @@ export class PoliciesService {
    * policies again, so deleting one would open what it closed.
    */
   async delete(name: string): Promise<void> {
-    if ((this.config.get('oidc.dynamic_client_registration.policies') ?? []).includes(name)) {
+    if (this.config.get('oidc.dynamic_client_registration.policies').includes(name)) {
       throw new OAuthError('conflict', `policy ${name} is named by oidc.dynamic_client_registration.policies`);
     }
     if (await this.repo.deleteUnused(name)) return;

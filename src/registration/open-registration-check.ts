@@ -16,7 +16,7 @@ export class OpenRegistrationCheck implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.isProduction() || !this.config.get('oidc.dynamic_client_registration.enabled')) return;
     if (this.config.get('oidc.dynamic_client_registration.allowed_scopes') !== undefined) return;
-    const configured = this.config.get('oidc.dynamic_client_registration.policies') ?? [];
+    const configured = this.config.get('oidc.dynamic_client_registration.policies');
     if (await this.policies.limitScopes(configured)) return;
     this.logger.warn(
       { key: 'oidc.dynamic_client_registration.allowed_scopes', env: 'OIDC_DYNAMIC_CLIENT_REGISTRATION_ALLOWED_SCOPES' },

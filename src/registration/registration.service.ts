@@ -137,8 +137,8 @@ export class RegistrationService {
     const policyDecides = policies.some((p) => p.allowedAudiences !== undefined);
     const configured = this.config.get('oidc.dynamic_client_registration.allowed_audiences') ?? [];
     return {
-      defaultScope: (this.config.get('oidc.dynamic_client_registration.default_scope') ?? []).join(' '),
-      allowLocalhostRedirects: this.config.get('oidc.dynamic_client_registration.allow_localhost_redirects') ?? false,
+      defaultScope: this.config.get('oidc.dynamic_client_registration.default_scope').join(' '),
+      allowLocalhostRedirects: this.config.get('oidc.dynamic_client_registration.allow_localhost_redirects'),
       allowedScopes: this.config.get('oidc.dynamic_client_registration.allowed_scopes'),
       allowedAudiences: policyDecides ? undefined : [...configured, ...(stored as string[])],
     };

@@ -113,7 +113,7 @@ export class AccessTokensService {
   /** Issues one access token in the format the client's strategy decides (SPEC §1), for any grant. */
   async issue(client: ClientEntity, grantType: string, grant: AccessGrant): Promise<TokenResponse> {
     // Hydra's <grant>_grant_access_token_lifespan, else ttl.access_token (README "Token lifetimes").
-    const ttl = clientLifespan(client.fields, grantType, 'access_token') ?? (this.config.get('ttl.access_token') as number);
+    const ttl = clientLifespan(client.fields, grantType, 'access_token') ?? this.config.get('ttl.access_token');
     const now = Math.floor(Date.now() / 1000);
     const info: TokenInfo = {
       jti: randomUUID(),

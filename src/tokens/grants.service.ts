@@ -94,7 +94,7 @@ export class GrantsService {
     const longest = (token: LifespanToken) => Math.max(this.ttl(fields, 'authorization_code', token), this.ttl(fields, 'refresh_token', token));
     const refresh = scope.some((s) => OFFLINE_SCOPES.includes(s)) ? longest('refresh_token') : 0;
     // Counted from consent: the tokens are issued when the code is redeemed, up to ttl.auth_code later.
-    return Math.max(longest('access_token'), refresh) + (this.config.get('ttl.auth_code') as number);
+    return Math.max(longest('access_token'), refresh) + this.config.get('ttl.auth_code');
   }
 
   /** Records the grant and returns the authorization code that redeems it. */
@@ -131,7 +131,7 @@ export class GrantsService {
           grant.redirectUri ?? null,
           grant.codeChallenge ?? null,
           grant.nonce ?? null,
-          this.config.get('ttl.auth_code') as number,
+          this.config.get('ttl.auth_code'),
         ],
       );
     });

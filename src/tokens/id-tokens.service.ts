@@ -75,7 +75,7 @@ export class IdTokensService {
    */
   async signUserinfo(clientId: string, alg: SigningAlgorithm, claims: Record<string, unknown>): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    const lifetime = this.config.get('ttl.id_token') as number;
+    const lifetime = this.config.get('ttl.id_token');
     const key = await this.keys.signingKey(now + lifetime, alg);
     return new SignJWT(claims)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })

@@ -133,7 +133,7 @@ export class SigningKeysService implements OnModuleInit {
    * can exceed ttl.*), and at least a default token lifetime after retirement.
    */
   private async load(): Promise<LoadedKey[]> {
-    const ttl = Math.max(this.config.get('ttl.access_token') as number, this.config.get('ttl.id_token') as number);
+    const ttl = Math.max(this.config.get('ttl.access_token'), this.config.get('ttl.id_token'));
     const margin = RETENTION_MARGIN_S * 1000;
     const now = Date.now();
     const rows = await this.repo.find();

@@ -31,7 +31,7 @@ export class SoftwareStatementVerifier {
     } catch {
       throw new OAuthError('invalid_software_statement', 'software_statement is not a JWT');
     }
-    const trusted = (this.config.get('oidc.dynamic_client_registration.software_statement.trusted_issuers') ?? []).find(
+    const trusted = this.config.get('oidc.dynamic_client_registration.software_statement.trusted_issuers').find(
       (t) => t.issuer === issuer,
     );
     if (!trusted) {
