@@ -1,4 +1,4 @@
-// Renders .env.example from the schema; test/unit/env-example.spec.ts fails when
+// Renders .env.example from the schema; test/unit/config.spec.ts fails when
 // the committed file and the schema disagree (`npm run env:example` rewrites it).
 import { SCHEMA, envName, type KeyDef } from './schema.js';
 

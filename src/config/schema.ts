@@ -1,6 +1,6 @@
 // The one configuration schema: every key Registrar reads, its parser, its
 // default and a line saying what it means. `.env.example` is generated from it
-// (test/unit/env-example.spec.ts keeps the two in step).
+// (test/unit/config.spec.ts keeps the two in step).
 import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, rateLimit, text, trustedIssuers, type Parser } from './parsers.js';
 
 export interface KeyDef<T> {
