@@ -2,8 +2,11 @@ import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { AccessTokensService } from './access-tokens.service.js';
 import { AdminTokensController } from './admin-tokens.controller.js';
+import { ClientAssertionsRepository } from './client-assertions.repository.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
+import { SigningKeysRepository } from './signing-keys.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
+import { SubjectSaltRepository } from './subject-salt.repository.js';
 import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { TokenController } from './token.controller.js';
 import { GrantsService } from './grants.service.js';
@@ -14,7 +17,7 @@ import { UserinfoController } from './userinfo.controller.js';
 @Module({
   imports: [ClientsModule],
   controllers: [TokenController, AdminTokensController, UserinfoController],
-  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
+  providers: [ClientAssertionsRepository, SigningKeysRepository, SubjectSaltRepository, SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
   exports: [SigningKeysService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
 })
 export class TokensModule {}
