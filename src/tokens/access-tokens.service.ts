@@ -11,7 +11,7 @@ import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHash, keyedHashes, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
-import { AccessTokensRepository } from './access-tokens.repository.js';
+import { AccessTokensRepository, type StoredAccessToken } from './access-tokens.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 export interface TokenResponse {
@@ -35,15 +35,7 @@ export interface AccessGrant {
 }
 
 /** The facts about a token that introspection reports. */
-export interface TokenInfo {
-  jti: string;
-  clientId: string;
-  subject: string;
-  scope: string;
-  audience: string[];
-  issuedAt: number;
-  expiresAt: number;
-  grantId?: string;
+export interface TokenInfo extends StoredAccessToken {
   ext?: Record<string, unknown>;
 }
 
