@@ -4,7 +4,7 @@
 import type { ClientEntity } from '../clients/client.entity.js';
 import type { HttpRequest } from '../common/http.js';
 import { OAuthError, type OAuthErrorCode } from '../common/oauth-error.js';
-import { splitScope } from '../tokens/grants.service.js';
+import { splitScope } from '../common/scopes.js';
 
 /** What the flow keeps of a validated request (stored with the flow as JSON). */
 export interface AuthorizationRequest {

@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import { DataSource, type Repository } from 'typeorm';
 import { effectiveStrategy } from '../clients/access-token-strategy.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
@@ -12,8 +11,7 @@ import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHash, keyedHashes, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
-import { Database } from '../database/database.js';
-import { AccessTokenEntity } from './access-token.entity.js';
+import { AccessTokensRepository, type StoredAccessToken } from './access-tokens.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 export interface TokenResponse {
@@ -37,15 +35,7 @@ export interface AccessGrant {
 }
 
 /** The facts about a token that introspection reports. */
-export interface TokenInfo {
-  jti: string;
-  clientId: string;
-  subject: string;
-  scope: string;
-  audience: string[];
-  issuedAt: number;
-  expiresAt: number;
-  grantId?: string;
+export interface TokenInfo extends StoredAccessToken {
   ext?: Record<string, unknown>;
 }
 
@@ -69,48 +59,17 @@ export type IntrospectionResponse =
 const INACTIVE = { active: false } as const;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-function splitList(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  return [...new Set(value.split(' ').filter((s) => s !== ''))];
-}
-
 @Injectable()
 export class AccessTokensService {
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly database: Database,
+    private readonly repository: AccessTokensRepository,
     private readonly clients: ClientsService,
     private readonly keys: SigningKeysService,
     private readonly config: ConfigService,
     private readonly metrics: MetricsService,
   ) {}
 
-  private get tokens(): Repository<AccessTokenEntity> {
-    return this.dataSource.getRepository(AccessTokenEntity);
-  }
-
-  /** RFC 6749 §4.4: the client_credentials grant. */
-  async clientCredentials(client: ClientEntity, scopeParam: string | undefined, audienceParam: string[]): Promise<TokenResponse> {
-    const grants = client.fields.grant_types as string[];
-    if (!grants.includes('client_credentials')) {
-      throw new OAuthError('unauthorized_client', 'the client is not registered for the client_credentials grant');
-    }
-    const allowedScopes = splitList(client.fields.scope as string) ?? [];
-    const scopes = splitList(scopeParam) ?? allowedScopes;
-    const refused = scopes.filter((s) => !allowedScopes.includes(s));
-    if (refused.length > 0) throw new OAuthError('invalid_scope', `the client may not request: ${refused.join(' ')}`);
-
-    const allowedAudience = client.fields.audience as string[];
-    const audience = [...new Set(audienceParam.flatMap((a) => a.split(' ')).filter((a) => a !== ''))];
-    const outside = audience.filter((a) => !allowedAudience.includes(a));
-    if (outside.length > 0) throw new OAuthError('invalid_request', `the client may not request the audience: ${outside.join(' ')}`);
-
-    const response = await this.issue(client, 'client_credentials', { subject: client.id, scope: scopes.join(' '), audience });
-    await this.clients.touch(client);
-    return response;
-  }
-
-  /** Issues one access token in the format the client's strategy decides (SPEC §1), for any grant. */
+  /** Issues one access token in the format the client's strategy decides (README "Access tokens and the strategy"), for any grant. */
   async issue(client: ClientEntity, grantType: string, grant: AccessGrant): Promise<TokenResponse> {
     // Hydra's <grant>_grant_access_token_lifespan, else ttl.access_token (README "Token lifetimes").
     const ttl = clientLifespan(client.fields, grantType, 'access_token') ?? this.config.get('ttl.access_token');
@@ -137,11 +96,7 @@ export class AccessTokensService {
     const key = await this.keys.signingKey(info.expiresAt);
     if (info.grantId) {
       // Listed so that revoking the grant (code replay, refresh token reuse, consent revoked) revokes this JWT too.
-      await this.database.run(
-        'grant_jwt_insert',
-        `INSERT INTO grant_jwts (jti, grant_id, expires_at) VALUES ($1, $2, to_timestamp($3))`,
-        [info.jti, info.grantId, info.expiresAt],
-      );
+      await this.repository.recordGrantJwt(info.jti, info.grantId, info.expiresAt);
     }
     return new SignJWT({ client_id: info.clientId, scope: info.scope, ...(info.ext ? { ext: info.ext } : {}) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
@@ -156,29 +111,11 @@ export class AccessTokensService {
 
   private async storeOpaque(info: TokenInfo): Promise<string> {
     const token = randomToken(32);
-    // Plain SQL on the hot path: the ORM's insert costs more CPU than the round trip.
-    await this.database
-      .run(
-      'access_token_insert',
-      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id)
-       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9)`,
-      [
-        info.jti,
-        keyedHash(this.config.systemSecrets()[0], token),
-        info.clientId,
-        info.subject,
-        info.scope,
-        JSON.stringify(info.audience),
-        info.issuedAt,
-        info.expiresAt,
-        info.grantId ?? null,
-      ],
-    )
-      .catch((err: { code?: string }) => {
-        // The client was deleted (by another instance) between authentication and now.
-        if (err?.code === '23503') throw new OAuthError('invalid_client', 'client authentication failed: unknown client');
-        throw err;
-      });
+    await this.repository.insert(keyedHash(this.config.systemSecrets()[0], token), info).catch((err: { code?: string }) => {
+      // The client was deleted (by another instance) between authentication and now.
+      if (err?.code === '23503') throw new OAuthError('invalid_client', 'client authentication failed: unknown client');
+      throw err;
+    });
     return token;
   }
 
@@ -204,8 +141,7 @@ export class AccessTokensService {
       return undefined;
     }
     const clientId = payload.client_id as string;
-    const revoked = await this.database.run('revoked_jwt', `SELECT 1 FROM revoked_jwts WHERE jti = $1`, [payload.jti]);
-    if (revoked.length > 0) return undefined;
+    if (await this.repository.isJwtRevoked(payload.jti!)) return undefined;
     // A deleted client's JWTs die with it, also if a new client later takes the same id.
     const client = await this.clients.find(clientId);
     if (!client || Math.floor(client.createdAt.getTime() / 1000) > payload.iat!) return undefined;
@@ -222,38 +158,9 @@ export class AccessTokensService {
   }
 
   private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
-    const hashes = keyedHashes(this.config.systemSecrets(), token);
-    const rows: Array<{
-      id: string;
-      client_id: string;
-      subject: string;
-      scope: string;
-      audience: string[];
-      iat: number;
-      exp: number;
-      grant_id: string | null;
-      ext: Record<string, unknown> | null;
-    }> = await this.database.run(
-        'access_token_by_hash',
-        `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, g.session->'access_token' AS ext,
-                extract(epoch FROM t.issued_at)::bigint AS iat, extract(epoch FROM t.expires_at)::bigint AS exp
-           FROM access_tokens t LEFT JOIN oauth2_grants g ON g.id = t.grant_id
-          WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now()`,
-        [hashes],
-      );
-    const row = rows[0];
+    const row = await this.repository.findActiveByHash(keyedHashes(this.config.systemSecrets(), token));
     if (!row) return undefined;
-    return {
-      jti: row.id,
-      clientId: row.client_id,
-      subject: row.subject,
-      scope: row.scope,
-      audience: row.audience,
-      issuedAt: Number(row.iat),
-      expiresAt: Number(row.exp),
-      grantId: row.grant_id ?? undefined,
-      ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined,
-    };
+    return { ...row, ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined };
   }
 
   /**
@@ -286,12 +193,9 @@ export class AccessTokensService {
     if (!info) return;
     if (info.clientId !== caller.id) throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
     if (JWT_SHAPE.test(token)) {
-      await this.dataSource.query(
-        `INSERT INTO revoked_jwts (jti, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT DO NOTHING`,
-        [info.jti, info.expiresAt],
-      );
+      await this.repository.revokeJwt(info.jti, info.expiresAt);
     } else {
-      await this.tokens.update({ id: info.jti }, { revokedAt: new Date() });
+      await this.repository.revoke(info.jti);
     }
   }
 }

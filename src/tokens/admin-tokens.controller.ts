@@ -5,8 +5,8 @@ import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AccessTokensService, type IntrospectionResponse } from './access-tokens.service.js';
 import { formParams, requiredToken } from './form-params.js';
-import { GrantsService } from './grants.service.js';
 import type { SigningKeyEntity } from './signing-key.entity.js';
+import { RefreshTokensService } from './refresh-tokens.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { IntrospectionResponseDto, SigningKeyDto, TokenParamDto } from './token.dto.js';
 
@@ -30,7 +30,7 @@ export class AdminTokensController {
   constructor(
     private readonly tokens: AccessTokensService,
     private readonly keys: SigningKeysService,
-    private readonly grants: GrantsService,
+    private readonly refreshTokens: RefreshTokensService,
   ) {}
 
   @Post('oauth2/introspect')
@@ -44,7 +44,7 @@ export class AdminTokensController {
     const { params } = formParams(req);
     const token = requiredToken(params);
     const access = await this.tokens.introspect(token);
-    return access.active ? access : this.grants.introspectRefreshToken(token);
+    return access.active ? access : this.refreshTokens.introspect(token);
   }
 
   @Get('keys')

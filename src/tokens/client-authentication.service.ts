@@ -3,7 +3,6 @@
 import { Injectable } from '@nestjs/common';
 import type { HttpRequest } from '../common/http.js';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { DataSource } from 'typeorm';
 import { CLIENT_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
@@ -12,6 +11,7 @@ import { OAuthError } from '../common/oauth-error.js';
 import { ServerFetcher } from '../common/safe-fetch.js';
 import { SecretVerifier } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { ClientAssertionsRepository } from './client-assertions.repository.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const MAX_ASSERTION_LIFETIME_S = 600;
@@ -97,7 +97,7 @@ export class ClientAuthenticationService {
   constructor(
     private readonly clients: ClientsService,
     private readonly config: ConfigService,
-    private readonly dataSource: DataSource,
+    private readonly assertions: ClientAssertionsRepository,
     private readonly fetcher: ServerFetcher,
     private readonly logger: AppLogger,
   ) {}
@@ -151,12 +151,7 @@ export class ClientAuthenticationService {
     }
     const now = Math.floor(Date.now() / 1000);
     if (payload.exp! > now + MAX_ASSERTION_LIFETIME_S) fail(`client_assertion exp is more than ${MAX_ASSERTION_LIFETIME_S} s ahead`);
-    const inserted = await this.dataSource.query(
-      `INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, to_timestamp($3))
-       ON CONFLICT DO NOTHING RETURNING jti`,
-      [client.id, payload.jti, payload.exp],
-    );
-    if ((inserted as unknown[]).length === 0) fail('client_assertion jti was already used');
+    if (!(await this.assertions.recordJti(client.id, payload.jti!, payload.exp!))) fail('client_assertion jti was already used');
   }
 
   private keySet(client: ClientEntity): JWTVerifyGetKey {

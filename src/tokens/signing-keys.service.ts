@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { DataSource, type Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { decryptWithSecrets, encryptWithSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { DatabaseEvents } from '../database/database-events.js';
 import { SigningKeyEntity, type SigningAlgorithm } from './signing-key.entity.js';
+import { SigningKeysRepository } from './signing-keys.repository.js';
 
 export interface LoadedKey {
   kid: string;
@@ -22,8 +21,6 @@ export interface LoadedKey {
 /** How long a key set read from the database is trusted; rotations elsewhere also drop it at once (KEYS_CHANGED). */
 const CACHE_MS = 10_000;
 const KEYS_CHANGED = 'signing-keys-changed';
-// Any fixed number works; it only has to be the same in every instance.
-const ROTATION_LOCK = 7_591_003;
 /** Clock skew allowed for verifiers when deciding how long a retired key stays published. */
 const RETENTION_MARGIN_S = 60;
 /** signed_until moves in steps of this many seconds, so recording a key's use is one write per step, not per token. */
@@ -46,7 +43,7 @@ export class SigningKeysService implements OnModuleInit {
   private readonly signedUntil = new Map<string, number>();
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repository: SigningKeysRepository,
     private readonly config: ConfigService,
     private readonly events: DatabaseEvents,
   ) {
@@ -54,10 +51,6 @@ export class SigningKeysService implements OnModuleInit {
       this.generation += 1;
       this.cache = undefined;
     });
-  }
-
-  private get repo(): Repository<SigningKeyEntity> {
-    return this.dataSource.getRepository(SigningKeyEntity);
   }
 
   private get algorithm(): SigningAlgorithm {
@@ -70,15 +63,8 @@ export class SigningKeysService implements OnModuleInit {
 
   /** Creates an active key for `alg` unless one exists; concurrent starts settle on the unique index. */
   private async ensureActiveKey(alg: SigningAlgorithm): Promise<void> {
-    if (await this.repo.existsBy({ alg, state: 'active' })) return;
-    const key = await this.generate(alg);
-    await this.repo
-      .createQueryBuilder()
-      .insert()
-      .into(SigningKeyEntity)
-      .values(key as QueryDeepPartialEntity<SigningKeyEntity>)
-      .orIgnore()
-      .execute();
+    if (await this.repository.hasActive(alg)) return;
+    await this.repository.insertUnlessActive(await this.generate(alg));
     this.generation += 1;
     this.cache = undefined;
   }
@@ -103,20 +89,10 @@ export class SigningKeysService implements OnModuleInit {
    * or userinfo_signed_response_alg called for); returns the configured algorithm's new key.
    */
   async rotate(): Promise<SigningKeyEntity> {
-    const active = await this.repo.find({ select: { alg: true }, where: { state: 'active' } });
-    const algs = [...new Set<SigningAlgorithm>([this.algorithm, ...active.map((k) => k.alg)])];
+    const algs = [...new Set<SigningAlgorithm>([this.algorithm, ...(await this.repository.activeAlgorithms())])];
+    // Generated before the transaction: on the embedded database it holds the only connection.
     const fresh = await Promise.all(algs.map((alg) => this.generate(alg)));
-    await this.dataSource.transaction(async (m) => {
-      // Concurrent rotations take turns, so each retires the keys the previous one activated.
-      await m.query('SELECT pg_advisory_xact_lock($1)', [ROTATION_LOCK]);
-      await m
-        .createQueryBuilder()
-        .update(SigningKeyEntity)
-        .set({ state: 'retired', retiredAt: () => 'now()' })
-        .where('alg IN (:...algs) AND state = :state', { algs, state: 'active' })
-        .execute();
-      await m.getRepository(SigningKeyEntity).insert(fresh as QueryDeepPartialEntity<SigningKeyEntity>[]);
-    });
+    await this.repository.replaceActive(algs, fresh);
     this.generation += 1;
     this.cache = undefined;
     await this.events.publish(KEYS_CHANGED);
@@ -124,7 +100,7 @@ export class SigningKeysService implements OnModuleInit {
   }
 
   list(): Promise<SigningKeyEntity[]> {
-    return this.repo.find({ order: { createdAt: 'DESC' } });
+    return this.repository.newestFirst();
   }
 
   /**
@@ -136,7 +112,7 @@ export class SigningKeysService implements OnModuleInit {
     const ttl = Math.max(this.config.get('ttl.access_token'), this.config.get('ttl.id_token'));
     const margin = RETENTION_MARGIN_S * 1000;
     const now = Date.now();
-    const rows = await this.repo.find();
+    const rows = await this.repository.all();
     const usable = rows.filter(
       (k) =>
         k.state === 'active' ||
@@ -159,7 +135,7 @@ export class SigningKeysService implements OnModuleInit {
   private privateKey(kid: string): Promise<CryptoKey> {
     let key = this.privateKeys.get(kid);
     if (!key) {
-      key = this.repo.findOneByOrFail({ kid }).then(async (row) => {
+      key = this.repository.findByKid(kid).then(async (row) => {
         const jwk = JSON.parse(decryptWithSecrets(row.privateJwkEncrypted, this.config.systemSecrets())) as JWK;
         return (await importJWK(jwk, row.alg)) as CryptoKey;
       });
@@ -198,10 +174,7 @@ export class SigningKeysService implements OnModuleInit {
     const known = this.signedUntil.get(key.kid) ?? (key.signedUntil ? key.signedUntil.getTime() / 1000 : 0);
     if (expiresAt <= known) return;
     const until = Math.ceil(expiresAt / SIGNED_UNTIL_STEP_S) * SIGNED_UNTIL_STEP_S;
-    await this.dataSource.query(
-      `UPDATE signing_keys SET signed_until = greatest(signed_until, to_timestamp($2)) WHERE kid = $1`,
-      [key.kid, until],
-    );
+    await this.repository.extendSignedUntil(key.kid, until);
     this.signedUntil.set(key.kid, until);
   }
 

@@ -6,7 +6,7 @@ import { Injectable } from '@nestjs/common';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { decryptWithSecrets, encryptWithSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
-import { Database } from '../database/database.js';
+import { SubjectSaltRepository } from './subject-salt.repository.js';
 
 /**
  * OIDC Core §8.1: the sector identifier is the host of sector_identifier_uri,
@@ -23,7 +23,7 @@ export class SubjectIdentifiersService {
   private salt?: Promise<Buffer>;
 
   constructor(
-    private readonly database: Database,
+    private readonly salts: SubjectSaltRepository,
     private readonly config: ConfigService,
   ) {}
 
@@ -45,23 +45,14 @@ export class SubjectIdentifiersService {
   /** Created once for every instance (the first insert wins); re-encrypted once secrets.system has a new first entry. */
   private async loadSalt(): Promise<Buffer> {
     const secrets = this.config.systemSecrets();
-    await this.database.run(
-      'subject_salt_create',
-      `INSERT INTO subject_identifier_salt (id, salt_encrypted) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
-      [encryptWithSecret(randomBytes(32).toString('base64url'), secrets[0])],
-    );
-    const [row] = await this.database.run('subject_salt_read', `SELECT salt_encrypted FROM subject_identifier_salt WHERE id = 1`, []);
-    const encrypted = row.salt_encrypted as string;
+    await this.salts.createIfMissing(encryptWithSecret(randomBytes(32).toString('base64url'), secrets[0]));
+    const encrypted = await this.salts.read();
     let salt: string;
     try {
       salt = decryptWithSecrets(encrypted, secrets.slice(0, 1));
     } catch {
       salt = decryptWithSecrets(encrypted, secrets);
-      await this.database.run(
-        'subject_salt_reencrypt',
-        `UPDATE subject_identifier_salt SET salt_encrypted = $2 WHERE id = 1 AND salt_encrypted = $1`,
-        [encrypted, encryptWithSecret(salt, secrets[0])],
-      );
+      await this.salts.reencrypt(encrypted, encryptWithSecret(salt, secrets[0]));
     }
     return Buffer.from(salt, 'base64url');
   }

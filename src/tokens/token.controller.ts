@@ -3,19 +3,17 @@ import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags
 import { allowClientOrigin } from '../common/cors.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
-import { OAuthError } from '../common/oauth-error.js';
-import { ConfigService } from '../config/config.service.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
-import { GrantsService } from './grants.service.js';
 import { formParams, requiredToken } from './form-params.js';
+import { GrantDispatcher } from './grants/grant-dispatcher.service.js';
+import { RefreshTokensService } from './refresh-tokens.service.js';
 import { IntrospectionResponseDto, TokenParamDto, TokenRequestDto, TokenResponseDto } from './token.dto.js';
 
 function noStore(res: HttpReply): void {
   res.header('Cache-Control', 'no-store');
   res.header('Pragma', 'no-cache');
 }
-
 
 @ApiTags('oauth2')
 @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'RFC 6749 §5.2 error' })
@@ -25,8 +23,8 @@ export class TokenController {
   constructor(
     private readonly auth: ClientAuthenticationService,
     private readonly tokens: AccessTokensService,
-    private readonly grants: GrantsService,
-    private readonly config: ConfigService,
+    private readonly grants: GrantDispatcher,
+    private readonly refreshTokens: RefreshTokensService,
   ) {}
 
   @Post('token')
@@ -41,20 +39,10 @@ export class TokenController {
   async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
     const { params, lists } = formParams(req, ['audience']);
-    const grantType = params.grant_type;
-    if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
-    const codeFlow = grantType === 'authorization_code' || grantType === 'refresh_token';
-    if (grantType !== 'client_credentials' && !(codeFlow && this.config.authorizationCodeFlowEnabled())) {
-      throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`);
-    }
-    // Public clients (token_endpoint_auth_method none) redeem codes and refresh tokens; PKCE binds them.
-    const client = await this.auth.authenticate(req, params, codeFlow);
+    const grant = this.grants.handlerFor(params.grant_type);
+    const client = await this.auth.authenticate(req, params, grant.allowsPublicClients);
     allowClientOrigin(req, res, client.fields.allowed_cors_origins);
-    if (grantType === 'client_credentials') return this.tokens.clientCredentials(client, params.scope, lists.audience ?? []);
-    if (!(client.fields.grant_types as string[]).includes(grantType)) {
-      throw new OAuthError('unauthorized_client', `the client is not registered for the ${grantType} grant`);
-    }
-    return grantType === 'authorization_code' ? this.grants.exchangeCode(client, params) : this.grants.refresh(client, params);
+    return this.grants.dispatch(grant, client, { params, lists });
   }
 
   @Post('introspect')
@@ -70,7 +58,7 @@ export class TokenController {
     allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
     const access = await this.tokens.introspect(token, caller);
-    return access.active ? access : this.grants.introspectRefreshToken(token, caller);
+    return access.active ? access : this.refreshTokens.introspect(token, caller);
   }
 
   @Post('revoke')
@@ -85,6 +73,6 @@ export class TokenController {
     const caller = await this.auth.authenticate(req, params, true);
     allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
-    if (!(await this.grants.revokeRefreshToken(token, caller))) await this.tokens.revoke(token, caller);
+    if (!(await this.refreshTokens.revoke(token, caller))) await this.tokens.revoke(token, caller);
   }
 }

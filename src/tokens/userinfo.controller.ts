@@ -9,7 +9,7 @@ import { mediaType, type HttpReply, type HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { AccessTokensService } from './access-tokens.service.js';
 import { formParams } from './form-params.js';
-import { GrantsService } from './grants.service.js';
+import { UserinfoService } from './userinfo.service.js';
 
 export const USERINFO_SECURITY = 'access-token';
 
@@ -25,7 +25,7 @@ export const USERINFO_SECURITY = 'access-token';
 export class UserinfoController {
   constructor(
     private readonly tokens: AccessTokensService,
-    private readonly grants: GrantsService,
+    private readonly userinfoClaims: UserinfoService,
     private readonly clients: ClientsService,
   ) {}
 
@@ -58,7 +58,7 @@ export class UserinfoController {
     if (!info) throw invalidBearer(true, 'the access token is invalid, expired or revoked');
     // A single-page app reads userinfo from an origin its client lists (Hydra's allowed_cors_origins).
     if (req.headers.origin) allowClientOrigin(req, res, (await this.clients.find(info.clientId))?.fields.allowed_cors_origins);
-    const answer = await this.grants.userinfo(info);
+    const answer = await this.userinfoClaims.claims(info);
     if (!answer) {
       throw new OAuthError('insufficient_scope', 'the access token was not issued with the openid scope', {
         headers: { 'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="openid"' },

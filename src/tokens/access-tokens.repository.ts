@@ -1,0 +1,122 @@
+// Queries on access_tokens (opaque tokens, stored as keyed hashes), grant_jwts
+// (the JWTs each grant issued) and revoked_jwts (JWTs revoked before expiry).
+// Issuing and looking up tokens are the hot paths: named prepared statements.
+import { Injectable } from '@nestjs/common';
+import { Database } from '../database/database.js';
+import { AccessTokenEntity } from './access-token.entity.js';
+
+/** An opaque access token as stored; times in epoch seconds. */
+export interface StoredAccessToken {
+  jti: string;
+  clientId: string;
+  subject: string;
+  scope: string;
+  audience: string[];
+  issuedAt: number;
+  expiresAt: number;
+  grantId?: string;
+}
+
+/** An active opaque token with the consent app's access token claims of its grant. */
+export interface ActiveAccessToken extends StoredAccessToken {
+  ext: Record<string, unknown> | null;
+}
+
+interface AccessTokenRow {
+  id: string;
+  client_id: string;
+  subject: string;
+  scope: string;
+  audience: string[];
+  iat: string;
+  exp: string;
+  grant_id: string | null;
+  ext: Record<string, unknown> | null;
+}
+
+@Injectable()
+export class AccessTokensRepository {
+  constructor(private readonly database: Database) {}
+
+  async insert(tokenHash: string, token: StoredAccessToken): Promise<void> {
+    // Plain SQL on the hot path: the ORM's insert costs more CPU than the round trip.
+    await this.database.run(
+      'access_token_insert',
+      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id)
+       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9)`,
+      [
+        token.jti,
+        tokenHash,
+        token.clientId,
+        token.subject,
+        token.scope,
+        JSON.stringify(token.audience),
+        token.issuedAt,
+        token.expiresAt,
+        token.grantId ?? null,
+      ],
+    );
+  }
+
+  /** The unrevoked, unexpired token whose keyed hash is one of `hashes` (one per system secret). */
+  async findActiveByHash(hashes: string[]): Promise<ActiveAccessToken | undefined> {
+    const [row] = await this.database.run<AccessTokenRow>(
+      'access_token_by_hash',
+      `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, g.session->'access_token' AS ext,
+              extract(epoch FROM t.issued_at)::bigint AS iat, extract(epoch FROM t.expires_at)::bigint AS exp
+         FROM access_tokens t LEFT JOIN oauth2_grants g ON g.id = t.grant_id
+        WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now()`,
+      [hashes],
+    );
+    if (!row) return undefined;
+    return {
+      jti: row.id,
+      clientId: row.client_id,
+      subject: row.subject,
+      scope: row.scope,
+      audience: row.audience,
+      issuedAt: Number(row.iat),
+      expiresAt: Number(row.exp),
+      grantId: row.grant_id ?? undefined,
+      ext: row.ext,
+    };
+  }
+
+  async revoke(id: string): Promise<void> {
+    await this.database.manager().getRepository(AccessTokenEntity).update({ id }, { revokedAt: new Date() });
+  }
+
+  /** Lists a JWT under its grant, so that revoking the grant revokes the JWT too. */
+  async recordGrantJwt(jti: string, grantId: string, expiresAt: number): Promise<void> {
+    await this.database.run(
+      'grant_jwt_insert',
+      `INSERT INTO grant_jwts (jti, grant_id, expires_at) VALUES ($1, $2, to_timestamp($3))`,
+      [jti, grantId, expiresAt],
+    );
+  }
+
+  async grantOfJwt(jti: string): Promise<string | undefined> {
+    const [row] = await this.database.run<{ grant_id: string }>('grant_of_jwt', `SELECT grant_id FROM grant_jwts WHERE jti = $1`, [jti]);
+    return row?.grant_id;
+  }
+
+  async isJwtRevoked(jti: string): Promise<boolean> {
+    const rows = await this.database.run('revoked_jwt', `SELECT 1 FROM revoked_jwts WHERE jti = $1`, [jti]);
+    return rows.length > 0;
+  }
+
+  /** Kept until the JWT expires (the janitor drops it then). */
+  async revokeJwt(jti: string, expiresAt: number): Promise<void> {
+    await this.database.query(`INSERT INTO revoked_jwts (jti, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT DO NOTHING`, [jti, expiresAt]);
+  }
+
+  /** Revokes every access token, in either format, issued from these grants. */
+  async revokeIssuedFrom(grantIds: string[]): Promise<void> {
+    await this.database.query(`UPDATE access_tokens SET revoked_at = now() WHERE grant_id = ANY($1) AND revoked_at IS NULL`, [grantIds]);
+    await this.database.query(
+      `INSERT INTO revoked_jwts (jti, expires_at) SELECT jti, expires_at FROM grant_jwts WHERE grant_id = ANY($1)
+       ON CONFLICT DO NOTHING`,
+      [grantIds],
+    );
+  }
+}
