@@ -14,7 +14,7 @@ import {
   RedirectToDto,
   RejectRequestDto,
 } from './login-consent.dto.js';
-import { LoginConsentService, RequestAlreadyHandled, type ConsentRequestView, type LoginRequestView } from './login-consent.service.js';
+import { LoginConsentService, RequestAlreadyHandled } from './login-consent.service.js';
 
 async function goneWhenHandled<T>(res: HttpReply, read: () => Promise<T>): Promise<T | RedirectToDto> {
   try {
@@ -45,7 +45,7 @@ export class AdminLoginConsentController {
   @ApiOperation({ summary: 'Read a login request', operationId: 'getOAuth2LoginRequest' })
   @ApiOkResponse({ type: LoginRequestDto })
   @ApiResponse({ status: 410, type: RedirectToDto, description: 'Already answered: send the browser to redirect_to to start again' })
-  loginRequest(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<LoginRequestView | RedirectToDto> {
+  loginRequest(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<LoginRequestDto | RedirectToDto> {
     return goneWhenHandled(res, () => this.flows.loginRequest(queryParam(req, 'login_challenge')));
   }
 
@@ -72,7 +72,7 @@ export class AdminLoginConsentController {
   @ApiOperation({ summary: 'Read a consent request', operationId: 'getOAuth2ConsentRequest' })
   @ApiOkResponse({ type: ConsentRequestDto })
   @ApiResponse({ status: 410, type: RedirectToDto, description: 'Already answered: send the browser to redirect_to to start again' })
-  consentRequest(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<ConsentRequestView | RedirectToDto> {
+  consentRequest(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<ConsentRequestDto | RedirectToDto> {
     return goneWhenHandled(res, () => this.flows.consentRequest(queryParam(req, 'consent_challenge')));
   }
 

@@ -4,7 +4,7 @@
 import type { ClientEntity } from '../clients/client.entity.js';
 import type { HttpRequest } from '../common/http.js';
 import { OAuthError, type OAuthErrorCode } from '../common/oauth-error.js';
-import { splitScope } from '../common/scopes.js';
+import { grantedAudience, grantedScope, splitScope } from '../common/scopes.js';
 
 /** What the flow keeps of a validated request (stored with the flow as JSON). */
 export interface AuthorizationRequest {
@@ -107,89 +107,38 @@ export interface RequestPolicy {
   requestUrl: string;
 }
 
-/** Validates a request for `client`; throws OAuthError (JSON) before the redirect URI is settled, RedirectableError after. */
+/** Throws the error back to the redirect URI (RFC 6749 §4.1.2.1). */
+type Fail = (code: OAuthErrorCode, description: string) => never;
+
+/**
+ * Validates a request for `client`; throws OAuthError (JSON) before the
+ * redirect URI is settled, RedirectableError after. The checks run in this
+ * order, and the first that fails answers.
+ */
 export function validateAuthorizationRequest(
   client: ClientEntity,
   query: URLSearchParams,
   policy: RequestPolicy,
 ): AuthorizationRequest {
   const { params, repeated } = singleParams(query);
-  for (const name of ['client_id', 'redirect_uri']) {
-    if (repeated.includes(name)) throw new OAuthError('invalid_request', `${name} must not be repeated`);
-  }
-  const registered = (client.fields.redirect_uris as string[] | undefined) ?? [];
-  const sent = params.get('redirect_uri');
-  let redirectUri: string;
-  if (sent === undefined) {
-    if (registered.length !== 1) throw new OAuthError('invalid_request', 'redirect_uri is required: the client registered more than one');
-    redirectUri = registered[0];
-  } else if (matchesRegisteredRedirect(sent, registered, { native: client.fields.application_type === 'native' })) {
-    redirectUri = sent;
-  } else {
-    throw new OAuthError('invalid_request', 'redirect_uri does not match any redirect URI registered for the client');
-  }
-
+  const redirectUri = redirectUriOf(client, params, repeated);
   const state = params.get('state');
-  const fail = (code: OAuthErrorCode, description: string): never => {
+  const fail: Fail = (code, description) => {
     throw new RedirectableError(code, description, redirectUri, state !== undefined && state.length <= MAX_PARAM ? state : undefined, client.id);
   };
-  if (repeated.length > 0) fail('invalid_request', `${[...new Set(repeated)].join(', ')} must not be repeated`);
-  for (const [name, value] of params) {
-    if (value.length > MAX_PARAM) fail('invalid_request', `${name} is longer than ${MAX_PARAM} characters`);
-  }
-  if (params.has('request')) fail('request_not_supported', 'request objects are not supported');
-  if (params.has('request_uri')) fail('request_uri_not_supported', 'request_uri is not supported');
-
-  const responseType = params.get('response_type');
-  if (!responseType) fail('invalid_request', 'response_type is required');
-  if (responseType !== 'code') fail('unsupported_response_type', 'only response_type=code is supported');
-  const responseMode = params.get('response_mode');
-  if (responseMode !== undefined && responseMode !== 'query') fail('invalid_request', 'only response_mode=query is supported');
-  const grants = (client.fields.grant_types as string[] | undefined) ?? [];
-  const responseTypes = (client.fields.response_types as string[] | undefined) ?? [];
-  if (!grants.includes('authorization_code') || !responseTypes.includes('code')) {
-    fail('unauthorized_client', 'the client is not registered for the authorization code flow');
-  }
-
-  const scope = splitScope(params.get('scope'));
-  const allowedScope = splitScope(client.fields.scope as string | undefined);
-  const refused = scope.filter((s) => !allowedScope.includes(s));
-  if (refused.length > 0) fail('invalid_scope', `the client may not request: ${refused.join(' ')}`);
-
-  const audience = splitScope(params.get('audience'));
-  const allowedAudience = (client.fields.audience as string[] | undefined) ?? [];
-  const outside = audience.filter((a) => !allowedAudience.includes(a));
-  if (outside.length > 0) fail('invalid_request', `the client may not request the audience: ${outside.join(' ')}`);
-
-  const challenge = params.get('code_challenge');
-  const method = params.get('code_challenge_method');
-  if (challenge === undefined) {
-    if (method !== undefined) fail('invalid_request', 'code_challenge_method was sent without code_challenge');
-    if (client.fields.token_endpoint_auth_method === 'none') fail('invalid_request', 'public clients must use PKCE: code_challenge is required');
-    if (policy.pkceEnforced) fail('invalid_request', 'PKCE is required: code_challenge is required');
-  } else {
-    if (method !== 'S256') fail('invalid_request', 'code_challenge_method must be S256');
-    if (!S256_CHALLENGE.test(challenge)) fail('invalid_request', 'code_challenge must be 43 base64url characters (S256)');
-  }
-
-  const prompt = splitScope(params.get('prompt'));
-  const unknownPrompt = prompt.filter((p) => !PROMPTS.includes(p));
-  if (unknownPrompt.length > 0) fail('invalid_request', `unknown prompt value: ${unknownPrompt.join(' ')}`);
-  if (prompt.includes('none') && prompt.length > 1) fail('invalid_request', 'prompt=none cannot be combined with other values');
-
-  const maxAgeParam = params.get('max_age');
-  let maxAge: number | undefined;
-  if (maxAgeParam !== undefined) {
-    if (!/^\d{1,9}$/.test(maxAgeParam)) fail('invalid_request', 'max_age must be a non-negative integer');
-    maxAge = Number(maxAgeParam);
-  } else if (typeof client.fields.default_max_age === 'number') {
-    maxAge = client.fields.default_max_age;
-  }
+  checkParameters(params, repeated, fail);
+  checkNoRequestObject(params, fail);
+  checkResponseType(client, params, fail);
+  const scope = requestedScope(client, params, fail);
+  const audience = requestedAudience(client, params, fail);
+  const challenge = codeChallenge(client, params, policy, fail);
+  const prompt = promptOf(params, fail);
+  const maxAge = maxAgeOf(client, params, fail);
 
   return {
     client_id: client.id,
     redirect_uri: redirectUri,
-    redirect_uri_sent: sent !== undefined,
+    redirect_uri_sent: params.has('redirect_uri'),
     scope,
     audience,
     state,
@@ -205,6 +154,107 @@ export function validateAuthorizationRequest(
     id_token_hint: params.get('id_token_hint'),
     request_url: policy.requestUrl,
   };
+}
+
+/**
+ * The redirect URI the response goes to (RFC 6749 §3.1.2.3): the one sent,
+ * when registered, or the only one registered. Answered as JSON, never
+ * redirected, when it cannot be settled.
+ */
+function redirectUriOf(client: ClientEntity, params: Map<string, string>, repeated: string[]): string {
+  for (const name of ['client_id', 'redirect_uri']) {
+    if (repeated.includes(name)) throw new OAuthError('invalid_request', `${name} must not be repeated`);
+  }
+  const registered = (client.fields.redirect_uris as string[] | undefined) ?? [];
+  const sent = params.get('redirect_uri');
+  if (sent === undefined) {
+    if (registered.length !== 1) throw new OAuthError('invalid_request', 'redirect_uri is required: the client registered more than one');
+    return registered[0];
+  }
+  if (matchesRegisteredRedirect(sent, registered, { native: client.fields.application_type === 'native' })) return sent;
+  throw new OAuthError('invalid_request', 'redirect_uri does not match any redirect URI registered for the client');
+}
+
+/** RFC 6749 §3.1: no parameter more than once; and none beyond a sane length. */
+function checkParameters(params: Map<string, string>, repeated: string[], fail: Fail): void {
+  if (repeated.length > 0) fail('invalid_request', `${[...new Set(repeated)].join(', ')} must not be repeated`);
+  for (const [name, value] of params) {
+    if (value.length > MAX_PARAM) fail('invalid_request', `${name} is longer than ${MAX_PARAM} characters`);
+  }
+}
+
+/** OIDC Core §6: request objects, by value or by reference, are not supported (error codes of OIDC Core §3.1.2.6). */
+function checkNoRequestObject(params: Map<string, string>, fail: Fail): void {
+  if (params.has('request')) fail('request_not_supported', 'request objects are not supported');
+  if (params.has('request_uri')) fail('request_uri_not_supported', 'request_uri is not supported');
+}
+
+/** RFC 6749 §4.1.1: response_type=code, answered on the query, for a client registered for the code flow. */
+function checkResponseType(client: ClientEntity, params: Map<string, string>, fail: Fail): void {
+  const responseType = params.get('response_type');
+  if (!responseType) fail('invalid_request', 'response_type is required');
+  if (responseType !== 'code') fail('unsupported_response_type', 'only response_type=code is supported');
+  const responseMode = params.get('response_mode');
+  if (responseMode !== undefined && responseMode !== 'query') fail('invalid_request', 'only response_mode=query is supported');
+  const grants = (client.fields.grant_types as string[] | undefined) ?? [];
+  const responseTypes = (client.fields.response_types as string[] | undefined) ?? [];
+  if (!grants.includes('authorization_code') || !responseTypes.includes('code')) {
+    fail('unauthorized_client', 'the client is not registered for the authorization code flow');
+  }
+}
+
+/** The scope and audience checks throw OAuthError; here they go back to the redirect URI. */
+function redirected<T>(fail: Fail, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof OAuthError) fail(err.code, err.description ?? err.code);
+    throw err;
+  }
+}
+
+/** RFC 6749 §3.3: within the client's scope. An absent scope asks for none (the token endpoint reads it otherwise). */
+function requestedScope(client: ClientEntity, params: Map<string, string>, fail: Fail): string[] {
+  return redirected(fail, () => grantedScope(params.get('scope') ?? '', client.fields.scope));
+}
+
+/** The access token audience (Hydra's audience parameter, space-delimited), within the client's audience. */
+function requestedAudience(client: ClientEntity, params: Map<string, string>, fail: Fail): string[] {
+  return redirected(fail, () => grantedAudience([params.get('audience') ?? ''], client.fields.audience));
+}
+
+/** RFC 7636 §4.3: S256 only; required from public clients (RFC 9700 §2.1.1), and from all when the operator enforces it. */
+function codeChallenge(client: ClientEntity, params: Map<string, string>, policy: RequestPolicy, fail: Fail): string | undefined {
+  const challenge = params.get('code_challenge');
+  const method = params.get('code_challenge_method');
+  if (challenge === undefined) {
+    if (method !== undefined) fail('invalid_request', 'code_challenge_method was sent without code_challenge');
+    if (client.fields.token_endpoint_auth_method === 'none') fail('invalid_request', 'public clients must use PKCE: code_challenge is required');
+    if (policy.pkceEnforced) fail('invalid_request', 'PKCE is required: code_challenge is required');
+  } else {
+    if (method !== 'S256') fail('invalid_request', 'code_challenge_method must be S256');
+    if (!S256_CHALLENGE.test(challenge)) fail('invalid_request', 'code_challenge must be 43 base64url characters (S256)');
+  }
+  return challenge;
+}
+
+/** OIDC Core §3.1.2.1: known prompt values, and none alone. */
+function promptOf(params: Map<string, string>, fail: Fail): string[] {
+  const prompt = splitScope(params.get('prompt'));
+  const unknownPrompt = prompt.filter((p) => !PROMPTS.includes(p));
+  if (unknownPrompt.length > 0) fail('invalid_request', `unknown prompt value: ${unknownPrompt.join(' ')}`);
+  if (prompt.includes('none') && prompt.length > 1) fail('invalid_request', 'prompt=none cannot be combined with other values');
+  return prompt;
+}
+
+/** OIDC Core §3.1.2.1: max_age in seconds; the client's default_max_age (OIDC Registration §2) when absent. */
+function maxAgeOf(client: ClientEntity, params: Map<string, string>, fail: Fail): number | undefined {
+  const maxAge = params.get('max_age');
+  if (maxAge !== undefined) {
+    if (!/^\d{1,9}$/.test(maxAge)) fail('invalid_request', 'max_age must be a non-negative integer');
+    return Number(maxAge);
+  }
+  return typeof client.fields.default_max_age === 'number' ? client.fields.default_max_age : undefined;
 }
 
 /** The authorization response (success or error) on the redirect URI, with `iss` (RFC 9207). */

@@ -8,10 +8,9 @@ import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { authorizationResponseUrl, queryOf, RedirectableError, validateAuthorizationRequest } from './authorization-request.js';
 import { errorPage, redirect } from './html.js';
-import { LoginConsentService, type Redirect } from './login-consent.service.js';
+import { AuthorizationFlowService, type Redirect } from './authorization-flow.service.js';
 
 const CLIENT_ID = /^[\x21-\x7E]{1,255}$/;
-
 
 const QUERY = [
   ['client_id', true, undefined],
@@ -32,7 +31,7 @@ const QUERY = [
 @Controller('oauth2')
 export class AuthorizeController {
   constructor(
-    private readonly flows: LoginConsentService,
+    private readonly flows: AuthorizationFlowService,
     private readonly clients: ClientsService,
     private readonly config: ConfigService,
   ) {}

@@ -13,7 +13,8 @@ import { IdTokensService } from '../tokens/id-tokens.service.js';
 import { SubjectIdentifiersService } from '../tokens/subject-identifiers.service.js';
 import { queryOf, singleParams } from './authorization-request.js';
 import { escapeHtml, redirect, sendPage } from './html.js';
-import { LoginConsentService, type SessionRow } from './login-consent.service.js';
+import { BrowserSessions } from './browser-sessions.js';
+import type { LoginSession } from './login-sessions.repository.js';
 
 const FORWARDED = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state'] as const;
 
@@ -33,7 +34,7 @@ const FORWARDED = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'st
 @Controller('oauth2/sessions')
 export class LogoutController {
   constructor(
-    private readonly flows: LoginConsentService,
+    private readonly browser: BrowserSessions,
     private readonly idTokens: IdTokensService,
     private readonly clients: ClientsService,
     private readonly subjects: SubjectIdentifiersService,
@@ -79,10 +80,10 @@ export class LogoutController {
       target = url.toString();
     }
 
-    const session = await this.flows.currentSession(req);
+    const session = await this.browser.currentSession(req);
     if (!session) {
       // Nothing to end here, and no session the hint could name: the client's URI is not earned.
-      if (this.flows.sessionIdFromCookie(req) !== undefined) this.flows.clearSessionCookie(res);
+      if (this.browser.sessionIdFromCookie(req) !== undefined) this.browser.clearSessionCookie(res);
       return this.signedOut(res);
     }
     const ownSession = hint !== undefined && (hint.sessionId !== undefined ? hint.sessionId === session.id : hint.subject === (await this.subjectFor(client, session)));
@@ -90,13 +91,12 @@ export class LogoutController {
     if (!atOnce && !(confirmed && this.confirmationValid(params.csrf, session))) return this.confirmation(params, session, res);
 
     // Only the browser's own session ends: a hint never ends another one.
-    await this.flows.revokeLoginSessions({ ids: [session.id] });
-    this.flows.clearSessionCookie(res);
+    await this.browser.end(session, res);
     this.signedOut(res, ownSession ? target : undefined);
   }
 
   /** The session's subject as the client's ID tokens carry it (pairwise clients get their own, OIDC Core §8.1). */
-  private async subjectFor(client: ClientEntity | null | '' | undefined, session: SessionRow): Promise<string> {
+  private async subjectFor(client: ClientEntity | null | '' | undefined, session: LoginSession): Promise<string> {
     return client ? this.subjects.forClient(client, session.subject) : session.subject;
   }
 
@@ -107,15 +107,15 @@ export class LogoutController {
   }
 
   /** The confirmation form's token: keyed with the system secret and bound to the session it would end. */
-  private confirmationToken(session: SessionRow): string {
+  private confirmationToken(session: LoginSession): string {
     return keyedHash(this.config.systemSecrets()[0], `logout:${session.id}`);
   }
 
-  private confirmationValid(token: string | undefined, session: SessionRow): boolean {
+  private confirmationValid(token: string | undefined, session: LoginSession): boolean {
     return token !== undefined && matchesAny(token, keyedHashes(this.config.systemSecrets(), `logout:${session.id}`));
   }
 
-  private confirmation(params: Record<string, string>, session: SessionRow, res: HttpReply): void {
+  private confirmation(params: Record<string, string>, session: LoginSession, res: HttpReply): void {
     const hidden = FORWARDED.filter((name) => params[name] !== undefined)
       .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(params[name])}">`)
       .join('');
