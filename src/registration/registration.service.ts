@@ -12,7 +12,7 @@ import { ConfigService } from '../config/config.service.js';
 import type { InitialAccessTokenEntity } from '../policy/initial-access-token.entity.js';
 import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
 import { PoliciesService, type ResolvedPolicy } from '../policy/policies.service.js';
-import { SoftwareStatementVerifier } from '../tokens/software-statement.verifier.js';
+import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { assertRegistrantMaySet } from './registration-body.pipe.js';
 
 export type RegistrationResponse = Record<string, unknown>;

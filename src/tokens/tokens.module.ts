@@ -4,7 +4,6 @@ import { AccessTokensService } from './access-tokens.service.js';
 import { AdminTokensController } from './admin-tokens.controller.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
-import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { TokenController } from './token.controller.js';
 import { GrantsService } from './grants.service.js';
 import { IdTokensService } from './id-tokens.service.js';
@@ -14,7 +13,7 @@ import { UserinfoController } from './userinfo.controller.js';
 @Module({
   imports: [ClientsModule],
   controllers: [TokenController, AdminTokensController, UserinfoController],
-  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
-  exports: [SigningKeysService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
+  providers: [SigningKeysService, ClientAuthenticationService, AccessTokensService, GrantsService, IdTokensService, SubjectIdentifiersService],
+  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService],
 })
 export class TokensModule {}
