@@ -5,6 +5,7 @@ import { Injectable } from '@nestjs/common';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
+import { mintRegistrationToken } from '../registration/registration-access-token.js';
 import type { ValidationOptions } from './client-validator.js';
 import type { IssuedClient } from './client-views.js';
 import { ClientsService } from './clients.service.js';
@@ -47,12 +48,17 @@ export class AdminClientsService {
     }
     const clientSecret = adminSecret(input);
     const accessTokenStrategy = adminStrategy(input);
-    return this.clients.create({
-      fields: await this.clients.validate(input, ADMIN_VALIDATION),
+    const fields = await this.clients.validate(input, ADMIN_VALIDATION);
+    // Clients the admin creates may be managed through RFC 7592 too.
+    const rat = mintRegistrationToken(this.config.dcr().registrationAccessToken);
+    const issued = await this.clients.create({
+      fields,
       clientId: clientId ? (clientId as string) : undefined,
       clientSecret,
       accessTokenStrategy,
+      registrationAccessToken: rat,
     });
+    return { ...issued, registrationAccessToken: rat?.token };
   }
 
   async replace(id: string, input: Record<string, unknown>): Promise<IssuedClient> {

@@ -32,8 +32,6 @@ export interface DcrClientTerms {
   accessTokenStrategy: AccessTokenStrategy | undefined;
   /** Seconds a client secret lives; undefined: it never expires. */
   secretLifetime: number | undefined;
-  /** The RFC 7592 registration access token, as stored; undefined when management is off. */
-  registrationAccessToken: { hash: string; expiresAt: Date | null } | undefined;
 }
 
 export interface CreateClientCommand {
@@ -45,6 +43,8 @@ export interface CreateClientCommand {
   clientSecret?: string;
   /** The admin's choice; ignored for DCR clients, whose strategy comes from their terms. */
   accessTokenStrategy?: AccessTokenStrategy | null;
+  /** The RFC 7592 registration access token, as stored; absent when management is off. */
+  registrationAccessToken?: { hash: string; expiresAt: Date | null };
   registrationPolicies?: string[];
   initialAccessTokenId?: string | null;
   /**
@@ -157,8 +157,8 @@ export class ClientsService {
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
     client.lastUsedAt = null;
     const secret = await this.assignSecret(client, cmd.clientSecret, cmd.dcr?.secretLifetime);
-    client.ratHash = cmd.dcr?.registrationAccessToken?.hash ?? null;
-    client.ratExpiresAt = cmd.dcr?.registrationAccessToken?.expiresAt ?? null;
+    client.ratHash = cmd.registrationAccessToken?.hash ?? null;
+    client.ratExpiresAt = cmd.registrationAccessToken?.expiresAt ?? null;
     client.createdAt = client.updatedAt = new Date();
     try {
       await (cmd.store ?? ((c: ClientEntity) => this.clients.insert(c)))(client);

@@ -6,16 +6,10 @@ import { registrationClientUri } from '../clients/client-views.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { invalidBearer } from '../common/bearer.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { randomToken, safeEqual, tokenHash } from '../common/secrets.js';
+import { safeEqual, tokenHash } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { mintRegistrationToken, type MintedRegistrationToken } from './registration-access-token.js';
 import { RegistrationAccessTokensRepository } from './registration-access-tokens.repository.js';
-
-/** A token as shown once to the registrant, and as stored. */
-export interface MintedRegistrationToken {
-  token: string;
-  hash: string;
-  expiresAt: Date | null;
-}
 
 /** Every failure (no token, wrong token, another client's, expired, unknown client) gets the same 401, so nothing leaks. */
 function notValid(presented = true): OAuthError {
@@ -37,10 +31,7 @@ export class RegistrationAccessTokensService {
 
   /** A fresh token, or undefined when RFC 7592 management is off. */
   mint(): MintedRegistrationToken | undefined {
-    if (!this.enabled()) return undefined;
-    const token = randomToken(32);
-    const ttl = this.config.get('oidc.dynamic_client_registration.registration_access_token.ttl');
-    return { token, hash: tokenHash(token), expiresAt: ttl ? new Date(Date.now() + ttl * 1000) : null };
+    return mintRegistrationToken(this.config.dcr().registrationAccessToken);
   }
 
   /**

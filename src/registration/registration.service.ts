@@ -40,15 +40,16 @@ export class RegistrationService {
     const submitted = await this.applySoftwareStatement(body);
     const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
     const metadata = await this.policies.apply(policies, submitted);
+    // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
+    const fields = await this.clients.validate(metadata, this.validation(policies));
     const rat = this.tokens.mint();
     const command: CreateClientCommand = {
-      // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
-      fields: await this.clients.validate(metadata, this.validation(policies)),
+      fields,
       dcr: {
         accessTokenStrategy: this.config.dcrAccessTokenStrategy(),
         secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
-        registrationAccessToken: rat,
       },
+      registrationAccessToken: rat,
       registrationPolicies: iat?.policies ?? [],
       initialAccessTokenId: iat?.id ?? null,
     };
