@@ -1,4 +1,4 @@
-// How a client's access token format is decided (the product contract, SPEC §1).
+// How a client's access token format is decided (README, "Access tokens and the strategy").
 import type { AccessTokenStrategy } from '../config/schema.js';
 import type { CreatedVia } from './client.entity.js';
 

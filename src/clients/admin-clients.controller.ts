@@ -15,6 +15,7 @@ import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageRequest, queryParam, sendPage } from '../common/pagination.js';
+import { AdminClientsService } from './admin-clients.service.js';
 import { OAuth2Client } from './client.dto.js';
 import { ClientsService } from './clients.service.js';
 
@@ -25,7 +26,10 @@ import { ClientsService } from './clients.service.js';
 @UseGuards(AdminApiKeyGuard)
 @Controller('admin/clients')
 export class AdminClientsController {
-  constructor(private readonly clients: ClientsService) {}
+  constructor(
+    private readonly clients: ClientsService,
+    private readonly admin: AdminClientsService,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Create a client', operationId: 'createOAuth2Client' })
@@ -33,7 +37,7 @@ export class AdminClientsController {
   @ApiCreatedResponse({ type: OAuth2Client, description: 'The client, with client_secret shown this once' })
   @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'client_id already taken' })
   async create(@Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: HttpReply) {
-    const issued = await this.clients.adminCreate(body);
+    const issued = await this.admin.create(body);
     res.header('Cache-Control', 'no-store');
     return this.clients.adminView(issued);
   }
@@ -65,7 +69,7 @@ export class AdminClientsController {
   @ApiOkResponse({ type: OAuth2Client })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
   async replace(@Param('id') id: string, @Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: HttpReply) {
-    const issued = await this.clients.adminReplace(id, body);
+    const issued = await this.admin.replace(id, body);
     if (issued.secret) res.header('Cache-Control', 'no-store');
     return this.clients.adminView(issued);
   }
@@ -90,7 +94,7 @@ export class AdminClientsController {
   @ApiOkResponse({ type: OAuth2Client })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
   async patch(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) res: HttpReply) {
-    const issued = await this.clients.adminPatch(id, body);
+    const issued = await this.admin.patch(id, body);
     if (issued.secret) res.header('Cache-Control', 'no-store');
     return this.clients.adminView(issued);
   }

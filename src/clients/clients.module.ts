@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AdminClientsController } from './admin-clients.controller.js';
+import { AdminClientsService } from './admin-clients.service.js';
 import { ClientsRepository } from './clients.repository.js';
 import { ClientsService } from './clients.service.js';
 
 @Module({
   controllers: [AdminClientsController],
-  providers: [ClientsRepository, ClientsService],
+  providers: [ClientsRepository, ClientsService, AdminClientsService],
   exports: [ClientsService],
 })
 export class ClientsModule {}

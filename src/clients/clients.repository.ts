@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { PageRequest } from '../common/pagination.js';
 import { Database } from '../database/database.js';
@@ -44,16 +44,13 @@ export interface ClientFilter {
   owner?: string;
 }
 
-/** Queries on the clients table. Methods take an EntityManager when they must join a caller's transaction. */
+/** Queries on the clients table; every one joins the ambient transaction when there is one. */
 @Injectable()
 export class ClientsRepository {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly database: Database,
-  ) {}
+  constructor(private readonly database: Database) {}
 
-  private repo(manager?: EntityManager): Repository<ClientEntity> {
-    return (manager ?? this.dataSource.manager).getRepository(ClientEntity);
+  private repo(): Repository<ClientEntity> {
+    return this.database.manager().getRepository(ClientEntity);
   }
 
   /** Whether any client lists the origin in allowed_cors_origins (for CORS preflights). */
@@ -71,83 +68,31 @@ export class ClientsRepository {
     return rows[0] ? toClient(rows[0]) : null;
   }
 
-  /** Reads a client and locks its row until the caller's transaction ends. */
-  findByIdForUpdate(id: string, manager: EntityManager): Promise<ClientEntity | null> {
-    return this.repo(manager).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+  /** Reads a client and locks its row until the ambient transaction ends. */
+  findByIdForUpdate(id: string): Promise<ClientEntity | null> {
+    return this.repo().findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
   }
 
   /** Inserts a new client; a duplicate id surfaces as the driver's unique violation (23505). */
-  async insert(client: ClientEntity, manager?: EntityManager): Promise<ClientEntity> {
+  async insert(client: ClientEntity): Promise<void> {
     // jsonb columns hold free-form objects, which TypeORM's partial-entity type cannot express.
-    await this.repo(manager).insert(client as QueryDeepPartialEntity<ClientEntity>);
-    return client;
-  }
-
-  /**
-   * Inserts a client and counts one use of an initial access token in one
-   * statement, so it is atomic without a transaction: when the token is used
-   * up or expired nothing is inserted (false), and when the insert fails the
-   * use is not counted. Concurrent registrations serialise on the token's row.
-   */
-  async insertConsumingIatUse(client: ClientEntity, iatId: string): Promise<boolean> {
-    const rows = await this.database.run(
-      'client_insert_with_iat',
-      `WITH use AS (
-         UPDATE initial_access_tokens SET uses = uses + 1
-          WHERE id = $1 AND uses < max_uses AND (expires_at IS NULL OR expires_at > now())
-          RETURNING id)
-       INSERT INTO clients (id, created_via, access_token_strategy, secret_hash, secret_expires_at, fields,
-                            registration_access_token_hash, registration_access_token_expires_at,
-                            registration_policies, initial_access_token_id, last_used_at, created_at, updated_at)
-       SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, use.id, NULL, $11, $11 FROM use
-       RETURNING id`,
-      [
-        iatId,
-        client.id,
-        client.createdVia,
-        client.accessTokenStrategy,
-        client.secretHash,
-        client.secretExpiresAt,
-        JSON.stringify(client.fields),
-        client.ratHash,
-        client.ratExpiresAt,
-        JSON.stringify(client.registrationPolicies),
-        client.createdAt,
-      ],
-    );
-    return rows.length > 0;
+    await this.repo().insert(client as QueryDeepPartialEntity<ClientEntity>);
   }
 
   /**
    * Writes a client's metadata, secret and strategy. The registration access
-   * token is deliberately not written here: only rotateRegistrationToken
-   * changes it, so an admin update racing an RFC 7592 update cannot bring back
+   * token is deliberately not written here: only its rotation (in the
+   * registration module) changes it, so an admin update racing an RFC 7592 update cannot bring back
    * a token that was just rotated away.
    */
-  async updateMetadata(client: ClientEntity, manager?: EntityManager): Promise<void> {
-    await this.repo(manager).update({ id: client.id }, {
+  async updateMetadata(client: ClientEntity): Promise<void> {
+    await this.repo().update({ id: client.id }, {
       fields: client.fields,
       secretHash: client.secretHash,
       secretExpiresAt: client.secretExpiresAt,
       accessTokenStrategy: client.accessTokenStrategy,
       updatedAt: client.updatedAt,
     } as QueryDeepPartialEntity<ClientEntity>);
-  }
-
-  /** Replaces the registration access token only if it is still `expectedHash`; false when it was not. */
-  async rotateRegistrationToken(
-    id: string,
-    expectedHash: string,
-    next: { hash: string | null; expiresAt: Date | null },
-    manager?: EntityManager,
-  ): Promise<boolean> {
-    const result = await this.repo(manager)
-      .createQueryBuilder()
-      .update(ClientEntity)
-      .set({ ratHash: next.hash, ratExpiresAt: next.expiresAt })
-      .where('id = :id AND registration_access_token_hash = :expectedHash', { id, expectedHash })
-      .execute();
-    return (result.affected ?? 0) > 0;
   }
 
   /** Records use, unless it was recorded within the last `intervalSeconds`. */
@@ -162,12 +107,6 @@ export class ClientsRepository {
 
   async deleteById(id: string): Promise<boolean> {
     const result = await this.repo().delete({ id });
-    return (result.affected ?? 0) > 0;
-  }
-
-  /** Deletes a client only while `ratHash` is its current registration access token. */
-  async deleteByIdAndRegistrationToken(id: string, ratHash: string): Promise<boolean> {
-    const result = await this.repo().delete({ id, ratHash });
     return (result.affected ?? 0) > 0;
   }
 

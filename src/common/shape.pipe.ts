@@ -17,3 +17,13 @@ export const ShapePipe = new ValidationPipe({
   transform: true,
   exceptionFactory: (errors) => new OAuthError('invalid_request', describe(errors).join('; ')),
 });
+
+/**
+ * The same check for bodies that may carry read-only fields echoed from a
+ * read (a GET's answer sent back in a PUT): unknown properties are dropped, not refused.
+ */
+export const LenientShapePipe = new ValidationPipe({
+  whitelist: true,
+  transform: true,
+  exceptionFactory: (errors) => new OAuthError('invalid_request', describe(errors).join('; ')),
+});

@@ -4,6 +4,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
+import { USABLE_IAT } from '../policy/initial-access-tokens.repository.js';
 import { DatabaseEvents } from './database-events.js';
 import { Database } from './database.js';
 
@@ -19,7 +20,7 @@ const TASKS: Array<{ name: string; sql: string; needsTtl?: boolean }> = [
   {
     name: 'expired_or_used_initial_access_tokens',
     sql: `DELETE FROM initial_access_tokens WHERE id IN (
-            SELECT id FROM initial_access_tokens WHERE expires_at < now() OR uses >= max_uses LIMIT $1)`,
+            SELECT t.id FROM initial_access_tokens t WHERE NOT ${USABLE_IAT('t')} LIMIT $1)`,
   },
   {
     name: 'expired_revoked_jwts',

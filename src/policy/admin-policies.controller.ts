@@ -5,6 +5,7 @@ import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { pageRequest, sendPage } from '../common/pagination.js';
+import { LenientShapePipe } from '../common/shape.pipe.js';
 import { PoliciesService, policyView } from './policies.service.js';
 import { PolicyDto, PolicyInputDto } from './policy.dto.js';
 
@@ -22,7 +23,7 @@ export class AdminPoliciesController {
   @ApiBody({ type: PolicyInputDto })
   @ApiCreatedResponse({ type: PolicyDto })
   @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'The name is taken' })
-  async create(@Body(JsonObjectPipe) body: Record<string, unknown>) {
+  async create(@Body(JsonObjectPipe, LenientShapePipe) body: PolicyInputDto) {
     return policyView(await this.policies.create(body));
   }
 
@@ -49,7 +50,7 @@ export class AdminPoliciesController {
   @ApiBody({ type: PolicyInputDto })
   @ApiOkResponse({ type: PolicyDto })
   @ApiResponse({ status: 404, type: ErrorResponseDto })
-  async replace(@Param('name') name: string, @Body(JsonObjectPipe) body: Record<string, unknown>) {
+  async replace(@Param('name') name: string, @Body(JsonObjectPipe, LenientShapePipe) body: PolicyInputDto) {
     return policyView(await this.policies.replace(name, body));
   }
 

@@ -1,19 +1,48 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import type { ClientEntity } from '../clients/client.entity.js';
 import type { PageRequest } from '../common/pagination.js';
 import { Database } from '../database/database.js';
 import { InitialAccessTokenEntity } from './initial-access-token.entity.js';
 
+/** SQL: the initial access token row `alias` has not expired (used up or not). */
+export const UNEXPIRED_IAT = (alias: string): string => `(${alias}.expires_at IS NULL OR ${alias}.expires_at > now())`;
+
+/** SQL: the initial access token row `alias` may still register a client (RFC 7591 §3): a use left, not expired. */
+export const USABLE_IAT = (alias: string): string => `(${alias}.uses < ${alias}.max_uses AND ${UNEXPIRED_IAT(alias)})`;
+
+interface IatRow {
+  id: string;
+  token_hash: string;
+  description: string;
+  policies: string[];
+  max_uses: number;
+  uses: number;
+  expires_at: Date | null;
+  created_at: Date;
+}
+
+function toIat(r: IatRow): InitialAccessTokenEntity {
+  return Object.assign(new InitialAccessTokenEntity(), {
+    id: r.id,
+    tokenHash: r.token_hash,
+    description: r.description,
+    policies: r.policies,
+    maxUses: r.max_uses,
+    uses: r.uses,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+  });
+}
+
+/** Queries on initial_access_tokens; every one joins the ambient transaction when there is one. */
 @Injectable()
 export class InitialAccessTokensRepository {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly database: Database,
-  ) {}
+  constructor(private readonly database: Database) {}
 
-  private repo(manager?: EntityManager): Repository<InitialAccessTokenEntity> {
-    return (manager ?? this.dataSource.manager).getRepository(InitialAccessTokenEntity);
+  private repo(): Repository<InitialAccessTokenEntity> {
+    return this.database.manager().getRepository(InitialAccessTokenEntity);
   }
 
   async insert(iat: InitialAccessTokenEntity): Promise<void> {
@@ -24,24 +53,15 @@ export class InitialAccessTokensRepository {
     return this.repo().findOneBy({ id });
   }
 
-  async findByTokenHash(tokenHash: string): Promise<InitialAccessTokenEntity | null> {
-    const rows = await this.database.run<Record<string, unknown>>(
-      'iat_by_hash',
-      `SELECT id, token_hash, description, policies, max_uses, uses, expires_at, created_at FROM initial_access_tokens WHERE token_hash = $1`,
+  /** The token with this hash, provided it is still usable; unknown, used-up and expired ones all read as null. */
+  async findUsableByTokenHash(tokenHash: string): Promise<InitialAccessTokenEntity | null> {
+    const rows = await this.database.run<IatRow>(
+      'iat_usable_by_hash',
+      `SELECT t.id, t.token_hash, t.description, t.policies, t.max_uses, t.uses, t.expires_at, t.created_at
+         FROM initial_access_tokens t WHERE t.token_hash = $1 AND ${USABLE_IAT('t')}`,
       [tokenHash],
     );
-    if (!rows[0]) return null;
-    const r = rows[0];
-    return Object.assign(new InitialAccessTokenEntity(), {
-      id: r.id,
-      tokenHash: r.token_hash,
-      description: r.description,
-      policies: r.policies,
-      maxUses: r.max_uses,
-      uses: r.uses,
-      expiresAt: r.expires_at,
-      createdAt: r.created_at,
-    });
+    return rows[0] ? toIat(rows[0]) : null;
   }
 
   page(page: PageRequest): Promise<InitialAccessTokenEntity[]> {
@@ -56,18 +76,51 @@ export class InitialAccessTokensRepository {
   }
 
   /**
-   * Counts one use if the token still has one and has not expired. The
-   * conditional UPDATE takes the row lock, so concurrent registrations
-   * serialise here and never exceed max_uses; inside the caller's transaction,
-   * a registration that fails afterwards gives the use back.
+   * Counts one use if the token is still usable. The conditional UPDATE takes
+   * the row lock, so concurrent registrations serialise here and never exceed
+   * max_uses; inside the registration's transaction, a registration that fails
+   * afterwards gives the use back.
    */
-  async consumeUse(id: string, manager: EntityManager): Promise<boolean> {
-    const result = await this.repo(manager)
-      .createQueryBuilder()
-      .update(InitialAccessTokenEntity)
-      .set({ uses: () => 'uses + 1' })
-      .where('id = :id AND uses < max_uses AND (expires_at IS NULL OR expires_at > now())', { id })
-      .execute();
-    return (result.affected ?? 0) > 0;
+  async consumeUse(id: string): Promise<boolean> {
+    const rows = await this.database.query(
+      `UPDATE initial_access_tokens t SET uses = t.uses + 1 WHERE t.id = $1 AND ${USABLE_IAT('t')} RETURNING t.id`,
+      [id],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Inserts a client and counts one use of the token in one statement, so it
+   * is atomic without a transaction: when the token is used up or expired
+   * nothing is inserted (false), and when the insert fails the use is not
+   * counted. Concurrent registrations serialise on the token's row.
+   */
+  async insertClientConsumingUse(client: ClientEntity, iatId: string): Promise<boolean> {
+    const rows = await this.database.run(
+      'client_insert_with_iat',
+      `WITH use AS (
+         UPDATE initial_access_tokens t SET uses = t.uses + 1
+          WHERE t.id = $1 AND ${USABLE_IAT('t')}
+          RETURNING t.id)
+       INSERT INTO clients (id, created_via, access_token_strategy, secret_hash, secret_expires_at, fields,
+                            registration_access_token_hash, registration_access_token_expires_at,
+                            registration_policies, initial_access_token_id, last_used_at, created_at, updated_at)
+       SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, use.id, NULL, $11, $11 FROM use
+       RETURNING id`,
+      [
+        iatId,
+        client.id,
+        client.createdVia,
+        client.accessTokenStrategy,
+        client.secretHash,
+        client.secretExpiresAt,
+        JSON.stringify(client.fields),
+        client.ratHash,
+        client.ratExpiresAt,
+        JSON.stringify(client.registrationPolicies),
+        client.createdAt,
+      ],
+    );
+    return rows.length > 0;
   }
 }

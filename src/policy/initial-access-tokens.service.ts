@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { invalidBearer } from '../common/bearer.js';
 import { OAuthError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { randomToken, tokenHash } from '../common/secrets.js';
+import type { ClientEntity } from '../clients/client.entity.js';
 import { parseDuration } from '../config/parsers.js';
 import type { InitialAccessTokenDto, MintInitialAccessTokenDto } from './initial-access-token.dto.js';
 import { InitialAccessTokenEntity } from './initial-access-token.entity.js';
 import { InitialAccessTokensRepository } from './initial-access-tokens.repository.js';
 import { PoliciesService } from './policies.service.js';
-
 
 @Injectable()
 export class InitialAccessTokensService {
@@ -53,19 +52,24 @@ export class InitialAccessTokensService {
 
   /** The usable token with this value; unknown, expired, revoked and used-up tokens all get the same 401. */
   async authenticate(token: string): Promise<InitialAccessTokenEntity> {
-    const iat = await this.iats.findByTokenHash(tokenHash(token));
-    if (!iat || iat.uses >= iat.maxUses || (iat.expiresAt !== null && iat.expiresAt.getTime() <= Date.now())) {
-      throw invalidBearer(true, 'the initial access token is unknown, expired, revoked or used up');
-    }
+    const iat = await this.iats.findUsableByTokenHash(tokenHash(token));
+    if (!iat) throw unusable();
     return iat;
   }
 
   /** Counts a use inside the registration's transaction; a token used up meanwhile gets the same 401. */
-  async consumeUse(iat: InitialAccessTokenEntity, manager: EntityManager): Promise<void> {
-    if (!(await this.iats.consumeUse(iat.id, manager))) {
-      throw invalidBearer(true, 'the initial access token is unknown, expired, revoked or used up');
-    }
+  async consumeUse(iat: InitialAccessTokenEntity): Promise<void> {
+    if (!(await this.iats.consumeUse(iat.id))) throw unusable();
   }
+
+  /** Stores a new client and counts its use of the token in one statement; a token used up meanwhile stores nothing. */
+  async insertClientConsumingUse(client: ClientEntity, iat: InitialAccessTokenEntity): Promise<void> {
+    if (!(await this.iats.insertClientConsumingUse(client, iat.id))) throw unusable();
+  }
+}
+
+function unusable(): Error {
+  return invalidBearer(true, 'the initial access token is unknown, expired, revoked or used up');
 }
 
 export function iatView(iat: InitialAccessTokenEntity, token?: string): InitialAccessTokenDto {

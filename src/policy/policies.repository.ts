@@ -1,15 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In, type EntityManager, type Repository } from 'typeorm';
+import { In, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { PageRequest } from '../common/pagination.js';
+import { Database } from '../database/database.js';
+import { UNEXPIRED_IAT } from './initial-access-tokens.repository.js';
 import { PolicyEntity } from './policy.entity.js';
 
+/** Queries on policies; every one joins the ambient transaction when there is one. */
 @Injectable()
 export class PoliciesRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly database: Database) {}
 
-  private repo(manager?: EntityManager): Repository<PolicyEntity> {
-    return (manager ?? this.dataSource.manager).getRepository(PolicyEntity);
+  private repo(): Repository<PolicyEntity> {
+    return this.database.manager().getRepository(PolicyEntity);
   }
 
   findByName(name: string): Promise<PolicyEntity | null> {
@@ -41,14 +44,14 @@ export class PoliciesRepository {
 
   /** What still depends on a policy: unexpired initial access tokens (used up or not) and clients that name it. */
   async usage(name: string): Promise<{ tokens: string[]; clients: number }> {
-    const [tokens, clients]: [Array<{ id: string }>, Array<{ n: string }>] = await Promise.all([
-      this.dataSource.query(
-        `SELECT id FROM initial_access_tokens
-          WHERE policies @> jsonb_build_array($1::text) AND (expires_at IS NULL OR expires_at > now())
-          ORDER BY id LIMIT 20`,
+    const [tokens, clients] = await Promise.all([
+      this.database.query<{ id: string }>(
+        `SELECT t.id FROM initial_access_tokens t
+          WHERE t.policies @> jsonb_build_array($1::text) AND ${UNEXPIRED_IAT('t')}
+          ORDER BY t.id LIMIT 20`,
         [name],
       ),
-      this.dataSource.query(`SELECT count(*) AS n FROM clients WHERE registration_policies @> jsonb_build_array($1::text)`, [name]),
+      this.database.query<{ n: string }>(`SELECT count(*) AS n FROM clients WHERE registration_policies @> jsonb_build_array($1::text)`, [name]),
     ]);
     return { tokens: tokens.map((r) => r.id), clients: Number(clients[0].n) };
   }
@@ -59,13 +62,12 @@ export class PoliciesRepository {
    * cannot slip in between.
    */
   async deleteUnused(name: string): Promise<boolean> {
-    // A data-modifying CTE read by a SELECT: the driver then answers with the rows.
-    const deleted: unknown[] = await this.dataSource.query(
-      `WITH gone AS (DELETE FROM policies p WHERE p.name = $1
+    const deleted = await this.database.query(
+      `DELETE FROM policies p WHERE p.name = $1
           AND NOT EXISTS (SELECT 1 FROM initial_access_tokens t
-                           WHERE t.policies @> jsonb_build_array($1::text) AND (t.expires_at IS NULL OR t.expires_at > now()))
+                           WHERE t.policies @> jsonb_build_array($1::text) AND ${UNEXPIRED_IAT('t')})
           AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.registration_policies @> jsonb_build_array($1::text))
-        RETURNING p.name) SELECT name FROM gone`,
+        RETURNING p.name`,
       [name],
     );
     return deleted.length > 0;
@@ -76,13 +78,12 @@ export class PoliciesRepository {
    * holds the row lock, so concurrent registrations never exceed the limit; in
    * the registration's transaction, a failed registration gives the slot back.
    */
-  async takeClientSlot(name: string, maxClients: number, manager: EntityManager): Promise<boolean> {
-    const result = await this.repo(manager)
-      .createQueryBuilder()
-      .update(PolicyEntity)
-      .set({ clientsCreated: () => 'clients_created + 1' })
-      .where('name = :name AND clients_created < :maxClients', { name, maxClients })
-      .execute();
-    return (result.affected ?? 0) > 0;
+  async takeClientSlot(name: string, maxClients: number): Promise<boolean> {
+    const rows = await this.database.query(
+      `UPDATE policies SET clients_created = clients_created + 1, updated_at = CURRENT_TIMESTAMP
+        WHERE name = $1 AND clients_created < $2 RETURNING name`,
+      [name, maxClients],
+    );
+    return rows.length > 0;
   }
 }

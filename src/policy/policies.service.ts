@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { AppLogger } from '../common/logging.js';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
@@ -7,6 +6,7 @@ import { ConfigService } from '../config/config.service.js';
 import { isUniqueViolation } from '../database/db-errors.js';
 import { PoliciesRepository } from './policies.repository.js';
 import { applyPolicyRules, parsePolicyRules, type PolicyContext, type PolicyRules } from './policy-rules.js';
+import { POLICY_NAME_RULE, type PolicyInputDto } from './policy.dto.js';
 import { PolicyEntity } from './policy.entity.js';
 
 /**
@@ -26,14 +26,6 @@ export interface ResolvedPolicy extends RegistrationPolicy {
   maxClients?: number;
   /** Set when the policy decides which audiences its registrants may name (instead of the configured list). */
   allowedAudiences?: string[];
-}
-
-const POLICY_NAME = /^[A-Za-z0-9._:-]{1,100}$/;
-
-export interface PolicyInput {
-  name?: unknown;
-  description?: unknown;
-  rules?: unknown;
 }
 
 
@@ -87,10 +79,10 @@ export class PoliciesService {
   }
 
   /** Counts the new client against every applied policy with max_clients, inside the registration's transaction. */
-  async takeClientSlots(policies: readonly ResolvedPolicy[], manager: EntityManager): Promise<void> {
+  async takeClientSlots(policies: readonly ResolvedPolicy[]): Promise<void> {
     // In name order, so that registrations under [A, B] and [B, A] cannot deadlock on the rows.
     for (const p of [...policies].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (p.maxClients !== undefined && !(await this.repo.takeClientSlot(p.name, p.maxClients, manager))) {
+      if (p.maxClients !== undefined && !(await this.repo.takeClientSlot(p.name, p.maxClients))) {
         throw clientMetadataError(`policy "${p.name}" rule max_clients: no more than ${p.maxClients} clients may be registered under it`);
       }
     }
@@ -117,11 +109,9 @@ export class PoliciesService {
 
   // --- the admin API ----------------------------------------------------------
 
-  async create(input: PolicyInput): Promise<PolicyEntity> {
+  async create(input: PolicyInputDto): Promise<PolicyEntity> {
     const name = input.name;
-    if (typeof name !== 'string' || !POLICY_NAME.test(name)) {
-      throw new OAuthError('invalid_request', 'name must be 1-100 characters of A-Z a-z 0-9 . _ : -');
-    }
+    if (name === undefined) throw new OAuthError('invalid_request', POLICY_NAME_RULE);
     if (this.code.has(name)) throw new OAuthError('conflict', `${name} is a built-in policy`);
     const policy = new PolicyEntity();
     policy.name = name;
@@ -137,7 +127,7 @@ export class PoliciesService {
     return policy;
   }
 
-  async replace(name: string, input: PolicyInput): Promise<PolicyEntity> {
+  async replace(name: string, input: PolicyInputDto): Promise<PolicyEntity> {
     if (input.name !== undefined && input.name !== name) throw new OAuthError('invalid_request', 'name in the body must equal the name in the path');
     const policy = await this.get(name);
     this.fill(policy, input);
@@ -182,11 +172,8 @@ export class PoliciesService {
     );
   }
 
-  private fill(policy: PolicyEntity, input: PolicyInput): void {
-    if (input.description !== undefined && (typeof input.description !== 'string' || input.description.length > 500)) {
-      throw new OAuthError('invalid_request', 'description must be a string of at most 500 characters');
-    }
-    policy.description = (input.description as string | undefined) ?? '';
+  private fill(policy: PolicyEntity, input: PolicyInputDto): void {
+    policy.description = input.description ?? '';
     policy.rules = parsePolicyRules(input.rules ?? {});
   }
 }

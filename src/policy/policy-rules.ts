@@ -1,4 +1,4 @@
-// Declarative policy rules (SPEC §9): checked when a policy is saved, applied
+// Declarative policy rules (README, "Policies"): checked when a policy is saved, applied
 // to a registrant's metadata before field validation.
 import { AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, fieldDef, splitLocalized } from '../clients/client-metadata.js';
 import { normaliseField } from '../clients/client-validator.js';

@@ -1,4 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
+
+export const POLICY_NAME = /^[A-Za-z0-9._:-]{1,100}$/;
+export const POLICY_NAME_RULE = 'name must be 1-100 characters of A-Z a-z 0-9 . _ : -';
+
+/** Validates a field that is absent or present; null counts as present, so it must pass the checks too. */
+const IfPresent = () => ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 export class PolicyRulesDto {
   @ApiPropertyOptional({ type: [String], example: ['client_credentials'] }) allowed_grant_types?: string[];
@@ -21,15 +28,28 @@ export class PolicyRulesDto {
   @ApiPropertyOptional({ example: 50, minimum: 1 }) max_clients?: number;
 }
 
+/**
+ * A policy as the admin API receives it. The shape is checked here; the rules
+ * are checked one by one by parsePolicyRules, which names the rule at fault.
+ * Other fields (such as clients_created echoed from a read) are dropped.
+ */
 export class PolicyInputDto {
   @ApiProperty({ example: 'partners', description: 'Unique; 1-100 characters of A-Z a-z 0-9 . _ : -' })
-  name: string;
+  @IfPresent()
+  @IsString()
+  @Matches(POLICY_NAME, { message: POLICY_NAME_RULE })
+  name?: string;
 
   @ApiPropertyOptional({ example: 'Machine clients of onboarded partners' })
+  @IfPresent()
+  @IsString()
+  @MaxLength(500)
   description?: string;
 
   @ApiProperty({ type: PolicyRulesDto })
-  rules: PolicyRulesDto;
+  @IsOptional()
+  @IsObject({ message: 'rules must be an object' })
+  rules?: PolicyRulesDto;
 }
 
 export class PolicyDto extends PolicyInputDto {

@@ -5,9 +5,9 @@ import { Injectable, type CanActivate, type ExecutionContext, type OnApplication
 import type { HttpRequest } from '../common/http.js';
 import type { Redis } from 'ioredis';
 import { AppLogger } from '../common/logging.js';
-import { Database } from '../database/database.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
+import { RateLimitRepository } from './rate-limit.repository.js';
 
 @Injectable()
 export class RateLimiter implements OnApplicationShutdown {
@@ -15,7 +15,7 @@ export class RateLimiter implements OnApplicationShutdown {
   private redis?: Promise<Redis>;
 
   constructor(
-    private readonly database: Database,
+    private readonly windows: RateLimitRepository,
     config: ConfigService,
     private readonly logger: AppLogger,
   ) {
@@ -45,14 +45,7 @@ export class RateLimiter implements OnApplicationShutdown {
         this.logger.warn({ error: (err as Error).message }, 'rate limit falls back to PostgreSQL');
       }
     }
-    const rows = await this.database.run<{ count: number }>(
-      'rate_limit_hit',
-      `INSERT INTO rate_limit_hits (key, window_start, count) VALUES ($1, $2, 1)
-       ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_hits.count + 1
-       RETURNING count`,
-      [key, windowStart],
-    );
-    return { count: rows[0].count, retryAfter };
+    return { count: await this.windows.hit(key, windowStart), retryAfter };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,17 +1,31 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
-import { TokensModule } from '../tokens/tokens.module.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { OpenRegistrationCheck } from './open-registration-check.js';
 import { RateLimiter, RegistrationRateLimitGuard } from './rate-limiter.js';
+import { RateLimitRepository } from './rate-limit.repository.js';
 import { RegistrationAccessTokenGuard } from './registration-access-token.guard.js';
+import { RegistrationAccessTokensRepository } from './registration-access-tokens.repository.js';
+import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 import { RegistrationController } from './registration.controller.js';
 import { RegistrationService } from './registration.service.js';
+import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 
 @Module({
-  imports: [ClientsModule, PolicyModule, TokensModule],
+  imports: [ClientsModule, PolicyModule],
   controllers: [RegistrationController],
-  providers: [RegistrationService, OpenRegistrationCheck, DcrEnabledGuard, RegistrationAccessTokenGuard, RateLimiter, RegistrationRateLimitGuard],
+  providers: [
+    RegistrationService,
+    RegistrationAccessTokensRepository,
+    RegistrationAccessTokensService,
+    RegistrationAccessTokenGuard,
+    SoftwareStatementVerifier,
+    OpenRegistrationCheck,
+    DcrEnabledGuard,
+    RateLimitRepository,
+    RateLimiter,
+    RegistrationRateLimitGuard,
+  ],
 })
 export class RegistrationModule {}

@@ -1,19 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { fieldDef } from '../clients/client-metadata.js';
 import type { ValidationOptions } from '../clients/client-validator.js';
+import { registrantClientView, type IssuedClient } from '../clients/client-views.js';
 import type { ClientEntity } from '../clients/client.entity.js';
-import { ClientsService, type IssuedClient } from '../clients/clients.service.js';
-import { invalidBearer } from '../common/bearer.js';
+import { ClientsService, type CreateClientCommand } from '../clients/clients.service.js';
 import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { verifyClientSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { Database } from '../database/database.js';
 import type { InitialAccessTokenEntity } from '../policy/initial-access-token.entity.js';
 import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
 import { PoliciesService, type ResolvedPolicy } from '../policy/policies.service.js';
-import { SoftwareStatementVerifier } from '../tokens/software-statement.verifier.js';
+import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { assertRegistrantMaySet } from './registration-body.pipe.js';
+import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 
 export type RegistrationResponse = Record<string, unknown>;
 
@@ -25,8 +26,9 @@ export type RegistrationResponse = Record<string, unknown>;
 @Injectable()
 export class RegistrationService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly database: Database,
     private readonly clients: ClientsService,
+    private readonly tokens: RegistrationAccessTokensService,
     private readonly iats: InitialAccessTokensService,
     private readonly policies: PoliciesService,
     private readonly statements: SoftwareStatementVerifier,
@@ -38,30 +40,36 @@ export class RegistrationService {
     const submitted = await this.applySoftwareStatement(body);
     const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
     const metadata = await this.policies.apply(policies, submitted);
-    const command = {
-      // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
-      fields: await this.clients.validate(metadata, this.validation(policies)),
-      via: 'dcr' as const,
+    // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
+    const fields = await this.clients.validate(metadata, this.validation(policies));
+    const rat = this.tokens.mint();
+    const command: CreateClientCommand = {
+      fields,
+      dcr: {
+        accessTokenStrategy: this.config.dcrAccessTokenStrategy(),
+        secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
+      },
+      registrationAccessToken: rat,
       registrationPolicies: iat?.policies ?? [],
       initialAccessTokenId: iat?.id ?? null,
     };
     // Without client limits to count, the client and its IAT use are written in one
     // statement; otherwise in one transaction, counted last so the rows stay locked briefly.
     const issued = policies.some((p) => p.maxClients !== undefined)
-      ? await this.dataSource.transaction(async (manager) => {
-          const created = await this.clients.create({ ...command, manager });
-          await this.policies.takeClientSlots(policies, manager);
-          if (iat) await this.iats.consumeUse(iat, manager);
+      ? await this.database.transaction(async () => {
+          const created = await this.clients.create(command);
+          await this.policies.takeClientSlots(policies);
+          if (iat) await this.iats.consumeUse(iat);
           return created;
         })
-      : await this.clients.create({ ...command, consumeIatId: iat?.id });
+      : await this.clients.create(iat ? { ...command, store: (client) => this.iats.insertClientConsumingUse(client, iat) } : command);
     this.metrics.registrations.inc();
     if (iat) this.metrics.initialAccessTokenUses.inc();
-    return this.clients.registrantView(issued);
+    return this.view({ ...issued, registrationAccessToken: rat?.token });
   }
 
   read(client: ClientEntity): RegistrationResponse {
-    return this.clients.registrantView({ client });
+    return this.view({ client });
   }
 
   async update(registered: ClientEntity, tokenHash: string, body: Record<string, unknown>): Promise<RegistrationResponse> {
@@ -78,25 +86,27 @@ export class RegistrationService {
     // token guard found it; the transaction below only re-checks what they relied on.
     const fields = await this.clients.validate(metadata, this.validation(policies, registered.fields.audience));
     await this.checkPresentedSecret(registered, body.client_secret);
-    const response = await this.dataSource.transaction(async (manager) => {
-      // Under the row lock, a concurrent update with the same token sees the rotated one and fails.
-      const client = await this.clients.lockForUpdate(clientId, manager);
-      if (!client || client.ratHash !== tokenHash) throw invalidBearer(true, 'the registration access token is not valid for this client');
+    const response = await this.database.transaction(async () => {
+      const client = await this.tokens.lockClient(clientId, tokenHash);
       this.assertUnchangedSince(registered, client, body.client_secret !== undefined);
       // Operator-set fields are not the registrant's to replace (nor to see).
       const operatorFields = Object.fromEntries(Object.entries(client.fields).filter(([name]) => fieldDef(name)?.setBy === 'admin'));
-      const issued: IssuedClient = await this.clients.replace(client, fields, { manager, keep: operatorFields });
-      issued.registrationAccessToken = await this.clients.rotateRegistrationToken(client, tokenHash, manager);
-      return this.clients.registrantView(issued);
+      const secretLifetime = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
+      const issued: IssuedClient = await this.clients.replace(client, fields, { keep: operatorFields, secretLifetime });
+      issued.registrationAccessToken = await this.tokens.rotate(client, tokenHash);
+      return this.view(issued);
     });
     await this.clients.invalidate(clientId);
     return response;
   }
 
-  async delete(clientId: string, tokenHash: string): Promise<void> {
-    if (!(await this.clients.deleteWithRegistrationToken(clientId, tokenHash))) {
-      throw invalidBearer(true, 'the registration access token is not valid for this client');
-    }
+  delete(clientId: string, tokenHash: string): Promise<void> {
+    return this.tokens.deleteClient(clientId, tokenHash);
+  }
+
+  /** RFC 7591 §3.2.1, RFC 7592 §3: what the registrant sees, with its configuration endpoint. */
+  private view(issued: IssuedClient): RegistrationResponse {
+    return registrantClientView(issued, this.tokens.clientUri(issued.client));
   }
 
   /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */

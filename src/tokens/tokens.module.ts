@@ -18,7 +18,6 @@ import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { RefreshTokensService } from './refresh-tokens.service.js';
 import { SigningKeysRepository } from './signing-keys.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
-import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 import { SubjectSaltRepository } from './subject-salt.repository.js';
 import { SubjectIdentifiersService } from './subject-identifiers.service.js';
 import { TokenController } from './token.controller.js';
@@ -41,7 +40,6 @@ const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshToke
     SigningKeysService,
     ClientAuthenticationService,
     AccessTokensService,
-    SoftwareStatementVerifier,
     GrantsService,
     RefreshTokensService,
     GrantTokensService,
@@ -56,6 +54,6 @@ const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshToke
     },
     GrantDispatcher,
   ],
-  exports: [SigningKeysService, SoftwareStatementVerifier, GrantsService, IdTokensService, SubjectIdentifiersService],
+  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService],
 })
 export class TokensModule {}
