@@ -65,7 +65,8 @@ afterAll(async () => {
 async function newClient(overrides: Record<string, unknown> = {}): Promise<ClientEntity> {
   // The admin door's path: validated metadata, then the one create path.
   const fields = await clients.validate(webClient(overrides), { defaultScope: '', allowLocalhostRedirects: true });
-  return (await clients.create({ fields })).client;
+  const strategy = overrides.access_token_strategy as 'jwt' | 'opaque' | undefined;
+  return (await clients.create({ fields, accessTokenStrategy: strategy })).client;
 }
 
 function consent(client: ClientEntity, overrides: Partial<NewGrant> = {}): Promise<string> {
