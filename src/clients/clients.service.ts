@@ -62,7 +62,6 @@ export interface ReplaceOptions {
   keep?: Record<string, unknown>;
 }
 
-const TOUCH_INTERVAL_S = 3600;
 const CLIENT_CHANGED = 'client-changed';
 const CLIENT_CACHE_MS = 30_000;
 const CLIENT_CACHE_MAX = 10_000;
@@ -182,20 +181,6 @@ export class ClientsService {
       this.cache.set(id, { client, loadedAt: Date.now() });
     }
     return client;
-  }
-
-  /**
-   * Records that a DCR client was used (a token, a management call), for
-   * inactive_client_ttl; written at most once an hour per client.
-   */
-  async touch(client: ClientEntity): Promise<void> {
-    const ttl = this.config.get('oidc.dynamic_client_registration.inactive_client_ttl');
-    if (client.createdVia !== 'dcr' || !ttl) return;
-    // Often enough that a client in use never looks inactive, rarely enough to cost nothing.
-    const interval = Math.min(TOUCH_INTERVAL_S, Math.floor(ttl / 4));
-    if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < interval * 1000) return;
-    await this.clients.touch(client.id, interval);
-    client.lastUsedAt = new Date();
   }
 
   /** Reads a client and holds its row lock until the ambient transaction ends. */

@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { pathParam, type HttpRequest } from '../common/http.js';
 import type { ClientEntity } from '../clients/client.entity.js';
-import { ClientsService } from '../clients/clients.service.js';
+import { ClientActivityService } from '../clients/client-activity.service.js';
 import { bearerToken } from '../common/bearer.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
@@ -13,7 +13,7 @@ export type RequestWithClient = HttpRequest & { registeredClient?: ClientEntity;
 export class RegistrationAccessTokenGuard implements CanActivate {
   constructor(
     private readonly tokens: RegistrationAccessTokensService,
-    private readonly clients: ClientsService,
+    private readonly activity: ClientActivityService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -24,7 +24,7 @@ export class RegistrationAccessTokenGuard implements CanActivate {
     const { client, hash } = await this.tokens.authenticate(pathParam(req, 'client_id'), bearerToken(req));
     req.registeredClient = client;
     req.registrationTokenHash = hash;
-    await this.clients.touch(client);
+    await this.activity.touch(client);
     return true;
   }
 }

@@ -3,7 +3,7 @@
 // (OIDC Core §11), and an ID token when openid was (OIDC Core §3.1.3.3).
 import { Injectable } from '@nestjs/common';
 import type { ClientEntity } from '../clients/client.entity.js';
-import { ClientsService } from '../clients/clients.service.js';
+import { ClientActivityService } from '../clients/client-activity.service.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { AccessTokensService, type TokenResponse } from './access-tokens.service.js';
 import type { GrantRow } from './grants.repository.js';
@@ -32,7 +32,7 @@ export class GrantTokensService {
     private readonly refreshTokens: RefreshTokensService,
     private readonly idTokens: IdTokensService,
     private readonly subjects: SubjectIdentifiersService,
-    private readonly clients: ClientsService,
+    private readonly activity: ClientActivityService,
   ) {}
 
   async issue(client: ClientEntity, grant: GrantRow, { grantType, scope, refreshScope = scope, nonce }: Issuance): Promise<TokenResponse> {
@@ -68,7 +68,7 @@ export class GrantTokensService {
       await this.grants.revokeGrants([grant.id]);
       throw new OAuthError('invalid_grant', 'the grant was revoked');
     }
-    await this.clients.touch(client);
+    await this.activity.touch(client);
     return response;
   }
 }

@@ -1,7 +1,7 @@
 // RFC 6749 §4.4: the client_credentials grant, an access token for the client itself.
 import { Injectable } from '@nestjs/common';
 import type { ClientEntity } from '../../clients/client.entity.js';
-import { ClientsService } from '../../clients/clients.service.js';
+import { ClientActivityService } from '../../clients/client-activity.service.js';
 import { grantedAudience, grantedScope } from '../../common/scopes.js';
 import { AccessTokensService, type TokenResponse } from '../access-tokens.service.js';
 import type { GrantHandler, TokenRequest } from './grant-handler.js';
@@ -13,7 +13,7 @@ export class ClientCredentialsGrant implements GrantHandler {
 
   constructor(
     private readonly accessTokens: AccessTokensService,
-    private readonly clients: ClientsService,
+    private readonly activity: ClientActivityService,
   ) {}
 
   enabled(): boolean {
@@ -24,7 +24,7 @@ export class ClientCredentialsGrant implements GrantHandler {
     const scope = grantedScope(params.scope, client.fields.scope);
     const audience = grantedAudience(lists.audience ?? [], client.fields.audience);
     const response = await this.accessTokens.issue(client, this.grantType, { subject: client.id, scope: scope.join(' '), audience });
-    await this.clients.touch(client);
+    await this.activity.touch(client);
     return response;
   }
 }
