@@ -2,6 +2,7 @@ import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '
 import { DataSource } from 'typeorm';
 import { ConfigService } from '../config/config.service.js';
 import { DatabaseEvents } from './database-events.js';
+import { JanitorRepository } from './janitor.repository.js';
 import { JanitorService } from './janitor.service.js';
 import { Database } from './database.js';
 import { HealthController } from './health.controller.js';
@@ -35,6 +36,7 @@ class DatabaseLifecycle implements OnApplicationShutdown {
     { provide: DataSource, inject: [Database], useFactory: (database: Database) => database.dataSource },
     DatabaseLifecycle,
     DatabaseEvents,
+    JanitorRepository,
     JanitorService,
   ],
   exports: [Database, DataSource, DatabaseEvents, JanitorService],
