@@ -1307,11 +1307,11 @@ export interface components {
             grant_scope?: string[];
             /** @description Access token audience: a subset of the client's audience */
             grant_access_token_audience?: string[];
+            session?: components["schemas"]["ConsentSessionClaimsDto"];
             /** @description Remember this consent for later requests */
             remember?: boolean;
             /** @description Seconds to remember it; 0 = until revoked */
             remember_for?: number;
-            session?: components["schemas"]["ConsentSessionClaimsDto"];
         };
     };
     responses: never;

@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Put, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { Body, Controller, Delete, Get, HttpCode, Put, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse } from '@nestjs/swagger';
+import { AdminApi } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
@@ -30,12 +30,9 @@ const loginChallenge = ApiQuery({ name: 'login_challenge', required: true });
 const consentChallenge = ApiQuery({ name: 'consent_challenge', required: true });
 
 /** The login and consent app's side of the flow, at Hydra's paths. */
-@ApiTags('admin: login and consent')
-@ApiBearerAuth(ADMIN_SECURITY)
-@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
+@AdminApi('admin: login and consent')
 @ApiResponse({ status: 404, type: ErrorResponseDto, description: 'Unknown or expired challenge' })
 @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'The request was already accepted or rejected (a second answer)' })
-@UseGuards(AdminApiKeyGuard)
 @Controller('admin/oauth2/auth')
 export class AdminLoginConsentController {
   constructor(private readonly flows: LoginConsentService) {}

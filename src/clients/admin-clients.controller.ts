@@ -1,6 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiBody,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -8,10 +7,9 @@ import {
   ApiOperation,
   ApiQuery,
   ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+  } from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
-import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { AdminApi } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageRequest, queryParam, sendPage } from '../common/pagination.js';
@@ -19,11 +17,8 @@ import { AdminClientsService } from './admin-clients.service.js';
 import { OAuth2Client } from './client.dto.js';
 import { ClientsService } from './clients.service.js';
 
-@ApiTags('admin: clients')
-@ApiBearerAuth(ADMIN_SECURITY)
-@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
+@AdminApi('admin: clients')
 @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Invalid request or client metadata' })
-@UseGuards(AdminApiKeyGuard)
 @Controller('admin/clients')
 export class AdminClientsController {
   constructor(

@@ -1,4 +1,6 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { ApiBearerAuth, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from './error-response.dto.js';
 import type { HttpRequest } from './http.js';
 import { ConfigService } from '../config/config.service.js';
 import { bearerToken, invalidBearer } from './bearer.js';
@@ -16,4 +18,14 @@ export class AdminApiKeyGuard implements CanActivate {
     if (!token || !matchesAny(token, this.config.adminApiKeys())) throw invalidBearer(token !== undefined);
     return true;
   }
+}
+
+/** What every admin controller carries: its Swagger group, the admin key scheme and its 401, and the guard. */
+export function AdminApi(tag: string): ClassDecorator {
+  return applyDecorators(
+    ApiTags(tag),
+    ApiBearerAuth(ADMIN_SECURITY),
+    ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' }),
+    UseGuards(AdminApiKeyGuard),
+  );
 }

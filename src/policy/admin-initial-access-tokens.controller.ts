@@ -1,17 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
-import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { AdminApi } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { pageRequest, sendPage } from '../common/pagination.js';
 import { ShapePipe } from '../common/shape.pipe.js';
 import { InitialAccessTokenDto, MintInitialAccessTokenDto } from './initial-access-token.dto.js';
 import { InitialAccessTokensService, iatView } from './initial-access-tokens.service.js';
 
-@ApiTags('admin: initial access tokens')
-@ApiBearerAuth(ADMIN_SECURITY)
-@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
-@UseGuards(AdminApiKeyGuard)
+@AdminApi('admin: initial access tokens')
 @Controller('admin/initial-access-tokens')
 export class AdminInitialAccessTokensController {
   constructor(private readonly iats: InitialAccessTokensService) {}

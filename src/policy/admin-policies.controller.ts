@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
-import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
+import { AdminApi } from '../common/admin-api-key.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { pageRequest, sendPage } from '../common/pagination.js';
@@ -9,11 +9,8 @@ import { LenientShapePipe } from '../common/shape.pipe.js';
 import { PoliciesService, policyView } from './policies.service.js';
 import { PolicyDto, PolicyInputDto } from './policy.dto.js';
 
-@ApiTags('admin: policies')
-@ApiBearerAuth(ADMIN_SECURITY)
-@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
+@AdminApi('admin: policies')
 @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Malformed policy; the description names the rule' })
-@UseGuards(AdminApiKeyGuard)
 @Controller('admin/policies')
 export class AdminPoliciesController {
   constructor(private readonly policies: PoliciesService) {}

@@ -1,8 +1,7 @@
-import { Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
-import { AdminApiKeyGuard, ADMIN_SECURITY } from '../common/admin-api-key.guard.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { AdminApi } from '../common/admin-api-key.guard.js';
 import { AccessTokensService, type IntrospectionResponse } from './access-tokens.service.js';
 import { formParams, requiredToken } from './form-params.js';
 import type { SigningKeyEntity } from './signing-key.entity.js';
@@ -21,10 +20,7 @@ function keyView(k: SigningKeyEntity): SigningKeyDto {
   };
 }
 
-@ApiTags('admin: tokens and keys')
-@ApiBearerAuth(ADMIN_SECURITY)
-@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' })
-@UseGuards(AdminApiKeyGuard)
+@AdminApi('admin: tokens and keys')
 @Controller('admin')
 export class AdminTokensController {
   constructor(
