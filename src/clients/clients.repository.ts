@@ -5,40 +5,6 @@ import type { PageRequest } from '../common/pagination.js';
 import { Database } from '../database/database.js';
 import { ClientEntity } from './client.entity.js';
 
-interface ClientRow {
-  id: string;
-  created_via: ClientEntity['createdVia'];
-  access_token_strategy: ClientEntity['accessTokenStrategy'];
-  secret_hash: string | null;
-  secret_expires_at: Date | null;
-  fields: ClientEntity['fields'];
-  registration_access_token_hash: string | null;
-  registration_access_token_expires_at: Date | null;
-  registration_policies: string[];
-  initial_access_token_id: string | null;
-  last_used_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toClient(row: ClientRow): ClientEntity {
-  const client = new ClientEntity();
-  client.id = row.id;
-  client.createdVia = row.created_via;
-  client.accessTokenStrategy = row.access_token_strategy;
-  client.secretHash = row.secret_hash;
-  client.secretExpiresAt = row.secret_expires_at;
-  client.fields = row.fields;
-  client.ratHash = row.registration_access_token_hash;
-  client.ratExpiresAt = row.registration_access_token_expires_at;
-  client.registrationPolicies = row.registration_policies;
-  client.initialAccessTokenId = row.initial_access_token_id;
-  client.lastUsedAt = row.last_used_at;
-  client.createdAt = row.created_at;
-  client.updatedAt = row.updated_at;
-  return client;
-}
-
 export interface ClientFilter {
   clientName?: string;
   owner?: string;
@@ -64,8 +30,8 @@ export class ClientsRepository {
   }
 
   async findById(id: string): Promise<ClientEntity | null> {
-    const rows = await this.database.run<ClientRow>('client_by_id', 'SELECT * FROM clients WHERE id = $1', [id]);
-    return rows[0] ? toClient(rows[0]) : null;
+    const rows = await this.database.run('client_by_id', 'SELECT * FROM clients WHERE id = $1', [id]);
+    return rows[0] ? this.database.entityFromRow(ClientEntity, rows[0]) : null;
   }
 
   /** Reads a client and locks its row until the ambient transaction ends. */

@@ -64,6 +64,17 @@ export class Database {
     return (await pool.query({ name, text, values })).rows as T[];
   }
 
+  /**
+   * A hot-path row (read with `run`, by column name) as its TypeORM entity,
+   * mapped through the entity's own column metadata: no hand-written mapper
+   * to drift from the entity.
+   */
+  entityFromRow<T extends object>(entity: new () => T, row: Record<string, unknown>): T {
+    const out = new entity() as Record<string, unknown>;
+    for (const column of this.dataSource.getMetadata(entity).columns) out[column.propertyName] = row[column.databaseName];
+    return out as T;
+  }
+
   /** One statement, in the current transaction when there is one. Rows for SELECT and RETURNING. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async query<T = Record<string, any>>(text: string, values: unknown[] = []): Promise<T[]> {

@@ -12,30 +12,6 @@ export const UNEXPIRED_IAT = (alias: string): string => `(${alias}.expires_at IS
 /** SQL: the initial access token row `alias` may still register a client (RFC 7591 §3): a use left, not expired. */
 export const USABLE_IAT = (alias: string): string => `(${alias}.uses < ${alias}.max_uses AND ${UNEXPIRED_IAT(alias)})`;
 
-interface IatRow {
-  id: string;
-  token_hash: string;
-  description: string;
-  policies: string[];
-  max_uses: number;
-  uses: number;
-  expires_at: Date | null;
-  created_at: Date;
-}
-
-function toIat(r: IatRow): InitialAccessTokenEntity {
-  return Object.assign(new InitialAccessTokenEntity(), {
-    id: r.id,
-    tokenHash: r.token_hash,
-    description: r.description,
-    policies: r.policies,
-    maxUses: r.max_uses,
-    uses: r.uses,
-    expiresAt: r.expires_at,
-    createdAt: r.created_at,
-  });
-}
-
 /** Queries on initial_access_tokens; every one joins the ambient transaction when there is one. */
 @Injectable()
 export class InitialAccessTokensRepository {
@@ -55,13 +31,13 @@ export class InitialAccessTokensRepository {
 
   /** The token with this hash, provided it is still usable; unknown, used-up and expired ones all read as null. */
   async findUsableByTokenHash(tokenHash: string): Promise<InitialAccessTokenEntity | null> {
-    const rows = await this.database.run<IatRow>(
+    const rows = await this.database.run(
       'iat_usable_by_hash',
       `SELECT t.id, t.token_hash, t.description, t.policies, t.max_uses, t.uses, t.expires_at, t.created_at
          FROM initial_access_tokens t WHERE t.token_hash = $1 AND ${USABLE_IAT('t')}`,
       [tokenHash],
     );
-    return rows[0] ? toIat(rows[0]) : null;
+    return rows[0] ? this.database.entityFromRow(InitialAccessTokenEntity, rows[0]) : null;
   }
 
   page(page: PageRequest): Promise<InitialAccessTokenEntity[]> {
