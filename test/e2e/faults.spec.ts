@@ -1,8 +1,8 @@
 // Fault tests against the real service running as separate OS processes
 // (`node dist/src/main.js`, built by `nest build`): SIGKILL in the middle of a
 // burst of registrations, PostgreSQL connections cut and refused under load,
-// two instances on one database (SPEC §8: "several instances against one
-// database behave as one"), also while one's change notifications (LISTEN
+// two instances on one database (README, Operating Registrar: "Run as many
+// instances as you like against one PostgreSQL"), also while one's change notifications (LISTEN
 // connection) are cut, and SIGTERM with requests in flight. Every scenario
 // runs on a database of its own.
 import { request as httpRequest } from 'node:http';
@@ -292,7 +292,7 @@ describe('PostgreSQL connections cut and refused under load', () => {
     }
 
     expect(terminated).toBeGreaterThan(0);
-    // While blocked, readiness says so, as the JSON error of SPEC §3.
+    // While blocked, readiness says so, as a JSON error (README, HTTP API).
     for (const r of readiness) {
       expect(r.status).toBe(503);
       expect(JSON.parse(r.body)).toMatchObject({ error: 'temporarily_unavailable' });
@@ -361,7 +361,7 @@ describe('two service processes on one database', () => {
     );
     const created = results.filter((r) => r.status === 201);
     expect(created).toHaveLength(5);
-    // The others are told the IAT is used up (SPEC §4: invalid = unknown, expired, revoked or used up).
+    // The others are told the IAT is used up (invalid_token: unknown, expired, revoked or used up alike).
     expect(results.filter((r) => r.status !== 201).filter((r) => r.status !== 401 || r.body.error !== 'invalid_token')).toEqual([]);
     const viaB = (await (await b.admin(`/admin/initial-access-tokens/${iat.id}`)).json()) as { uses: number };
     expect(viaB.uses).toBe(5);

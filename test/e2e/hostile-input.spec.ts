@@ -1,8 +1,8 @@
 // Hostile input over real HTTP against the real app on its own PostgreSQL
-// database, as property-based tests (fast-check). SPEC §3: every error body is
+// database, as property-based tests (fast-check). Every error body is
 // JSON {"error", "error_description"}, never HTML, never a stack trace, and 5xx
-// only for real faults. SPEC §4: bounded sizes answer 400, never 500; a refused
-// registration takes no use of the initial access token. SPEC §5: a refused
+// only for real faults (README, HTTP API). Bounded sizes answer 400, never 500; a refused
+// registration takes no use of the initial access token (RFC 7591 §3). A refused
 // update leaves the client and its registration access token as they were.
 //
 // Each property sends batches of 1 to 20 concurrent requests. Around every
@@ -311,7 +311,7 @@ function missingBearerChallenge(o: Outcome): string | undefined {
   return o.status === 401 && !(o.wwwAuthenticate ?? '').startsWith('Bearer') ? `401 without a Bearer challenge (WWW-Authenticate: ${o.wwwAuthenticate})` : undefined;
 }
 
-/** SPEC §3 for every response: no 5xx, errors are JSON {"error", "error_description"} with an error code, no internals. */
+/** README, HTTP API, for every response: no 5xx, errors are JSON {"error", "error_description"} with an error code, no internals. */
 function violations(o: Outcome): string[] {
   const found: string[] = [];
   if (o.status === 0) found.push(o.text);
@@ -2402,7 +2402,7 @@ describe('hostile input to the authorization code flow never gets a 5xx or an op
     'a Cookie header beyond the 16 KiB request head limit (a cookie-bombed browser) still gets a JSON {"error", "error_description"} body',
     async () => {
       resetLive();
-      // Node.js refuses such a head before any route runs (431); the answer must still be the OAuth error body (SPEC §3).
+      // Node.js refuses such a head before any route runs (431); the answer must still be the OAuth error body.
       const request = fc
         .record({
           path: fc.constantFrom('/oauth2/auth?client_id=x', '/userinfo', '/oauth2/sessions/logout', '/dev/login?login_challenge=x'),

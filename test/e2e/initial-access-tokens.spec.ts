@@ -1,4 +1,4 @@
-// Initial access tokens (SPEC §4 and §9 "Minting an IAT"): the admin API and the
+// Initial access tokens (RFC 7591 §3; README, Registering a client): the admin API and the
 // registration gate, over real HTTP against the real app on the run's PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { machineClient } from '../factories/clients.js';
@@ -222,7 +222,7 @@ describe('initial access token admin routes need the admin key', () => {
   });
 });
 
-describe('the max_uses race (SPEC §4)', () => {
+describe('the max_uses race', () => {
   it('200 concurrent registrations against an IAT with max_uses 5 create exactly 5 clients', async () => {
     const iat = await mint({ max_uses: 5, expires_in: 3600, description: 'race' });
     const id = iat.id as string;

@@ -1,4 +1,4 @@
-// Operation over real HTTP against the real app on real PostgreSQL (SPEC §8):
+// Operation over real HTTP against the real app on real PostgreSQL (README, Operating Registrar):
 // the janitor (expired tokens and IATs, replay records, rate-limit windows,
 // inactive DCR clients, one instance at a time), the registration rate limit
 // (per caller address, shared between instances, through PostgreSQL or Redis,

@@ -1,5 +1,5 @@
 // RFC 7591 registration (POST /oauth2/register) over real HTTP, against the
-// real app on the run's PostgreSQL database. Contract: SPEC.md §1, §4 and §9.
+// real app on the run's PostgreSQL database. Contract: RFC 7591 and README, Registering a client.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PUBLIC_JWK, machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';

@@ -1,10 +1,10 @@
 // Secrets at rest and in the logs, over a whole lifecycle on a database of its
-// own. SPEC §4: the IAT, the client secret and the registration access token
-// are stored only as hashes. SPEC §7: opaque tokens are stored only as a keyed
-// hash; signing keys' private parts are encrypted with secrets.system. SPEC §10:
+// own. The IAT, the client secret and the registration access token
+// are stored only as hashes (README, Client secrets); opaque tokens are stored only as a keyed
+// hash; signing keys' private parts are encrypted with secrets.system;
 // login and consent challenges and verifiers, codes and refresh tokens are
-// stored as keyed hashes; cookies are signed, never stored. SPEC §8:
-// secrets, tokens and Authorization headers are never logged.
+// stored as keyed hashes; cookies are signed, never stored;
+// secrets, tokens and Authorization headers are never logged (README, HTTP API).
 //
 // Every secret value seen on the wire is collected; then every row of every
 // table and every log line is searched for each of them.
@@ -94,7 +94,7 @@ async function introspect(token: string, authorization: string | undefined, form
   return body.active as boolean;
 }
 
-/** The lifecycle: every step of SPEC §3-§7 that handles a secret. */
+/** The lifecycle: every step from minting an IAT to revoking a token that handles a secret. */
 async function lifecycle(): Promise<void> {
   keep('admin API key', ADMIN_KEY);
   keep('system secret', SYSTEM_SECRET);

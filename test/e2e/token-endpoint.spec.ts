@@ -182,7 +182,7 @@ describe('private_key_jwt (RFC 7523 §2.2, §3)', () => {
     return tokenRequest(svc, { grant_type: 'client_credentials', client_assertion_type: type, client_assertion: jwt });
   }
 
-  it('registers the client without a client_secret (SPEC §9)', () => {
+  it('registers the client without a client_secret (RFC 7591 §2)', () => {
     expect(client.client_secret).toBeUndefined();
     expect(client.token_endpoint_auth_method).toBe('private_key_jwt');
   });
@@ -274,7 +274,7 @@ describe('private_key_jwt (RFC 7523 §2.2, §3)', () => {
   });
 });
 
-describe('an expired client secret (SPEC §7)', () => {
+describe('an expired client secret', () => {
   let short: RunningApp;
 
   beforeAll(async () => {
@@ -301,7 +301,7 @@ describe('an expired client secret (SPEC §7)', () => {
   });
 });
 
-describe('scope and audience (SPEC §7)', () => {
+describe('scope and audience', () => {
   let client: Client;
   let jwtClient: Client;
 
