@@ -1,4 +1,4 @@
-// SPEC §10 (and §1 on this flow), end to end over real HTTP against the real
+// The authorization code flow (README, Signing users in; RFC 6749 §4.1, §6), end to end over real HTTP against the real
 // app on PostgreSQL: what the token endpoint does with authorization codes and
 // refresh tokens, ID token claims, userinfo, revocation through the admin API,
 // RP-initiated logout and discovery. Tokens are judged from outside: JWTs with
@@ -494,7 +494,7 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
       const other = await webClient(svc);
       const t0 = await tokensFor(svc, owner);
       const res = await postForm(`${svc.url}/oauth2/revoke`, { token: t0.refresh_token! }, { Authorization: basicHeader(other) });
-      expect(res.status).toBeGreaterThanOrEqual(400);
+      await expectOAuthError(res, 400, 'unauthorized_client', 'not issued to this client');
       expect(await activeStates(svc, [t0.refresh_token!, t0.access_token])).toEqual([true, true]);
     });
   });
@@ -1022,7 +1022,7 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
   });
 });
 
-// SPEC §1 on this flow: DCR key / global key -> the DCR client's access tokens, also after refresh.
+// README, Access tokens and the strategy, on this flow: DCR key / global key -> the DCR client's access tokens, also after refresh.
 
 describe.each(STRATEGY_MATRIX)(
   'authorization code flow with the DCR strategy $dcrLabel and the global strategy $global',
