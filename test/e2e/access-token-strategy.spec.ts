@@ -11,6 +11,7 @@ import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
 import { adminIntrospect } from '../support/oauth-flow.js';
 import { STRATEGY_MATRIX, strategyEnv, type Strategy } from '../support/strategy-matrix.js';
+import { basicAuth } from '../support/net.js';
 
 
 interface Credentials {
@@ -39,10 +40,8 @@ function form(params: Record<string, string>): RequestInit {
   };
 }
 
-/** RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined and Base64-encoded. */
 function basic({ clientId, secret }: Credentials): string {
-  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString('base64')}`;
+  return basicAuth(clientId, secret);
 }
 
 async function discover(svc: RunningApp): Promise<Discovery> {

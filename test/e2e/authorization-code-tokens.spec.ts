@@ -13,6 +13,7 @@ import { registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { adminIntrospect, Browser, type FlowResult, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
 import { STRATEGY_MATRIX, strategyEnv, type Strategy } from '../support/strategy-matrix.js';
+import { basicAuth } from '../support/net.js';
 
 type Format = Strategy;
 const FORMATS: Format[] = ['opaque', 'jwt'];
@@ -184,7 +185,7 @@ async function activeStates(svc: RunningApp, tokens: string[]): Promise<boolean[
 }
 
 function basicHeader(client: Client): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret!)}`).toString('base64')}`;
+  return basicAuth(client.id, client.secret!);
 }
 
 function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {

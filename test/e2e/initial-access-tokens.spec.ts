@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { register } from '../support/dcr.js';
+import { type MintedIat, mintIatRecord, register } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
 import { expectOAuthError as expectError } from '../support/expect.js';
 import { allPages, nextLink } from '../support/net.js';
@@ -25,10 +25,8 @@ async function body(res: Response): Promise<Json> {
   return (await res.json()) as Json;
 }
 
-async function mint(json: Json = {}): Promise<Json> {
-  const res = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json });
-  expect(res.status).toBe(201);
-  return body(res);
+function mint(json: Json = {}): Promise<MintedIat> {
+  return mintIatRecord(svc, json);
 }
 
 

@@ -4,9 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { machineClient } from '../factories/clients.js';
-import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
+import { startApp, type RunningApp } from '../support/app.js';
 import { manage, registerClient } from '../support/dcr.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
+import { basicAuth } from '../support/net.js';
+import { adminIntrospect } from '../support/oauth-flow.js';
 
 type Format = 'jwt' | 'opaque';
 const FORMATS: Format[] = ['jwt', 'opaque'];
@@ -37,7 +39,7 @@ async function createClient(app: RunningApp, body: Record<string, unknown>): Pro
 }
 
 function basic(client: Client): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret!)}`).toString('base64')}`;
+  return basicAuth(client.client_id, client.client_secret!);
 }
 
 function post(app: RunningApp, path: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
@@ -65,12 +67,6 @@ function introspect(app: RunningApp, caller: Client, token: string): Promise<Res
 
 async function introspected(app: RunningApp, caller: Client, token: string): Promise<Record<string, unknown>> {
   const res = await introspect(app, caller, token);
-  expect(res.status).toBe(200);
-  return json(res);
-}
-
-async function adminIntrospect(app: RunningApp, token: string): Promise<Record<string, unknown>> {
-  const res = await post(app, '/admin/oauth2/introspect', { token }, { Authorization: `Bearer ${ADMIN_KEY}` });
   expect(res.status).toBe(200);
   return json(res);
 }

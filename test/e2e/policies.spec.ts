@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { machineClient, webClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
-import { manage, register } from '../support/dcr.js';
+import { manage, type MintedIat, mintIatRecord, register } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
 import { expectOAuthError as expectError } from '../support/expect.js';
-import { allPages, nextLink } from '../support/net.js';
+import { allPages, nextLink, basicAuth } from '../support/net.js';
 
 type Json = Record<string, unknown>;
 
@@ -51,16 +51,9 @@ async function readPolicy(name: string): Promise<Json> {
   return body(res);
 }
 
-interface Iat {
-  id: string;
-  token: string;
-}
 
-async function mintIat(json: Json): Promise<Iat> {
-  const res = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json });
-  if (res.status !== 201) throw new Error(`minting an IAT failed: ${res.status} ${await res.text()}`);
-  const iat = await body(res);
-  return { id: iat.id as string, token: iat.token as string };
+function mintIat(json: Json): Promise<MintedIat> {
+  return mintIatRecord(svc, json);
 }
 
 async function iatUses(id: string): Promise<number> {
@@ -278,7 +271,7 @@ describe('the policies admin API: /admin/policies', () => {
       ['PUT', `/admin/policies/${name}`, { name, rules: { allowed_scopes: ['b'] } }],
       ['DELETE', `/admin/policies/${name}`, undefined],
     ];
-    for (const authorization of [undefined, 'Bearer not-the-admin-key', `Basic ${Buffer.from(`admin:${ADMIN_KEY}`).toString('base64')}`]) {
+    for (const authorization of [undefined, 'Bearer not-the-admin-key', basicAuth('admin', ADMIN_KEY)]) {
       for (const [method, path, json] of routes) {
         const headers: Record<string, string> = {};
         if (authorization) headers.Authorization = authorization;

@@ -11,6 +11,7 @@ import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
 import { expectOAuthError as expectError } from '../support/expect.js';
+import { basicAuth } from '../support/net.js';
 
 type Json = Record<string, unknown>;
 interface KeyPair {
@@ -189,7 +190,7 @@ describe('software_statement (RFC 7591 §2.3)', () => {
       method: 'POST',
       headers: {
         'Content-Type': 'application/x-www-form-urlencoded',
-        Authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.client_id as string)}:${encodeURIComponent(client.client_secret as string)}`).toString('base64')}`,
+        Authorization: basicAuth(client.client_id as string, client.client_secret as string),
       },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read' }).toString(),
     });
