@@ -1041,6 +1041,9 @@ describe.each(STRATEGY_MATRIX)(
 
     it(`a DCR client gets ${expected} access tokens from the code and from every refresh`, async () => {
       const client = await nativeClient(svc);
+      // Registration stored the DCR key (or nothing), which then decides every token's format.
+      const stored = await svc.admin(`/admin/clients/${encodeURIComponent(client.id)}`);
+      expect(((await stored.json()) as Record<string, unknown>).access_token_strategy).toBe(dcr ?? '');
       const subject = newSubject();
       const t0 = await tokensFor(svc, client, { login: { subject } });
       await expectAccessToken(svc, expected, t0.access_token, client.id, subject, 'openid offline_access');
