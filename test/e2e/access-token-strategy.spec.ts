@@ -1,4 +1,4 @@
-// SPEC §1, end to end: which access token format a client gets, decided by the
+// README, Access tokens and the strategy, end to end: which access token format a client gets, decided by the
 // DCR key, the global key, and what an admin stored on the client, over real
 // HTTP against the real app on PostgreSQL. Formats are checked the way an
 // outsider would: JWTs with jose against the discovered JWKS (RFC 9068),
@@ -11,6 +11,7 @@ import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { createDatabase, dropDatabase } from '../support/postgres.js';
 import { adminIntrospect } from '../support/oauth-flow.js';
 import { STRATEGY_MATRIX, strategyEnv, type Strategy } from '../support/strategy-matrix.js';
+import { basicAuth } from '../support/net.js';
 
 
 interface Credentials {
@@ -39,10 +40,8 @@ function form(params: Record<string, string>): RequestInit {
   };
 }
 
-/** RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined and Base64-encoded. */
 function basic({ clientId, secret }: Credentials): string {
-  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString('base64')}`;
+  return basicAuth(clientId, secret);
 }
 
 async function discover(svc: RunningApp): Promise<Discovery> {
@@ -129,7 +128,7 @@ async function introspectAsClient(svc: RunningApp, token: string, creds: Credent
 
 const introspectAsAdmin = adminIntrospect;
 
-/** SPEC §7: random, at least 256 bits, not a JWT, readable only through introspection (both doors). */
+/** README, Access tokens and the strategy: random, at least 256 bits, not a JWT, readable only through introspection (both doors). */
 async function expectOpaque(svc: RunningApp, token: string, creds: Credentials, scope = SCOPE): Promise<void> {
   expect(looksLikeJwt(token)).toBe(false);
   // 256 bits in base64url are 43 characters.
@@ -148,7 +147,7 @@ async function expectFormat(svc: RunningApp, creds: Credentials, expected: Strat
   return token;
 }
 
-// SPEC §1 behaviour matrix: DCR key / global key -> DCR client's tokens.
+// The behaviour matrix (README, Access tokens and the strategy): DCR key / global key -> DCR client's tokens.
 
 describe.each(STRATEGY_MATRIX)(
   'with the DCR strategy $dcrLabel and the global strategy $global',

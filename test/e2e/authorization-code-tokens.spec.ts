@@ -1,4 +1,4 @@
-// SPEC §10 (and §1 on this flow), end to end over real HTTP against the real
+// The authorization code flow (README, Signing users in; RFC 6749 §4.1, §6), end to end over real HTTP against the real
 // app on PostgreSQL: what the token endpoint does with authorization codes and
 // refresh tokens, ID token claims, userinfo, revocation through the admin API,
 // RP-initiated logout and discovery. Tokens are judged from outside: JWTs with
@@ -13,6 +13,7 @@ import { registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { adminIntrospect, Browser, type FlowResult, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
 import { STRATEGY_MATRIX, strategyEnv, type Strategy } from '../support/strategy-matrix.js';
+import { basicAuth } from '../support/net.js';
 
 type Format = Strategy;
 const FORMATS: Format[] = ['opaque', 'jwt'];
@@ -184,7 +185,7 @@ async function activeStates(svc: RunningApp, tokens: string[]): Promise<boolean[
 }
 
 function basicHeader(client: Client): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret!)}`).toString('base64')}`;
+  return basicAuth(client.id, client.secret!);
 }
 
 function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
@@ -494,7 +495,7 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
       const other = await webClient(svc);
       const t0 = await tokensFor(svc, owner);
       const res = await postForm(`${svc.url}/oauth2/revoke`, { token: t0.refresh_token! }, { Authorization: basicHeader(other) });
-      expect(res.status).toBeGreaterThanOrEqual(400);
+      await expectOAuthError(res, 400, 'unauthorized_client', 'not issued to this client');
       expect(await activeStates(svc, [t0.refresh_token!, t0.access_token])).toEqual([true, true]);
     });
   });
@@ -1022,7 +1023,7 @@ describe('authorization code flow: tokens (global strategy opaque)', () => {
   });
 });
 
-// SPEC §1 on this flow: DCR key / global key -> the DCR client's access tokens, also after refresh.
+// README, Access tokens and the strategy, on this flow: DCR key / global key -> the DCR client's access tokens, also after refresh.
 
 describe.each(STRATEGY_MATRIX)(
   'authorization code flow with the DCR strategy $dcrLabel and the global strategy $global',
@@ -1040,6 +1041,9 @@ describe.each(STRATEGY_MATRIX)(
 
     it(`a DCR client gets ${expected} access tokens from the code and from every refresh`, async () => {
       const client = await nativeClient(svc);
+      // Registration stored the DCR key (or nothing), which then decides every token's format.
+      const stored = await svc.admin(`/admin/clients/${encodeURIComponent(client.id)}`);
+      expect(((await stored.json()) as Record<string, unknown>).access_token_strategy).toBe(dcr ?? '');
       const subject = newSubject();
       const t0 = await tokensFor(svc, client, { login: { subject } });
       await expectAccessToken(svc, expected, t0.access_token, client.id, subject, 'openid offline_access');

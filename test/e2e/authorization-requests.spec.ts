@@ -1,4 +1,4 @@
-// The authorization endpoint and the login/consent delegation (SPEC §10) over
+// The authorization endpoint and the login/consent delegation (README, Signing users in) over
 // real HTTP: request validation (answered as JSON or redirected with error,
 // state and iss), the admin login/consent API, the verifiers' binding to the
 // browser, remembered login and consent, and Ory's own SDK as the login app.

@@ -12,6 +12,7 @@ import { expectOAuthError } from '../support/expect.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
 import { adminIntrospect, Browser, runFlow, tokenRequest } from '../support/oauth-flow.js';
 import { query } from '../support/postgres.js';
+import { mintIat } from '../support/dcr.js';
 
 const FLOW_ENV = { URLS_LOGIN: 'https://login.example.com/login', URLS_CONSENT: 'https://login.example.com/consent' };
 const REDIRECT = 'https://app.example.com/callback';
@@ -371,8 +372,7 @@ describe('standard fields of features this server does not serve are refused, no
   it.each(refused)('refuses %s = %j with 400 invalid_client_metadata naming it, at the admin API and at registration', async (field, value, feature) => {
     const admin = await svc.admin('/admin/clients', { method: 'POST', json: machineClient({ [field]: value }) });
     await expectOAuthError(admin, 400, 'invalid_client_metadata', field, feature);
-    const iat = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json: {} });
-    const { token } = (await iat.json()) as { token: string };
+    const token = await mintIat(svc);
     const dcr = await fetch(`${svc.url}/oauth2/register`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },

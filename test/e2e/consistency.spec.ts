@@ -5,13 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startApp, type RunningApp } from '../support/app.js';
-import { manage, register } from '../support/dcr.js';
-
-async function mint(svc: RunningApp, body: Record<string, unknown>): Promise<string> {
-  const res = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json: body });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { token: string }).token;
-}
+import { manage, mintIat, register } from '../support/dcr.js';
 
 describe('on the embedded database', () => {
   let svc: RunningApp;
@@ -25,7 +19,7 @@ describe('on the embedded database', () => {
   it('an RFC 7592 update re-applies a stored policy without waiting for a second connection', async () => {
     const name = `embedded-${Date.now()}`;
     expect((await svc.admin('/admin/policies', { method: 'POST', json: { name, rules: { allowed_scopes: ['a', 'b'] } } })).status).toBe(201);
-    const res = await register(svc, { grant_types: ['client_credentials'], scope: 'a' }, await mint(svc, { policies: [name] }));
+    const res = await register(svc, { grant_types: ['client_credentials'], scope: 'a' }, await mintIat(svc, { policies: [name] }));
     expect(res.status).toBe(201);
     const client = (await res.json()) as { client_id: string; registration_access_token: string };
     const started = Date.now();
@@ -57,13 +51,13 @@ describe('on PostgreSQL', () => {
   it('a policy default or narrowing also applies when the registrant sends "scope": null', async () => {
     const name = `null-scope-${Date.now()}`;
     await svc.admin('/admin/policies', { method: 'POST', json: { name, rules: { allowed_scopes: ['read'], defaults: { scope: 'read' } } } });
-    const res = await register(svc, { grant_types: ['client_credentials'], scope: null }, await mint(svc, { policies: [name] }));
+    const res = await register(svc, { grant_types: ['client_credentials'], scope: null }, await mintIat(svc, { policies: [name] }));
     expect(res.status).toBe(201);
     expect(((await res.json()) as { scope: string }).scope).toBe('read');
   });
 
   it('an RFC 7592 update keeps the fields an operator set, and a registrant never sees them', async () => {
-    const res = await register(svc, { grant_types: ['client_credentials'] }, await mint(svc, {}));
+    const res = await register(svc, { grant_types: ['client_credentials'] }, await mintIat(svc, {}));
     const client = (await res.json()) as Record<string, string>;
     const patched = await svc.admin(`/admin/clients/${client.client_id}`, {
       method: 'PATCH',
@@ -88,7 +82,7 @@ describe('on PostgreSQL', () => {
     const res = await register(
       svc,
       { grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', application_type: 'native', redirect_uris: ['http://127.0.0.1/cb'] },
-      await mint(svc, {}),
+      await mintIat(svc, {}),
     );
     const client = (await res.json()) as Record<string, unknown>;
     expect(client.client_secret).toBeUndefined();
@@ -108,7 +102,7 @@ describe('on PostgreSQL', () => {
     const res = await register(
       svc,
       { redirect_uris: ['https://a.example.com/cb'], sector_identifier_uri: 'https://127.0.0.1:9/sector.json' },
-      await mint(svc, {}),
+      await mintIat(svc, {}),
     );
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: string; error_description: string };

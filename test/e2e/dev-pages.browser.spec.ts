@@ -1,4 +1,4 @@
-// The built-in development login and consent pages (SPEC §10: outside
+// The built-in development login and consent pages (README, Signing users in: outside
 // production, with urls.login unset) in a real browser, Debian's Chromium
 // driven by playwright-core, from /oauth2/auth to the client's redirect URI
 // (a small HTTP server of the test); then the same pages over plain HTTP:

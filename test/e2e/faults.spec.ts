@@ -1,25 +1,24 @@
 // Fault tests against the real service running as separate OS processes
 // (`node dist/src/main.js`, built by `nest build`): SIGKILL in the middle of a
 // burst of registrations, PostgreSQL connections cut and refused under load,
-// two instances on one database (SPEC §8: "several instances against one
-// database behave as one"), also while one's change notifications (LISTEN
+// two instances on one database (README, Operating Registrar: "Run as many
+// instances as you like against one PostgreSQL"), also while one's change notifications (LISTEN
 // connection) are cut, and SIGTERM with requests in flight. Every scenario
 // runs on a database of its own.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { ADMIN_DSN, createDatabase, dropDatabase, query } from '../support/postgres.js';
-import { ADMIN_KEY, startService, stopAllServices, type ServiceProcess } from '../support/process.js';
+import { startService, stopAllServices, type ServiceProcess } from '../support/process.js';
+import { basicAuth } from '../support/net.js';
+import { type MintedIat, mintIatRecord } from '../support/dcr.js';
+import { adminIntrospect } from '../support/oauth-flow.js';
 
 interface Credentials {
   client_id: string;
   client_secret: string;
 }
 
-interface Iat {
-  id: string;
-  token: string;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A deadline for Promise.race that does not keep the test process alive once the race is decided. */
@@ -43,7 +42,7 @@ afterAll(async () => {
 }, 60_000);
 
 function basic(c: Credentials): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(c.client_id)}:${encodeURIComponent(c.client_secret)}`).toString('base64')}`;
+  return basicAuth(c.client_id, c.client_secret);
 }
 
 function postForm(url: string, params: Record<string, string>, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
@@ -77,11 +76,8 @@ function registration(svc: ServiceProcess, iatToken: string | undefined, signal?
   });
 }
 
-async function mintIat(svc: ServiceProcess, maxUses: number): Promise<Iat> {
-  const res = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json: { max_uses: maxUses, description: 'faults' } });
-  const text = await res.text();
-  if (res.status !== 201) throw new Error(`minting an IAT failed: ${res.status} ${text}`);
-  return JSON.parse(text) as Iat;
+function mintIat(svc: ServiceProcess, maxUses: number): Promise<MintedIat> {
+  return mintIatRecord(svc, { max_uses: maxUses, description: 'faults' });
 }
 
 async function createAdminClient(svc: ServiceProcess, extra: Record<string, unknown> = {}): Promise<Credentials> {
@@ -92,12 +88,6 @@ async function createAdminClient(svc: ServiceProcess, extra: Record<string, unkn
   const text = await res.text();
   if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${text}`);
   return JSON.parse(text) as Credentials;
-}
-
-async function adminIntrospect(svc: ServiceProcess, token: string): Promise<Record<string, unknown>> {
-  const res = await postForm(`${svc.url}/admin/oauth2/introspect`, { token }, { Authorization: `Bearer ${ADMIN_KEY}` });
-  expect(res.status).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
 }
 
 /** Runs `fn` over `items` with at most `limit` calls at a time. */
@@ -292,7 +282,7 @@ describe('PostgreSQL connections cut and refused under load', () => {
     }
 
     expect(terminated).toBeGreaterThan(0);
-    // While blocked, readiness says so, as the JSON error of SPEC §3.
+    // While blocked, readiness says so, as a JSON error (README, HTTP API).
     for (const r of readiness) {
       expect(r.status).toBe(503);
       expect(JSON.parse(r.body)).toMatchObject({ error: 'temporarily_unavailable' });
@@ -361,7 +351,7 @@ describe('two service processes on one database', () => {
     );
     const created = results.filter((r) => r.status === 201);
     expect(created).toHaveLength(5);
-    // The others are told the IAT is used up (SPEC §4: invalid = unknown, expired, revoked or used up).
+    // The others are told the IAT is used up (invalid_token: unknown, expired, revoked or used up alike).
     expect(results.filter((r) => r.status !== 201).filter((r) => r.status !== 401 || r.body.error !== 'invalid_token')).toEqual([]);
     const viaB = (await (await b.admin(`/admin/initial-access-tokens/${iat.id}`)).json()) as { uses: number };
     expect(viaB.uses).toBe(5);

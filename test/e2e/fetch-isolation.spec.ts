@@ -15,6 +15,7 @@ import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
+import { basicAuth } from '../support/net.js';
 
 type Json = Record<string, unknown>;
 
@@ -72,7 +73,7 @@ async function timedTokenRequest(app: RunningApp, client: { id: string; secret: 
     method: 'POST',
     headers: {
       'Content-Type': 'application/x-www-form-urlencoded',
-      Authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+      Authorization: basicAuth(client.id, client.secret),
     },
     body: 'grant_type=client_credentials',
   });

@@ -1,8 +1,8 @@
 // Hostile input over real HTTP against the real app on its own PostgreSQL
-// database, as property-based tests (fast-check). SPEC §3: every error body is
+// database, as property-based tests (fast-check). Every error body is
 // JSON {"error", "error_description"}, never HTML, never a stack trace, and 5xx
-// only for real faults. SPEC §4: bounded sizes answer 400, never 500; a refused
-// registration takes no use of the initial access token. SPEC §5: a refused
+// only for real faults (README, HTTP API). Bounded sizes answer 400, never 500; a refused
+// registration takes no use of the initial access token (RFC 7591 §3). A refused
 // update leaves the client and its registration access token as they were.
 //
 // Each property sends batches of 1 to 20 concurrent requests. Around every
@@ -311,7 +311,14 @@ function missingBearerChallenge(o: Outcome): string | undefined {
   return o.status === 401 && !(o.wwwAuthenticate ?? '').startsWith('Bearer') ? `401 without a Bearer challenge (WWW-Authenticate: ${o.wwwAuthenticate})` : undefined;
 }
 
-/** SPEC §3 for every response: no 5xx, errors are JSON {"error", "error_description"} with an error code, no internals. */
+/** A refusal by a bearer-protected route: a 401 carries a Bearer challenge, and `status` carries the error code `error`. */
+function bearerRefusalViolation(o: Outcome, status: number, error: string): string | undefined {
+  const noChallenge = missingBearerChallenge(o);
+  if (noChallenge) return noChallenge;
+  return o.status === status && isObject(o.json) && o.json.error !== error ? `${status} with error ${String(o.json.error)}, not ${error}` : undefined;
+}
+
+/** README, HTTP API, for every response: no 5xx, errors are JSON {"error", "error_description"} with an error code, no internals. */
 function violations(o: Outcome): string[] {
   const found: string[] = [];
   if (o.status === 0) found.push(o.text);
@@ -1142,15 +1149,29 @@ const tokenValues = (): fc.Arbitrary<string> =>
     },
   );
 
+/** A POST of any client metadata as JSON (in any JSON media type, with odd headers) to `path`. */
+function metadataPost(path: string, auth: fc.Arbitrary<Auth>): fc.Arbitrary<HostileRequest> {
+  return fc
+    .record({ auth, body: jsonBody(metadataObject()), contentType: jsonContentType, odd: oddHeaders })
+    .map((r) => new HostileRequest('POST', path, r.auth, headersOf(r.contentType, r.odd), r.body));
+}
+
+/** The client_id member of an update body: mostly the client's own id, sometimes none or a hostile value. */
+function clientIdMember(id: string): fc.Arbitrary<Array<[string, unknown]>> {
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.constant<Array<[string, unknown]>>([['client_id', id]]) },
+    { weight: 1, arbitrary: fc.constant<Array<[string, unknown]>>([]) },
+    { weight: 1, arbitrary: hostileValue.map((v): Array<[string, unknown]> => [['client_id', v]]) },
+  );
+}
+
 // --- the properties -------------------------------------------------------------------
 
 describe('hostile input never gets a 5xx, always gets a JSON error, and a refused request changes no state', () => {
   it(
     'POST /oauth2/register with a valid multi-use initial access token answers 201 or a JSON 4xx; a refused body creates no client and takes no use of the token',
     async () => {
-      const request = fc
-        .record({ auth: iatAuth(), body: jsonBody(metadataObject()), contentType: jsonContentType, odd: oddHeaders })
-        .map((r) => new HostileRequest('POST', '/oauth2/register', r.auth, headersOf(r.contentType, r.odd), r.body));
+      const request = metadataPost('/oauth2/register', iatAuth());
       await checkProperty(request, RUNS.registerWithIat, {
         expect: (o) => {
           if (!ok(o)) return undefined;
@@ -1171,16 +1192,11 @@ describe('hostile input never gets a 5xx, always gets a JSON error, and a refuse
   it(
     'POST /oauth2/register without a valid initial access token never registers a client: 401 invalid_token with a Bearer challenge, or a JSON 4xx for the body',
     async () => {
-      const request = fc
-        .record({ auth: notAnIat(), body: jsonBody(metadataObject()), contentType: jsonContentType, odd: oddHeaders })
-        .map((r) => new HostileRequest('POST', '/oauth2/register', r.auth, headersOf(r.contentType, r.odd), r.body));
+      const request = metadataPost('/oauth2/register', notAnIat());
       await checkProperty(request, RUNS.registerWithoutIat, {
         expect: (o) => {
           if (o.status < 400) return `a registration without a valid IAT answered ${o.status}`;
-          const noChallenge = missingBearerChallenge(o);
-          if (noChallenge) return noChallenge;
-          if (o.status === 401 && isObject(o.json) && o.json.error !== 'invalid_token') return `401 with error ${String(o.json.error)}, not invalid_token`;
-          return undefined;
+          return bearerRefusalViolation(o, 401, 'invalid_token');
         },
       });
     },
@@ -1190,16 +1206,11 @@ describe('hostile input never gets a 5xx, always gets a JSON error, and a refuse
   it(
     'PUT /oauth2/register/{client_id} with the current registration access token: a refused update leaves the client and its token unchanged, and concurrent PUTs with one token succeed at most once',
     async () => {
-      const clientIdMember = fc.oneof(
-        { weight: 8, arbitrary: fc.constant<Array<[string, unknown]>>([['client_id', fx.dcr.id]]) },
-        { weight: 1, arbitrary: fc.constant<Array<[string, unknown]>>([]) },
-        { weight: 1, arbitrary: hostileValue.map((v): Array<[string, unknown]> => [['client_id', v]]) },
-      );
       const request = fc
         .record({
           auth: ratAuth(),
           pathId: fc.oneof({ weight: 19, arbitrary: fc.constant<string | undefined>(undefined) }, { weight: 1, arbitrary: hostileId }),
-          body: jsonBody(metadataObject(clientIdMember)),
+          body: jsonBody(metadataObject(clientIdMember(fx.dcr.id))),
           contentType: jsonContentType,
           odd: oddHeaders,
         })
@@ -1245,9 +1256,7 @@ describe('hostile input never gets a 5xx, always gets a JSON error, and a refuse
   it(
     'POST /admin/clients answers 201 or a JSON 4xx to any body; a refused one creates no client',
     async () => {
-      const request = fc
-        .record({ auth: adminAuth(), body: jsonBody(metadataObject()), contentType: jsonContentType, odd: oddHeaders })
-        .map((r) => new HostileRequest('POST', '/admin/clients', r.auth, headersOf(r.contentType, r.odd), r.body));
+      const request = metadataPost('/admin/clients', adminAuth());
       await checkProperty(request, RUNS.adminCreate, {
         expect: (o) => (ok(o) && (o.status !== 201 || !isObject(o.json) || o.json.created_via !== 'admin') ? `a create answered ${o.status} ${abbreviate(o.text)}` : undefined),
       });
@@ -1292,17 +1301,12 @@ describe('hostile input never gets a 5xx, always gets a JSON error, and a refuse
         { weight: 1, arbitrary: brokenJson },
         { weight: 1, arbitrary: invalidUtf8Body },
       );
-      const clientIdMember = fc.oneof(
-        { weight: 8, arbitrary: fc.constant<Array<[string, unknown]>>([['client_id', fx.adminTarget]]) },
-        { weight: 1, arbitrary: fc.constant<Array<[string, unknown]>>([]) },
-        { weight: 1, arbitrary: hostileValue.map((v): Array<[string, unknown]> => [['client_id', v]]) },
-      );
       const request = fc
         .record({
           method: fc.constantFrom('PUT', 'PATCH'),
           auth: adminAuth(),
           pathId: fc.oneof({ weight: 9, arbitrary: fc.constant<string | undefined>(undefined) }, { weight: 1, arbitrary: hostileId }),
-          putBody: jsonBody(metadataObject(clientIdMember)),
+          putBody: jsonBody(metadataObject(clientIdMember(fx.adminTarget))),
           patchBody: patchDocument,
           contentType: jsonContentType,
           odd: oddHeaders,
@@ -1359,28 +1363,32 @@ describe('hostile input never gets a 5xx, always gets a JSON error, and a refuse
     PROPERTY_TIMEOUT,
   );
 
-  it(
-    'POST /oauth2/introspect answers {"active": boolean} or a JSON 4xx to any form, and changes nothing',
-    async () => {
-      const base = fc.oneof(
-        tokenValues().map((t): Pair[] => [['token', t]]),
-        fc.constantFrom<Pair[]>([], [['token', fx.opaqueToken], ['client_id', fx.post.id], ['client_secret', fx.post.secret]], [['token', fx.jwtToken], ['token_type_hint', 'refresh_token']]),
-        fc.tuple(shortString, shortString).map(([id, secret]): Pair[] => [['token', fx.opaqueToken], ['client_id', id], ['client_secret', secret]]),
-      );
-      const request = formRequest('/oauth2/introspect', clientAuth(), base, tokenValues());
-      await checkProperty(request, RUNS.introspect, {
-        expect: (o) => (ok(o) && !(isObject(o.json) && typeof o.json.active === 'boolean') ? `an introspection answered ${o.status} ${abbreviate(o.text)}` : undefined),
-      });
+  // Built when the test runs: the forms name the fixtures.
+  const introspectionEndpoints = [
+    {
+      path: '/oauth2/introspect',
+      auth: clientAuth,
+      base: () =>
+        fc.oneof(
+          tokenValues().map((t): Pair[] => [['token', t]]),
+          fc.constantFrom<Pair[]>([], [['token', fx.opaqueToken], ['client_id', fx.post.id], ['client_secret', fx.post.secret]], [['token', fx.jwtToken], ['token_type_hint', 'refresh_token']]),
+          fc.tuple(shortString, shortString).map(([id, secret]): Pair[] => [['token', fx.opaqueToken], ['client_id', id], ['client_secret', secret]]),
+        ),
+      runs: RUNS.introspect,
     },
-    PROPERTY_TIMEOUT,
-  );
+    {
+      path: '/admin/oauth2/introspect',
+      auth: adminAuth,
+      base: () => fc.oneof(tokenValues().map((t): Pair[] => [['token', t]]), fc.constant<Pair[]>([])),
+      runs: RUNS.adminIntrospect,
+    },
+  ];
 
-  it(
-    'POST /admin/oauth2/introspect answers {"active": boolean} or a JSON 4xx to any form, and changes nothing',
-    async () => {
-      const base = fc.oneof(tokenValues().map((t): Pair[] => [['token', t]]), fc.constant<Pair[]>([]));
-      const request = formRequest('/admin/oauth2/introspect', adminAuth(), base, tokenValues());
-      await checkProperty(request, RUNS.adminIntrospect, {
+  it.each(introspectionEndpoints)(
+    'POST $path answers {"active": boolean} or a JSON 4xx to any form, and changes nothing',
+    async ({ path, auth, base, runs }) => {
+      const request = formRequest(path, auth(), base(), tokenValues());
+      await checkProperty(request, runs, {
         expect: (o) => (ok(o) && !(isObject(o.json) && typeof o.json.active === 'boolean') ? `an introspection answered ${o.status} ${abbreviate(o.text)}` : undefined),
       });
     },
@@ -2250,10 +2258,7 @@ describe('hostile input to the authorization code flow never gets a 5xx or an op
         expect: (o) => {
           if (o.cacheControl !== 'no-store' && o.status !== 415 && o.status !== 413 && o.status !== 400) return `userinfo answered ${o.status} without Cache-Control: no-store`;
           if (ok(o)) return o.status === 200 && isObject(o.json) && typeof o.json.sub === 'string' ? undefined : `userinfo answered ${o.status} ${abbreviate(o.text)}`;
-          const noChallenge = missingBearerChallenge(o);
-          if (noChallenge) return noChallenge;
-          if (o.status === 403 && isObject(o.json) && o.json.error !== 'insufficient_scope') return `403 with error ${String(o.json.error)}, not insufficient_scope`;
-          return undefined;
+          return bearerRefusalViolation(o, 403, 'insufficient_scope');
         },
       });
     },
@@ -2402,7 +2407,7 @@ describe('hostile input to the authorization code flow never gets a 5xx or an op
     'a Cookie header beyond the 16 KiB request head limit (a cookie-bombed browser) still gets a JSON {"error", "error_description"} body',
     async () => {
       resetLive();
-      // Node.js refuses such a head before any route runs (431); the answer must still be the OAuth error body (SPEC §3).
+      // Node.js refuses such a head before any route runs (431); the answer must still be the OAuth error body.
       const request = fc
         .record({
           path: fc.constantFrom('/oauth2/auth?client_id=x', '/userinfo', '/oauth2/sessions/logout', '/dev/login?login_challenge=x'),

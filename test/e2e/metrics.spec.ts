@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startApp, type RunningApp } from '../support/app.js';
 import { mintIat, register, registerClient } from '../support/dcr.js';
+import { basicAuth } from '../support/net.js';
 
 let svc: RunningApp;
 
@@ -21,10 +22,9 @@ describe('GET /metrics', () => {
     const client = await registerClient(svc, { grant_types: ['client_credentials'] });
     expect((await register(svc, { grant_types: ['client_credentials'], metadata: {} }, await mintIat(svc))).status).toBe(400);
     expect((await register(svc, { grant_types: ['client_credentials'] }, 'unknown')).status).toBe(401);
-    const basic = Buffer.from(`${client.client_id as string}:${client.client_secret as string}`).toString('base64');
     const token = await fetch(`${svc.url}/oauth2/token`, {
       method: 'POST',
-      headers: { Authorization: `Basic ${basic}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      headers: { Authorization: basicAuth(client.client_id as string, client.client_secret as string), 'Content-Type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=client_credentials',
     });
     expect(token.status).toBe(200);

@@ -1,4 +1,4 @@
-// Interoperability of the authorization code flow (SPEC §10): an unchanged
+// Interoperability of the authorization code flow (README, Signing users in): an unchanged
 // relying party (openid-client v6) and an unchanged login and consent app
 // (written against @ory/hydra-client's OAuth2Api) complete the flow against
 // Registrar. openid-client checks the authorization response (state, iss per

@@ -1,6 +1,6 @@
 // Interoperability: unchanged third-party OAuth clients (openid-client v6 and
 // the oauth4webapi it is built on) discover the server, get access tokens in
-// both formats (SPEC §1), introspect them (RFC 7662) and revoke them (RFC 7009).
+// both formats (README, Access tokens and the strategy), introspect them (RFC 7662) and revoke them (RFC 7009).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';

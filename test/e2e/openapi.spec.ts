@@ -74,14 +74,23 @@ describe('the OpenAPI document and Swagger UI', () => {
   });
 
   it('requires the admin key on every /admin operation and a bearer token on the DCR routes', () => {
-    for (const [path, operations] of Object.entries(doc.paths)) {
-      for (const [method, operation] of Object.entries(operations)) {
-        const schemes = (operation.security ?? []).flatMap((s) => Object.keys(s));
-        if (path.startsWith('/admin')) expect(`${method} ${path}: ${schemes.join()}`).toContain('admin-api-key');
-        if (path === '/oauth2/register') expect(schemes).toEqual(['initial-access-token']);
-        if (path === '/oauth2/register/{client_id}') expect(schemes).toEqual(['registration-access-token']);
-        if (path === '/userinfo') expect(schemes).toEqual(['access-token']);
-      }
+    const bearerOf = (path: string): string[] =>
+      path.startsWith('/admin')
+        ? ['admin-api-key']
+        : path === '/oauth2/register'
+          ? ['initial-access-token']
+          : path === '/oauth2/register/{client_id}'
+            ? ['registration-access-token']
+            : path === '/userinfo'
+              ? ['access-token']
+              : [];
+    const operations = Object.entries(doc.paths).flatMap(([path, byMethod]) =>
+      Object.entries(byMethod).map(([method, operation]) => ({ path, method, schemes: (operation.security ?? []).flatMap((s) => Object.keys(s)) })),
+    );
+    // Every operation, each with exactly the scheme its path calls for (none on the public OAuth and discovery routes).
+    expect(operations).toEqual(operations.map(({ path, method }) => ({ path, method, schemes: bearerOf(path) })));
+    for (const path of ['/admin/clients', '/oauth2/register', '/oauth2/register/{client_id}', '/userinfo', '/oauth2/token']) {
+      expect(operations.map((o) => o.path)).toContain(path);
     }
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['access-token', 'admin-api-key', 'initial-access-token', 'registration-access-token']);
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/dev'))).toEqual([]);

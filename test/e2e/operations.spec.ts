@@ -1,4 +1,4 @@
-// Operation over real HTTP against the real app on real PostgreSQL (SPEC §8):
+// Operation over real HTTP against the real app on real PostgreSQL (README, Operating Registrar):
 // the janitor (expired tokens and IATs, replay records, rate-limit windows,
 // inactive DCR clients, one instance at a time), the registration rate limit
 // (per caller address, shared between instances, through PostgreSQL or Redis,
@@ -10,9 +10,10 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient } from '../factories/clients.js';
-import { startApp, type RunningApp } from '../support/app.js';
-import { register } from '../support/dcr.js';
+import { startApp, startPair, type AppPair, type RunningApp } from '../support/app.js';
+import { mintIatRecord, register } from '../support/dcr.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
+import { basicAuth } from '../support/net.js';
 
 type Db = { name: string; dsn: string };
 type Body = Record<string, unknown>;
@@ -24,10 +25,6 @@ async function json(res: Response): Promise<Body> {
   return (await res.json()) as Body;
 }
 
-function basic(id: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-}
-
 async function adminClient(svc: RunningApp, overrides: Body = {}): Promise<{ client_id: string; client_secret: string }> {
   const res = await svc.admin('/admin/clients', { method: 'POST', json: machineClient(overrides) });
   if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
@@ -37,15 +34,9 @@ async function adminClient(svc: RunningApp, overrides: Body = {}): Promise<{ cli
 function token(svc: RunningApp, client: { client_id: string; client_secret: string }, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${svc.url}/oauth2/token`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic(client.client_id, client.client_secret), ...headers },
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(client.client_id, client.client_secret), ...headers },
     body: 'grant_type=client_credentials',
   });
-}
-
-async function mint(svc: RunningApp, body: Body = {}): Promise<{ id: string; token: string }> {
-  const res = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json: body });
-  if (res.status !== 201) throw new Error(`minting an IAT failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { id: string; token: string };
 }
 
 async function registerWith(svc: RunningApp, iat: string, body: Body = machineClient()): Promise<Body> {
@@ -135,10 +126,10 @@ describe('the janitor deletes what has expired (janitor.batch_size=10, ttl.acces
   });
 
   it('deletes expired and used-up initial access tokens but not live ones', async () => {
-    const expired = await mint(svc, { expires_in: 1 });
-    const usedUp = await mint(svc, { max_uses: 1 });
-    const partlyUsed = await mint(svc, { max_uses: 2 });
-    const unused = await mint(svc, { expires_in: 3600 });
+    const expired = await mintIatRecord(svc, { expires_in: 1 });
+    const usedUp = await mintIatRecord(svc, { max_uses: 1 });
+    const partlyUsed = await mintIatRecord(svc, { max_uses: 2 });
+    const unused = await mintIatRecord(svc, { expires_in: 3600 });
     await registerWith(svc, usedUp.token);
     await registerWith(svc, partlyUsed.token);
     await sleep(1200);
@@ -193,7 +184,7 @@ describe('the janitor deletes what has expired (janitor.batch_size=10, ttl.acces
   });
 
   it('does not touch DCR clients while oidc.dynamic_client_registration.inactive_client_ttl is unset', async () => {
-    const iat = await mint(svc);
+    const iat = await mintIatRecord(svc);
     const registered = await registerWith(svc, iat.token);
     await query(`UPDATE clients SET created_at = now() - interval '400 days' WHERE id = $1`, [registered.client_id], db.dsn);
 
@@ -243,9 +234,9 @@ describe('the janitor deletes DCR clients unused for oidc.dynamic_client_registr
   const exists = async (id: unknown) => (await svc.admin(`/admin/clients/${encodeURIComponent(String(id))}`)).status;
 
   it('deletes a DCR client with no token and no management call within the TTL, keeps used ones, never deletes admin-created ones', async () => {
-    const unused = await registerWith(svc, (await mint(svc)).token);
-    const tokenUser = await registerWith(svc, (await mint(svc)).token);
-    const managed = await registerWith(svc, (await mint(svc)).token);
+    const unused = await registerWith(svc, (await mintIatRecord(svc)).token);
+    const tokenUser = await registerWith(svc, (await mintIatRecord(svc)).token);
+    const managed = await registerWith(svc, (await mintIatRecord(svc)).token);
     const admin = await adminClient(svc);
     await query(`UPDATE clients SET created_at = now() - interval '400 days' WHERE id = $1`, [admin.client_id], db.dsn);
     expect((await query(`SELECT last_used_at FROM clients WHERE id = $1`, [tokenUser.client_id], db.dsn)).rows[0].last_used_at).toBeNull();
@@ -280,23 +271,18 @@ describe('the janitor deletes DCR clients unused for oidc.dynamic_client_registr
 });
 
 describe('the janitor runs on one instance at a time (advisory lock)', () => {
-  let db: Db;
-  let a: RunningApp;
-  let b: RunningApp;
+  let pair: AppPair;
 
   beforeAll(async () => {
-    db = await createDatabase('registrar_ops_janitor_lock');
-    const env = { DSN: db.dsn, JANITOR_INTERVAL: '0', JANITOR_BATCH_SIZE: '10' };
-    a = await startApp({ env });
-    b = await startApp({ env });
+    const env = { JANITOR_INTERVAL: '0', JANITOR_BATCH_SIZE: '10' };
+    pair = await startPair('registrar_ops_janitor_lock', env);
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    if (db) await dropDatabase(db.name);
+    await pair?.close();
   });
 
   it('when two instances run a pass at once, exactly one deletes and the other returns undefined', async () => {
+    const { a, b, db } = pair;
     await query(
       `INSERT INTO revoked_jwts (jti, expires_at) SELECT 'lock-' || g, now() - interval '1 minute' FROM generate_series(1, 2000) g`,
       [],
@@ -385,7 +371,7 @@ describe('the rate limit runs before authentication (rate_limit=3/1m, IAT requir
   });
 
   it('counts registrations with a bad initial access token, so a valid one after them gets 429 and is not used', async () => {
-    const iat = await mint(svc, { max_uses: 5 });
+    const iat = await mintIatRecord(svc, { max_uses: 5 });
     await awaitFreshWindow();
     for (let i = 0; i < 3; i += 1) {
       const res = await anonymousRegistration(svc, {}, `not-a-valid-iat-${i}`);
@@ -401,27 +387,21 @@ describe('the rate limit runs before authentication (rate_limit=3/1m, IAT requir
 });
 
 describe('the rate limit is shared by instances on one database (rate_limit=3/1m)', () => {
-  let db: Db;
-  let a: RunningApp;
-  let b: RunningApp;
+  let pair: AppPair;
 
   beforeAll(async () => {
-    db = await createDatabase('registrar_ops_rl_shared');
     const env = {
-      DSN: db.dsn,
       OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '3/1m',
       OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED: 'false',
     };
-    a = await startApp({ env });
-    b = await startApp({ env });
+    pair = await startPair('registrar_ops_rl_shared', env);
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    if (db) await dropDatabase(db.name);
+    await pair?.close();
   });
 
   it('answers 429 to the 4th registration overall when it is spread over two instances', async () => {
+    const { a, b } = pair;
     await awaitFreshWindow();
     expect((await anonymousRegistration(a)).status).toBe(201);
     expect((await anonymousRegistration(a)).status).toBe(201);
@@ -433,30 +413,24 @@ describe('the rate limit is shared by instances on one database (rate_limit=3/1m
 });
 
 describe('the rate limit is shared through Redis when redis.url is set', () => {
-  let db: Db;
-  let a: RunningApp;
-  let b: RunningApp;
+  let pair: AppPair;
 
   beforeAll(async () => {
-    db = await createDatabase('registrar_ops_rl_redis');
     // A trusted proxy lets this test use an address of its own, so that no other run sharing the Redis server counts against it.
     const env = {
-      DSN: db.dsn,
       REDIS_URL: 'redis://127.0.0.1:6379',
       SERVE_PUBLIC_TRUSTED_PROXIES: '127.0.0.1',
       OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '3/1m',
       OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED: 'false',
     };
-    a = await startApp({ env });
-    b = await startApp({ env });
+    pair = await startPair('registrar_ops_rl_redis', env);
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    if (db) await dropDatabase(db.name);
+    await pair?.close();
   });
 
   it('answers 429 to the 4th registration over two instances and keeps no count in PostgreSQL', async () => {
+    const { a, b, db } = pair;
     const caller = { 'X-Forwarded-For': randomAddress() };
     await awaitFreshWindow();
     expect((await anonymousRegistration(a, caller)).status).toBe(201);
@@ -525,7 +499,7 @@ describe('CORS with serve.public.cors.allowed_origins=https://app.example.com', 
   };
 
   it('answers a registration from the allowed origin with Access-Control-Allow-Origin and Vary: Origin', async () => {
-    const { token: iat } = await mint(svc);
+    const { token: iat } = await mintIatRecord(svc);
     const cors = await fetch(`${svc.url}/oauth2/register`, {
       method: 'POST',
       headers: { Origin: ORIGIN, 'Content-Type': 'application/json', Authorization: `Bearer ${iat}` },
@@ -617,7 +591,7 @@ describe('CORS with no configured origins', () => {
   });
 
   it('gives no endpoint CORS headers', async () => {
-    const { token: iat } = await mint(svc);
+    const { token: iat } = await mintIatRecord(svc);
     const responses: Array<[string, Response]> = [
       [
         'register',
@@ -720,7 +694,7 @@ function slowTokenRequest(url: string, client: { client_id: string; client_secre
         headers: {
           'Content-Type': 'application/x-www-form-urlencoded',
           'Content-Length': String(body.length),
-          Authorization: basic(client.client_id, client.client_secret),
+          Authorization: basicAuth(client.client_id, client.client_secret),
         },
       },
       (res) => {

@@ -9,6 +9,7 @@ import { machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
+import { basicAuth } from '../support/net.js';
 
 type Json = Record<string, unknown>;
 
@@ -41,10 +42,6 @@ afterAll(async () => {
   await svc?.close();
   await allowing?.close();
 });
-
-function basic(id: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-}
 
 function tokenRequest(app: RunningApp, params: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${app.url}/oauth2/token`, {
@@ -128,7 +125,7 @@ describe('audiences allowed by configuration or by a policy', () => {
   it('accepts a configured audience, issues tokens for it, and still refuses any other', async () => {
     const client = await created(await register(allowing, machineClient({ audience: [PARTNER_API] }), await mintIat(allowing)));
     const token = await tokenRequest(allowing, { grant_type: 'client_credentials', audience: PARTNER_API }, {
-      Authorization: basic(String(client.client_id), String(client.client_secret)),
+      Authorization: basicAuth(String(client.client_id), String(client.client_secret)),
     });
     expect(token.status).toBe(200);
     const other = await register(allowing, machineClient({ audience: [PARTNER_API, 'https://internal.example.com'] }), await mintIat(allowing));
@@ -194,8 +191,8 @@ describe('client authentication failures look the same whatever failed (no clien
     try {
       const client = await registerClient(expiring, machineClient());
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const expired = await answer(await tokenRequest(expiring, { grant_type: 'client_credentials' }, { Authorization: basic(String(client.client_id), String(client.client_secret)) }));
-      const wrong = await answer(await tokenRequest(expiring, { grant_type: 'client_credentials' }, { Authorization: basic(String(client.client_id), 'not-the-secret') }));
+      const expired = await answer(await tokenRequest(expiring, { grant_type: 'client_credentials' }, { Authorization: basicAuth(String(client.client_id), String(client.client_secret)) }));
+      const wrong = await answer(await tokenRequest(expiring, { grant_type: 'client_credentials' }, { Authorization: basicAuth(String(client.client_id), 'not-the-secret') }));
       expect(expired.status).toBe(401);
       expect(expired).toEqual(wrong);
     } finally {

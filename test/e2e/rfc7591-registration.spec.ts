@@ -1,9 +1,9 @@
 // RFC 7591 registration (POST /oauth2/register) over real HTTP, against the
-// real app on the run's PostgreSQL database. Contract: SPEC.md §1, §4 and §9.
+// real app on the run's PostgreSQL database. Contract: RFC 7591 and README, Registering a client.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PUBLIC_JWK, machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { manage, mintIat, register, registerClient } from '../support/dcr.js';
+import { manage, mintIat, mintIatRecord, register, registerClient } from '../support/dcr.js';
 import { query } from '../support/postgres.js';
 import { expectOAuthError as expectError } from '../support/expect.js';
 
@@ -19,16 +19,6 @@ afterAll(async () => {
 });
 
 // --- helpers ---------------------------------------------------------------
-
-/** Mints an IAT through the admin API and returns both its id and its value. */
-async function mintWithId(app: RunningApp, body: Json = {}): Promise<{ id: string; token: string }> {
-  const res = await app.admin('/admin/initial-access-tokens', { method: 'POST', json: body });
-  expect(res.status).toBe(201);
-  const iat = (await res.json()) as { id: string; token: string };
-  expect(typeof iat.id).toBe('string');
-  expect(typeof iat.token).toBe('string');
-  return { id: iat.id, token: iat.token };
-}
 
 async function iatUses(app: RunningApp, id: string): Promise<number> {
   const res = await app.admin(`/admin/initial-access-tokens/${id}`);
@@ -84,33 +74,33 @@ describe('§4 gate: with initial_access_token.required, a request without a vali
   });
 
   it('refuses an expired IAT', async () => {
-    const { token } = await mintWithId(svc, { expires_in: 1 });
+    const { token } = await mintIatRecord(svc, { expires_in: 1 });
     await sleep(1100);
     await expectBadIat(await register(svc, machineClient(), token));
   });
 
   it('refuses a revoked IAT', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 5 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 5 });
     await created(await register(svc, machineClient(), token));
     expect((await svc.admin(`/admin/initial-access-tokens/${id}`, { method: 'DELETE' })).status).toBe(204);
     await expectBadIat(await register(svc, machineClient(), token));
   });
 
   it('refuses a used-up IAT', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 1 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 1 });
     await created(await register(svc, machineClient(), token));
     await expectBadIat(await register(svc, machineClient(), token));
     expect(await iatUses(svc, id)).toBe(1);
   });
 
   it('accepts a valid IAT and counts one use', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 3 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 3 });
     await created(await register(svc, machineClient(), token));
     expect(await iatUses(svc, id)).toBe(1);
   });
 
   it('creates at most max_uses clients from concurrent registrations with one IAT', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 2 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 2 });
     const name = `concurrent-${Date.now()}`;
     const responses = await Promise.all(Array.from({ length: 6 }, () => register(svc, machineClient({ client_name: name }), token)));
     const statuses = responses.map((r) => r.status).sort();
@@ -142,13 +132,13 @@ describe('§4 gate: with initial_access_token.required=false, anonymous registra
   });
 
   it('still refuses a used-up IAT that is presented', async () => {
-    const { token } = await mintWithId(open, { max_uses: 1 });
+    const { token } = await mintIatRecord(open, { max_uses: 1 });
     await created(await register(open, machineClient(), token));
     await expectBadIat(await register(open, machineClient(), token));
   });
 
   it('still counts a use of a valid IAT that is presented', async () => {
-    const { id, token } = await mintWithId(open, { max_uses: 2 });
+    const { id, token } = await mintIatRecord(open, { max_uses: 2 });
     await created(await register(open, machineClient(), token));
     expect(await iatUses(open, id)).toBe(1);
   });
@@ -158,7 +148,7 @@ describe('§4 gate: with initial_access_token.required=false, anonymous registra
 
 describe('§4 IAT uses: a rejected registration does not burn a use', () => {
   it('lets a single-use IAT register a client after a registration with invalid metadata was refused', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 1 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 1 });
     const bad = await register(svc, machineClient({ grant_types: ['password'] }), token);
     await expectError(bad, 400, 'invalid_client_metadata');
     expect(await iatUses(svc, id)).toBe(0);
@@ -167,7 +157,7 @@ describe('§4 IAT uses: a rejected registration does not burn a use', () => {
   });
 
   it('does not burn a use on a bad redirect URI, a non-object body or malformed JSON', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 1 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 1 });
     await expectError(await register(svc, webClient({ redirect_uris: ['http://app.example.com/cb'] }), token), 400, 'invalid_redirect_uri');
     await expectError(await register(svc, ['not', 'an', 'object'], token), 400, 'invalid_request');
     await expectError(await postRaw(svc, '{"client_name": ', token), 400, 'invalid_request');
@@ -177,7 +167,7 @@ describe('§4 IAT uses: a rejected registration does not burn a use', () => {
   });
 
   it('shows the use in the IAT list as well', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 1, description: `listed-${Date.now()}` });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 1, description: `listed-${Date.now()}` });
     await created(await register(svc, machineClient(), token));
     const res = await svc.admin('/admin/initial-access-tokens?page_size=500');
     expect(res.status).toBe(200);
@@ -208,7 +198,7 @@ const FORBIDDEN: Array<[string, unknown]> = [
 
 describe('§1/§4 forbidden fields: a body carrying a field a registrant may not set gets 400 invalid_client_metadata naming the field', () => {
   it.each(FORBIDDEN)('refuses %s, creates no client and burns no IAT use', async (field, value) => {
-    const { id, token } = await mintWithId(svc, { max_uses: 1 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 1 });
     const name = `forbidden-${field}-${Date.now()}`;
     const res = await register(svc, machineClient({ client_name: name, [field]: value }), token);
     const body = await expectError(res, 400, 'invalid_client_metadata');
@@ -226,7 +216,7 @@ describe('§1/§4 forbidden fields: a body carrying a field a registrant may not
   });
 
   it('leaves the IAT usable after a forbidden field was refused', async () => {
-    const { id, token } = await mintWithId(svc, { max_uses: 1 });
+    const { id, token } = await mintIatRecord(svc, { max_uses: 1 });
     await expectError(await register(svc, machineClient({ access_token_strategy: 'jwt' }), token), 400, 'invalid_client_metadata');
     await created(await register(svc, machineClient(), token));
     expect(await iatUses(svc, id)).toBe(1);
@@ -622,7 +612,7 @@ describe('§3 with oidc.dynamic_client_registration.enabled=false, the registrat
 
   it('answers POST /oauth2/register with 404 JSON, also with a valid IAT', async () => {
     await expectError(await register(disabled, machineClient()), 404, 'not_found');
-    const { id, token } = await mintWithId(disabled);
+    const { id, token } = await mintIatRecord(disabled);
     await expectError(await register(disabled, machineClient(), token), 404, 'not_found');
     expect(await iatUses(disabled, id)).toBe(0);
   });

@@ -1,4 +1,4 @@
-// RFC 7592 client configuration endpoint (SPEC §5), over real HTTP against the
+// RFC 7592 client configuration endpoint, over real HTTP against the
 // real app on the run's PostgreSQL database.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { machineClient } from '../factories/clients.js';
@@ -9,7 +9,7 @@ import { expectOAuthError as expectError } from '../support/expect.js';
 
 type Json = Record<string, unknown>;
 
-/** Clients registered through DCR on the main instance get this stored strategy (SPEC §1). */
+/** Clients registered through DCR on the main instance get this stored strategy (README, Access tokens and the strategy). */
 const DCR_STRATEGY = 'jwt';
 
 let svc: RunningApp;

@@ -1,10 +1,10 @@
 // Secrets at rest and in the logs, over a whole lifecycle on a database of its
-// own. SPEC §4: the IAT, the client secret and the registration access token
-// are stored only as hashes. SPEC §7: opaque tokens are stored only as a keyed
-// hash; signing keys' private parts are encrypted with secrets.system. SPEC §10:
+// own. The IAT, the client secret and the registration access token
+// are stored only as hashes (README, Client secrets); opaque tokens are stored only as a keyed
+// hash; signing keys' private parts are encrypted with secrets.system;
 // login and consent challenges and verifiers, codes and refresh tokens are
-// stored as keyed hashes; cookies are signed, never stored. SPEC §8:
-// secrets, tokens and Authorization headers are never logged.
+// stored as keyed hashes; cookies are signed, never stored;
+// secrets, tokens and Authorization headers are never logged (README, HTTP API).
 //
 // Every secret value seen on the wire is collected; then every row of every
 // table and every log line is searched for each of them.
@@ -13,6 +13,7 @@ import { machineClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { acceptConsent, acceptLogin, authorizeUrl, Browser } from '../support/oauth-flow.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
+import { basicAuth } from '../support/net.js';
 
 const SYSTEM_SECRET = 'test-system-secret-0123456789abcdef';
 
@@ -66,8 +67,6 @@ async function call(path: string, c: Call = {}): Promise<Answer> {
 
 const admin = `Bearer ${ADMIN_KEY}`;
 const bearer = (token: string): string => `Bearer ${token}`;
-const basic = (id: string, secret: string): string =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 async function expectStatus(answer: Promise<Answer>, status: number): Promise<Record<string, unknown>> {
   const { status: actual, body } = await answer;
@@ -82,7 +81,7 @@ function signatureOf(jwt: string): string {
 }
 
 async function issueJwt(clientId: string, secret: string, label: string): Promise<string> {
-  const body = await expectStatus(call('/oauth2/token', { authorization: basic(clientId, secret), form: { grant_type: 'client_credentials' } }), 200);
+  const body = await expectStatus(call('/oauth2/token', { authorization: basicAuth(clientId, secret), form: { grant_type: 'client_credentials' } }), 200);
   const jwt = body.access_token as string;
   jwts.push(jwt);
   keep(`${label} signature`, signatureOf(jwt));
@@ -94,7 +93,7 @@ async function introspect(token: string, authorization: string | undefined, form
   return body.active as boolean;
 }
 
-/** The lifecycle: every step of SPEC §3-§7 that handles a secret. */
+/** The lifecycle: every step from minting an IAT to revoking a token that handles a secret. */
 async function lifecycle(): Promise<void> {
   keep('admin API key', ADMIN_KEY);
   keep('system secret', SYSTEM_SECRET);
@@ -125,10 +124,10 @@ async function lifecycle(): Promise<void> {
     200,
   );
   const opaque1 = keep('opaque access token of the admin client', opaqueBody.access_token);
-  const dcrTokenBody = await expectStatus(call('/oauth2/token', { authorization: basic(dcrId, dcrSecret), form: { grant_type: 'client_credentials' } }), 200);
+  const dcrTokenBody = await expectStatus(call('/oauth2/token', { authorization: basicAuth(dcrId, dcrSecret), form: { grant_type: 'client_credentials' } }), 200);
   const opaque2 = keep('opaque access token of the DCR client', dcrTokenBody.access_token);
   const chosenTokenBody = await expectStatus(
-    call('/oauth2/token', { authorization: basic(chosenClient.client_id as string, chosenSecret), form: { grant_type: 'client_credentials' } }),
+    call('/oauth2/token', { authorization: basicAuth(chosenClient.client_id as string, chosenSecret), form: { grant_type: 'client_credentials' } }),
     200,
   );
   keep('opaque access token of the chosen-secret client', chosenTokenBody.access_token);
@@ -160,18 +159,18 @@ async function lifecycle(): Promise<void> {
   const consent = await acceptConsent(svc, keep('consent challenge', toConsent.searchParams.get('consent_challenge')));
   keep('consent verifier', new URL(consent.redirectTo).searchParams.get('consent_verifier'));
   const code = keep('authorization code', (await browser.follow(consent.redirectTo)).searchParams.get('code'));
-  const granted = await expectStatus(call('/oauth2/token', { authorization: basic(webId, webSecret), form: { grant_type: 'authorization_code', code } }), 200);
+  const granted = await expectStatus(call('/oauth2/token', { authorization: basicAuth(webId, webSecret), form: { grant_type: 'authorization_code', code } }), 200);
   keep('code-flow access token', granted.access_token);
   keep('ID token signature', signatureOf(granted.id_token as string));
   const refreshed = await expectStatus(
-    call('/oauth2/token', { authorization: basic(webId, webSecret), form: { grant_type: 'refresh_token', refresh_token: keep('first refresh token', granted.refresh_token) } }),
+    call('/oauth2/token', { authorization: basicAuth(webId, webSecret), form: { grant_type: 'refresh_token', refresh_token: keep('first refresh token', granted.refresh_token) } }),
     200,
   );
   keep('second refresh token', refreshed.refresh_token);
   keep('refreshed access token', refreshed.access_token);
 
   // Introspection, by the client and by the operator.
-  expect(await introspect(jwt1, basic(jwtClient.client_id as string, jwtSecret))).toBe(true);
+  expect(await introspect(jwt1, basicAuth(jwtClient.client_id as string, jwtSecret))).toBe(true);
   expect(await introspect(opaque1, undefined, { client_id: opaqueClient.client_id as string, client_secret: opaqueSecret })).toBe(true);
   expect(await introspect(opaque2, admin, {}, '/admin/oauth2/introspect')).toBe(true);
   expect(await introspect(jwt1, admin, {}, '/admin/oauth2/introspect')).toBe(true);
@@ -195,12 +194,12 @@ async function lifecycle(): Promise<void> {
 
   // Revocation (RFC 7009) of both formats.
   await expectStatus(call('/oauth2/revoke', { form: { token: opaque1, client_id: opaqueClient.client_id as string, client_secret: opaqueSecret } }), 200);
-  await expectStatus(call('/oauth2/revoke', { authorization: basic(jwtClient.client_id as string, jwtSecret), form: { token: jwt1 } }), 200);
+  await expectStatus(call('/oauth2/revoke', { authorization: basicAuth(jwtClient.client_id as string, jwtSecret), form: { token: jwt1 } }), 200);
   expect(await introspect(opaque1, admin, {}, '/admin/oauth2/introspect')).toBe(false);
   expect(await introspect(jwt1, admin, {}, '/admin/oauth2/introspect')).toBe(false);
 
   // Wrong credentials of every kind: refused, and their values must not be logged either.
-  await expectStatus(call('/oauth2/token', { authorization: basic(jwtClient.client_id as string, `${jwtSecret}-wrong`), form: { grant_type: 'client_credentials' } }), 401);
+  await expectStatus(call('/oauth2/token', { authorization: basicAuth(jwtClient.client_id as string, `${jwtSecret}-wrong`), form: { grant_type: 'client_credentials' } }), 401);
   await expectStatus(call('/admin/clients', { authorization: `Bearer ${ADMIN_KEY}-wrong` }), 401);
   await expectStatus(call('/oauth2/register', { authorization: bearer(`${iat}-wrong`), json: machineClient() }), 401);
   await expectStatus(call(path, { authorization: bearer(`${rat2}-wrong`) }), 401);

@@ -1,8 +1,8 @@
 // Software statements (RFC 7591 §2.3), sector_identifier_uri and private_key_jwt
 // with a jwks_uri: everything the server fetches on a registrant's behalf, over
 // real HTTP against the real app on the run's PostgreSQL database, with the
-// remote documents served by a local HTTPS server. Contract: SPEC.md §4
-// (sector_identifier_uri, software_statement), §7 and §9 (fetch.*, client assertions).
+// remote documents served by a local HTTPS server. Contract: README, Software statements
+// and server-side fetches; RFC 7591 §2.3; RFC 7523 (client assertions).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
@@ -11,6 +11,7 @@ import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
 import { expectOAuthError as expectError } from '../support/expect.js';
+import { basicAuth } from '../support/net.js';
 
 type Json = Record<string, unknown>;
 interface KeyPair {
@@ -189,7 +190,7 @@ describe('software_statement (RFC 7591 §2.3)', () => {
       method: 'POST',
       headers: {
         'Content-Type': 'application/x-www-form-urlencoded',
-        Authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.client_id as string)}:${encodeURIComponent(client.client_secret as string)}`).toString('base64')}`,
+        Authorization: basicAuth(client.client_id as string, client.client_secret as string),
       },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'read' }).toString(),
     });

@@ -7,6 +7,7 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, 
 import { machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { registerClient } from '../support/dcr.js';
+import { basicAuth } from '../support/net.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -31,10 +32,6 @@ async function createClient(app: RunningApp, body: Record<string, unknown>): Pro
   return (await res.json()) as Client;
 }
 
-/** RFC 6749 §2.3.1: client_id and client_secret are form-urlencoded, then joined with ':' and Base64-encoded. */
-function basic(id: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-}
 
 function tokenRequest(app: RunningApp, params: Record<string, string> | URLSearchParams, headers: Record<string, string> = {}): Promise<Response> {
   const body = params instanceof URLSearchParams ? params.toString() : new URLSearchParams(params).toString();
@@ -46,7 +43,7 @@ function tokenRequest(app: RunningApp, params: Record<string, string> | URLSearc
 }
 
 function withBasic(app: RunningApp, client: Client, params: Record<string, string> = {}): Promise<Response> {
-  return tokenRequest(app, { grant_type: 'client_credentials', ...params }, { Authorization: basic(client.client_id, client.client_secret!) });
+  return tokenRequest(app, { grant_type: 'client_credentials', ...params }, { Authorization: basicAuth(client.client_id, client.client_secret!) });
 }
 
 async function json(res: Response): Promise<Record<string, unknown>> {
@@ -86,15 +83,15 @@ describe('client_secret_basic (RFC 6749 §2.3.1)', () => {
   });
 
   it('answers a wrong secret with 401 invalid_client and a Basic challenge', async () => {
-    const res = await tokenRequest(svc, { grant_type: 'client_credentials' }, { Authorization: basic(clientId, 'wrong-secret') });
+    const res = await tokenRequest(svc, { grant_type: 'client_credentials' }, { Authorization: basicAuth(clientId, 'wrong-secret') });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate') ?? '').toMatch(/^Basic/);
     await expectError(res, 401, 'invalid_client');
   });
 
   it('answers an unknown client exactly as it answers a wrong secret', async () => {
-    const wrong = await tokenRequest(svc, { grant_type: 'client_credentials' }, { Authorization: basic(clientId, 'wrong-secret') });
-    const unknown = await tokenRequest(svc, { grant_type: 'client_credentials' }, { Authorization: basic(`unknown-${randomUUID()}`, clientSecret) });
+    const wrong = await tokenRequest(svc, { grant_type: 'client_credentials' }, { Authorization: basicAuth(clientId, 'wrong-secret') });
+    const unknown = await tokenRequest(svc, { grant_type: 'client_credentials' }, { Authorization: basicAuth(`unknown-${randomUUID()}`, clientSecret) });
     expect(unknown.status).toBe(wrong.status);
     expect(unknown.headers.get('www-authenticate')).toBe(wrong.headers.get('www-authenticate'));
     expect(await unknown.text()).toBe(await wrong.text());
@@ -133,7 +130,7 @@ describe('client_secret_post (RFC 6749 §2.3.1)', () => {
     const res = await tokenRequest(
       svc,
       { grant_type: 'client_credentials', client_id: post.client_id, client_secret: post.client_secret! },
-      { Authorization: basic(post.client_id, post.client_secret!) },
+      { Authorization: basicAuth(post.client_id, post.client_secret!) },
     );
     await expectError(res, 400, 'invalid_request');
   });
@@ -182,7 +179,7 @@ describe('private_key_jwt (RFC 7523 §2.2, §3)', () => {
     return tokenRequest(svc, { grant_type: 'client_credentials', client_assertion_type: type, client_assertion: jwt });
   }
 
-  it('registers the client without a client_secret (SPEC §9)', () => {
+  it('registers the client without a client_secret (RFC 7591 §2)', () => {
     expect(client.client_secret).toBeUndefined();
     expect(client.token_endpoint_auth_method).toBe('private_key_jwt');
   });
@@ -274,7 +271,7 @@ describe('private_key_jwt (RFC 7523 §2.2, §3)', () => {
   });
 });
 
-describe('an expired client secret (SPEC §7)', () => {
+describe('an expired client secret', () => {
   let short: RunningApp;
 
   beforeAll(async () => {
@@ -301,7 +298,7 @@ describe('an expired client secret (SPEC §7)', () => {
   });
 });
 
-describe('scope and audience (SPEC §7)', () => {
+describe('scope and audience', () => {
   let client: Client;
   let jwtClient: Client;
 
@@ -398,7 +395,7 @@ describe('errors (RFC 6749 §5.2)', () => {
   });
 
   it('answers a missing grant_type with 400 invalid_request', async () => {
-    const res = await tokenRequest(svc, {}, { Authorization: basic(client.client_id, client.client_secret!) });
+    const res = await tokenRequest(svc, {}, { Authorization: basicAuth(client.client_id, client.client_secret!) });
     expect(res.headers.get('cache-control')).toBe('no-store');
     await expectError(res, 400, 'invalid_request');
   });
@@ -406,7 +403,7 @@ describe('errors (RFC 6749 §5.2)', () => {
   it('accepts a charset parameter on the form Content-Type', async () => {
     const res = await fetch(`${svc.url}/oauth2/token`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=UTF-8', Authorization: basic(client.client_id, client.client_secret!) },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=UTF-8', Authorization: basicAuth(client.client_id, client.client_secret!) },
       body: 'grant_type=client_credentials',
     });
     await expectToken(res);
@@ -426,7 +423,7 @@ describe('errors (RFC 6749 §5.2)', () => {
   it('answers a JSON body with 400 invalid_request', async () => {
     const res = await fetch(`${svc.url}/oauth2/token`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: basic(client.client_id, client.client_secret!) },
+      headers: { 'Content-Type': 'application/json', Authorization: basicAuth(client.client_id, client.client_secret!) },
       body: JSON.stringify({ grant_type: 'client_credentials' }),
     });
     await expectError(res, 400, 'invalid_request');
@@ -438,7 +435,7 @@ describe('errors (RFC 6749 §5.2)', () => {
       ['scope', 'read'],
       ['scope', 'write'],
     ]);
-    const res = await tokenRequest(svc, params, { Authorization: basic(client.client_id, client.client_secret!) });
+    const res = await tokenRequest(svc, params, { Authorization: basicAuth(client.client_id, client.client_secret!) });
     await expectError(res, 400, 'invalid_request');
   });
 

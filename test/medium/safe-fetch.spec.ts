@@ -1,4 +1,4 @@
-// Server-side fetches (SPEC.md §4 sector_identifier_uri, §9 fetch.* keys):
+// Server-side fetches (sector_identifier_uri, the fetch.* keys; README, Software statements and server-side fetches):
 // https only, bounded in time, size and redirects, never to private, loopback
 // or link-local addresses unless allow-listed. Runs SafeFetcher against a real
 // local HTTPS server with a certificate made at test time.

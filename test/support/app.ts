@@ -3,6 +3,7 @@ import { adminFetch, freePort } from './net.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { createDatabase, dropDatabase } from './postgres.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -20,8 +21,24 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * Starts the app on `env.PORT`, or on a port that was free a moment ago. The
+ * issuer is built from the port before the app exists, so the port must be
+ * chosen first; should another process take it in between, listening fails
+ * with EADDRINUSE and the app starts again on another port.
+ */
 export async function startApp(options: StartOptions = {}): Promise<RunningApp> {
-  const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
+  for (let attempt = 1; ; attempt += 1) {
+    const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
+    try {
+      return await startOn(port, options);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || options.env?.PORT || attempt === 5) throw err;
+    }
+  }
+}
+
+async function startOn(port: number, options: StartOptions): Promise<RunningApp> {
   const env: Record<string, string> = {
     PORT: String(port),
     SECRETS_SYSTEM: 'test-system-secret-0123456789abcdef',
@@ -36,7 +53,12 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
   const logs: string[] = [];
   const logDestination = { write: (line: string) => void logs.push(line.trimEnd()) };
   const app = await createApp({ config, logDestination });
-  await app.listen(port, '127.0.0.1');
+  try {
+    await app.listen(port, '127.0.0.1');
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
@@ -45,4 +67,29 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
     admin: (path, init) => adminFetch(url, ADMIN_KEY, path, init),
     close: () => app.close(),
   };
+}
+
+export interface AppPair {
+  db: { name: string; dsn: string };
+  a: RunningApp;
+  b: RunningApp;
+  /** Stops both instances and drops their database. */
+  close(): Promise<void>;
+}
+
+/** Two instances with the same configuration on one fresh database of their own, as behind one load balancer. */
+export async function startPair(dbPrefix: string, env: Record<string, string> = {}): Promise<AppPair> {
+  const db = await createDatabase(dbPrefix);
+  const started: RunningApp[] = [];
+  const close = async () => {
+    for (const app of started) await app.close();
+    await dropDatabase(db.name);
+  };
+  try {
+    for (let i = 0; i < 2; i += 1) started.push(await startApp({ env: { DSN: db.dsn, ...env } }));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { db, a: started[0], b: started[1], close };
 }

@@ -1,10 +1,23 @@
 // Helpers for RFC 7591/7592 tests over real HTTP.
 import type { RunningApp } from './app.js';
+import type { AdminDoor } from './net.js';
 
-export async function mintIat(svc: RunningApp, body: Record<string, unknown> = {}): Promise<string> {
+/** An initial access token as minted: its id, its value (shown only then) and the rest of the 201 body. */
+export type MintedIat = Record<string, unknown> & { id: string; token: string };
+
+/** POST /admin/initial-access-tokens; throws unless it answers 201 with an id and a token. */
+export async function mintIatRecord(svc: AdminDoor, body: Record<string, unknown> = {}): Promise<MintedIat> {
   const res = await svc.admin('/admin/initial-access-tokens', { method: 'POST', json: body });
-  if (res.status !== 201) throw new Error(`minting an IAT failed: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { token: string }).token;
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`minting an IAT failed: ${res.status} ${text}`);
+  const iat = JSON.parse(text) as MintedIat;
+  if (typeof iat.id !== 'string' || typeof iat.token !== 'string') throw new Error(`minting an IAT gave no id or token: ${text}`);
+  return iat;
+}
+
+/** Mints an initial access token and returns its value. */
+export async function mintIat(svc: AdminDoor, body: Record<string, unknown> = {}): Promise<string> {
+  return (await mintIatRecord(svc, body)).token;
 }
 
 export function register(svc: RunningApp, body: unknown, token?: string): Promise<Response> {

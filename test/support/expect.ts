@@ -2,7 +2,7 @@ import { expect } from '@jest/globals';
 import { OAuthError } from '../../src/common/oauth-error.js';
 
 /**
- * Asserts an OAuth error response (SPEC §3): the status, a JSON body whose
+ * Asserts an OAuth error response (RFC 6749 §5.2; README, HTTP API): the status, a JSON body whose
  * `error` is the code, no stack trace or HTML, and an `error_description`
  * that mentions each of `mentions`. Returns the parsed body.
  */

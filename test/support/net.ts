@@ -14,6 +14,17 @@ export async function freePort(): Promise<number> {
 
 export type AdminInit = RequestInit & { json?: unknown };
 
+/** Anything that reaches the admin API: an in-process app or a service process. */
+export interface AdminDoor {
+  admin(path: string, init?: AdminInit): Promise<Response>;
+}
+
+/** An `Authorization: Basic` value (RFC 6749 §2.3.1): id and secret form-urlencoded, joined with ':', then Base64-encoded. */
+export function basicAuth(id: string, secret: string): string {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
 /** A request to `baseUrl + path` with the admin key; `json` becomes a JSON body. */
 export function adminFetch(baseUrl: string, adminKey: string, path: string, init: AdminInit = {}): Promise<Response> {
   const { json, ...rest } = init;

@@ -3,6 +3,7 @@
 // the authorization code flow step by step over real HTTP.
 import { createHash, randomBytes } from 'node:crypto';
 import type { RunningApp } from './app.js';
+import { basicAuth, type AdminDoor } from './net.js';
 
 /** Holds the cookies one browser would (for the service's single origin) and never follows redirects. */
 export class Browser {
@@ -111,14 +112,14 @@ export async function tokenRequest(
   basic?: { id: string; secret: string },
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
-  if (basic) headers.Authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic.id)}:${encodeURIComponent(basic.secret)}`).toString('base64')}`;
+  if (basic) headers.Authorization = basicAuth(basic.id, basic.secret);
   const body = new URLSearchParams(Object.entries(form).filter((e): e is [string, string] => e[1] !== undefined));
   const res = await fetch(`${svc.url}/oauth2/token`, { method: 'POST', headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** POST /admin/oauth2/introspect: what the operator sees of any token (expects 200). */
-export async function adminIntrospect(svc: RunningApp, token: string): Promise<Record<string, unknown>> {
+export async function adminIntrospect(svc: AdminDoor, token: string): Promise<Record<string, unknown>> {
   const res = await svc.admin('/admin/oauth2/introspect', {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },

@@ -59,7 +59,20 @@ function collectLines(stream: NodeJS.ReadableStream | null, sink: (line: string)
  */
 export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npx nest build\` first`);
-  const port = env.PORT ? Number(env.PORT) : await freePort();
+  // The issuer is built from the port, so the port is chosen before the process starts; should
+  // another process take it in between, the service exits with EADDRINUSE and starts again on another.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startServiceOn(env.PORT ? Number(env.PORT) : await freePort(), env);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || env.PORT || attempt === 5) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startServiceOn(port: number, env: Record<string, string>): Promise<ServiceProcess> {
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? REPO_ROOT,
@@ -139,7 +152,8 @@ export async function startService(env: Record<string, string>): Promise<Service
   }
   const why = exit ? `exited (code ${exit.code}, signal ${exit.signal})` : `not ready within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`;
   await svc.kill9();
-  throw new Error(`registrar on port ${port} ${why}; stderr:\n${stderr.join('\n')}\nstdout tail:\n${logs.slice(-20).join('\n')}`);
+  const message = `registrar on port ${port} ${why}; stderr:\n${stderr.join('\n')}\nstdout tail:\n${logs.slice(-20).join('\n')}`;
+  throw exit && logs.some((line) => line.includes('EADDRINUSE')) ? new PortTakenError(message) : new Error(message);
 }
 
 /** SIGKILLs every process started by startService that is still running; for afterAll. */

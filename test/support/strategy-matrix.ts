@@ -1,4 +1,4 @@
-// SPEC §1: the DCR key and the global key decide the format of a DCR client's access tokens.
+// README, Access tokens and the strategy: the DCR key and the global key decide the format of a DCR client's access tokens.
 export type Strategy = 'opaque' | 'jwt';
 
 export const STRATEGY_MATRIX: ReadonlyArray<{ dcr: Strategy | undefined; global: Strategy; dcrClientGets: Strategy; dcrLabel: string }> = [

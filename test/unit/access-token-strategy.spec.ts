@@ -7,8 +7,8 @@ const DCR_KEYS: Dcr[] = [undefined, 'opaque', 'jwt'];
 const GLOBALS: AccessTokenStrategy[] = ['opaque', 'jwt'];
 const ADMIN_CHOICES: Array<AccessTokenStrategy | null> = [null, 'opaque', 'jwt'];
 
-/** SPEC §1's matrix, written out: DCR key / global key -> a DCR client's tokens. */
-const SPEC_MATRIX: Array<[Dcr, AccessTokenStrategy, AccessTokenStrategy]> = [
+/** The matrix of README, Access tokens and the strategy, written out: DCR key / global key -> a DCR client's tokens. */
+const BEHAVIOUR_MATRIX: Array<[Dcr, AccessTokenStrategy, AccessTokenStrategy]> = [
   [undefined, 'opaque', 'opaque'],
   [undefined, 'jwt', 'jwt'],
   ['opaque', 'jwt', 'opaque'],
@@ -16,7 +16,7 @@ const SPEC_MATRIX: Array<[Dcr, AccessTokenStrategy, AccessTokenStrategy]> = [
 ];
 
 describe('access token strategy', () => {
-  it.each(SPEC_MATRIX)('with the DCR key %s and the global key %s, a DCR client gets %s tokens', (dcr, global, expected) => {
+  it.each(BEHAVIOUR_MATRIX)('with the DCR key %s and the global key %s, a DCR client gets %s tokens', (dcr, global, expected) => {
     expect(effectiveStrategy(strategyAtCreation('dcr', dcr, null), global)).toBe(expected);
   });
 

@@ -1,4 +1,4 @@
-// Declarative registration policies (SPEC §6, §9 "Policy rules") and the
+// Declarative registration policies (README, Policies) and the
 // built-in native-app policy, as plain functions: no app, no database.
 import { describe, expect, it } from '@jest/globals';
 import { OAuthError } from '../../src/common/oauth-error.js';
