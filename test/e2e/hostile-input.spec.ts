@@ -505,7 +505,7 @@ function expectedCounts(before: Snapshot, ledger: Ledger): Counts {
 /**
  * Two requests with one live refresh token (or code): the one that finds it spent revokes the grant (RFC 9700
  * §4.14), and the other, which has already written its new tokens, then finds the grant revoked and is refused
- * too (grants.service.ts, issueFrom checks after its writes). Its rows stay, revoked. Rows added by refused
+ * too (GrantTokensService.issue, src/tokens/grant-tokens.service.ts, checks after its writes). Its rows stay, revoked. Rows added by refused
  * requests are allowed only so: in a batch that carried a live single-use value, only access and refresh token
  * rows, and none of them usable. Returns the rows so allowed, or undefined when the difference is not that.
  */
