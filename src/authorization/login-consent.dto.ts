@@ -3,6 +3,7 @@
 // or the development pages), after the challenge is found.
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { withoutConstructorKeys } from '../common/safe-input.js';
 import { plainToInstance, Type, type ClassConstructor } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -187,7 +188,7 @@ function firstProblem(errors: ValidationError[]): string | undefined {
 
 /** An answer body checked against its DTO; invalid_request names the first field in error. */
 export function checkedAnswer<T extends object>(dto: ClassConstructor<T>, body: Record<string, unknown>): T {
-  const answer = plainToInstance(dto, body);
+  const answer = plainToInstance(dto, withoutConstructorKeys(body));
   const problem = firstProblem(validateSync(answer, { forbidUnknownValues: false }));
   if (problem !== undefined) throw new OAuthError('invalid_request', problem);
   return answer;

@@ -37,3 +37,17 @@ export function assertSafeUrl(url: string): void {
   }
   if (badText(decoded)) throw new OAuthError('invalid_request', 'the request URL contains a NUL character or an unpaired surrogate');
 }
+
+/**
+ * A copy without own `constructor` keys, at any depth. class-transformer's
+ * plainToInstance throws on a nested object carrying one (a 500 for bad
+ * input); no field of the answers it reads has that name, so it is dropped
+ * like the other prototype keys the JSON parser removes.
+ */
+export function withoutConstructorKeys<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => withoutConstructorKeys(item)) as T;
+  return Object.fromEntries(
+    Object.entries(value).filter(([key]) => key !== 'constructor').map(([key, item]) => [key, withoutConstructorKeys(item)]),
+  ) as T;
+}

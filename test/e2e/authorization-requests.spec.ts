@@ -575,6 +575,16 @@ describe('admin login and consent requests', () => {
     expect(((await readRequest('login', await toLogin(new Browser(), params()))).oidc_context as Record<string, unknown>).acr_values).toEqual([]);
   });
 
+  it('refuses login and consent answers whose nested objects carry a constructor key with 400 naming the field, and the challenge stays answerable', async () => {
+    const browser = new Browser();
+    const challenge = await toLogin(browser, params());
+    const bad = await adminAnswer('login', 'accept', challenge, { subject: { constructor: {} } });
+    await expectOAuthError(bad, 400, 'invalid_request', 'subject');
+    const accepted = await adminAnswer('login', 'accept', challenge, { subject: 'alice', amr: [{ constructor: {} }] });
+    await expectOAuthError(accepted, 400, 'invalid_request', 'amr');
+    expect((await adminAnswer('login', 'accept', challenge, { subject: 'alice' })).status).toBe(200);
+  });
+
   it('answers 404 for an unknown challenge, on reads and answers alike', async () => {
     const unknown = 'x'.repeat(43);
     await expectOAuthError(await adminRequest('login', unknown), 404, 'not_found');

@@ -42,6 +42,15 @@ describe('error responses', () => {
     await expectJsonError(res, 400, 'invalid_request');
   });
 
+  it.each([
+    ['/admin/policies', { name: { constructor: {} }, rules: {} }, 'name'],
+    ['/admin/policies', { name: 'ctor-rules', rules: { constructor: { prototype: {} }, allowed_scopes: { constructor: {} } } }, 'allowed_scopes'],
+    ['/admin/initial-access-tokens', { description: { constructor: {} } }, 'description'],
+  ])('answers a body whose nested object carries a constructor key with 400, not 500 (POST %s)', async (path, body, field) => {
+    const res = await svc.admin(path, { method: 'POST', json: body });
+    await expectJsonError(res, 400, 'invalid_request', field);
+  });
+
   it('answers a body without Content-Type with 415', async () => {
     const res = await fetch(`${svc.url}/admin/clients`, {
       method: 'POST',
