@@ -1,29 +1,50 @@
 // The operator CLI (`npx registrar ...`): migrations on the configured
 // database, and the admin API for clients, initial access tokens, keys and policies.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { Database } from '../database/database.js';
+import { CliError, localError, render, usageError } from './output.js';
+import { lifetime, positiveInteger } from './options.js';
 
 export interface CliIo {
   env: Record<string, string | undefined>;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** The whole of standard input, for `-f -`. */
+  stdin?: () => Promise<string>;
 }
-
-class ApiError extends Error {}
 
 interface Globals {
   url: string;
   json: boolean;
 }
 
-function readJsonFile(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ApiError(`cannot read ${path}: ${(err as Error).message}`);
+const CLIENT_COLUMNS = ['client_id', 'client_name', 'created_via', 'access_token_strategy'];
+const IAT_COLUMNS = ['id', 'uses', 'max_uses', 'expires_at', 'description'];
+const POLICY_COLUMNS = ['name', 'clients_created', 'description'];
+
+/** The version in the package.json next to the sources or the build (dist/src/cli). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'registrar' && pkg.version) return pkg.version;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function list(value: string): string[] {
@@ -33,34 +54,37 @@ function list(value: string): string[] {
     .filter(Boolean);
 }
 
-/** Human output: one line per list item, `key: value` lines for an object. */
-function render(value: unknown, columns: string[]): string {
-  if (Array.isArray(value)) {
-    if (value.length === 0) return '(none)';
-    return value.map((item: Record<string, unknown>) => columns.map((c) => String(item[c] ?? '')).join('  ')).join('\n');
-  }
-  if (value && typeof value === 'object') {
-    return Object.entries(value)
-      .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-      .join('\n');
-  }
-  return String(value ?? '');
+/** Names of the migrations recorded as applied; none on a database never migrated. */
+async function appliedMigrations(database: Database): Promise<string[]> {
+  const [{ t }] = await database.dataSource.query<Array<{ t: string | null }>>(`SELECT to_regclass('registrar_migrations')::text AS t`);
+  if (!t) return [];
+  const rows: Array<{ name: string }> = await database.dataSource.query('SELECT name FROM registrar_migrations ORDER BY id');
+  return rows.map((r) => r.name);
 }
 
 export async function main(argv: string[], io: CliIo = { env: process.env, out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
+  // Known before parsing, so that even a usage error is reported as JSON under --json.
+  const operands = argv.slice(2);
+  const jsonRequested = operands.slice(0, operands.includes('--') ? operands.indexOf('--') : undefined).includes('--json');
+
   const program = new Command('registrar')
     .description('Operate a Registrar server')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .addOption(new Option('--url <url>', 'Registrar base URL').env('REGISTRAR_URL').default('http://127.0.0.1:4444'))
-    .option('--json', 'print JSON', false)
+    .option('--json', 'print JSON; errors as JSON on stderr', false)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError();
+    // A usage error is one line, `registrar: ...`, like every other error (or JSON under --json).
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: (t) => (jsonRequested ? undefined : io.err(t)),
+      outputError: (t, write) => write(`registrar: ${t.replace(/^error: /, '')}`),
+    });
 
   const globals = (): Globals => program.opts<Globals>();
 
   async function request(method: string, path: string, body?: unknown): Promise<{ data: unknown; next?: string }> {
     const key = io.env.REGISTRAR_ADMIN_KEY;
-    if (!key) throw new ApiError('set REGISTRAR_ADMIN_KEY to an admin API key');
+    if (!key) throw usageError('no admin API key: set REGISTRAR_ADMIN_KEY to one of the server\'s ADMIN_API_KEYS');
     let res: Response;
     try {
       res = await fetch(`${globals().url.replace(/\/+$/, '')}${path}`, {
@@ -69,13 +93,21 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      throw new ApiError(`cannot reach ${globals().url}: ${(err as Error).message}`);
+      throw localError(`cannot reach ${globals().url}: ${(err as Error).message}`);
     }
     const text = await res.text();
-    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      if (res.ok) throw localError(`${res.status}: the server's answer is not JSON`);
+    }
     if (!res.ok) {
-      const e = (parsed ?? {}) as { error?: string; error_description?: string };
-      throw new ApiError(`${res.status} ${e.error ?? 'error'}${e.error_description ? `: ${e.error_description}` : ''}`);
+      // Every Registrar error is `{error, error_description}` (README "HTTP API").
+      const e = (parsed && typeof parsed === 'object' ? parsed : {}) as { error?: unknown; error_description?: unknown };
+      const error = typeof e.error === 'string' ? e.error : 'server_error';
+      const description = typeof e.error_description === 'string' ? e.error_description : '';
+      throw new CliError(1, error, description, typeof e.error === 'string' ? (e as Record<string, unknown>) : undefined, res.status);
     }
     return { data: parsed, next: /<([^>]+)>; rel="next"/.exec(res.headers.get('link') ?? '')?.[1] };
   }
@@ -85,6 +117,22 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
   const print = (value: unknown, columns: string[] = []): void => {
     io.out((globals().json ? JSON.stringify(value ?? null, null, 2) : render(value, columns)) + '\n');
   };
+
+  /** A JSON document from a file, or from standard input for `-`. */
+  async function readJson(path: string): Promise<unknown> {
+    const source = path === '-' ? 'standard input' : path;
+    let text: string;
+    try {
+      text = path === '-' ? await (io.stdin ?? readStdin)() : readFileSync(path, 'utf8');
+    } catch (err) {
+      throw localError(`cannot read ${source}: ${(err as Error).message}`);
+    }
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw localError(`cannot read ${source}: ${(err as Error).message}`);
+    }
+  }
 
   /** Every page of a paginated admin list, following the Link header. */
   async function all(path: string): Promise<unknown[]> {
@@ -106,39 +154,61 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
       const { values } = loadConfig(io.env);
       const database = await Database.open({ dsn: values.dsn, data_dir: values.data_dir, 'database.pool_size': 2 });
       try {
+        const before = await appliedMigrations(database);
         if (opts.revert) await database.dataSource.undoLastMigration({ transaction: 'each' });
         else await database.migrate();
-        const applied: Array<{ name: string }> = await database.dataSource.query('SELECT name FROM registrar_migrations ORDER BY id');
-        print({ applied: applied.map((m) => m.name) });
+        const after = await appliedMigrations(database);
+        if (opts.revert) {
+          const reverted = before.filter((name) => !after.includes(name));
+          if (globals().json) print({ reverted });
+          else io.out(reverted.length ? `reverted: ${reverted.join(', ')}\n` : 'nothing to revert\n');
+        } else {
+          const applied = after.filter((name) => !before.includes(name));
+          if (globals().json) print({ applied });
+          else io.out(applied.length ? `applied:\n${applied.map((n) => `  ${n}`).join('\n')}\n` : 'nothing to apply\n');
+        }
       } finally {
         await database.close();
       }
     });
 
+  /** The client fields that `clients create` and `clients update` take as options. */
+  const clientOptions = (command: Command): Command =>
+    command
+      .option('--name <name>', 'client_name')
+      .option('--grant-types <list>', 'comma-separated grant_types', list)
+      .option('--scope <scope>', 'space-separated scope')
+      .option('--redirect-uris <list>', 'comma-separated redirect_uris', list)
+      .option('--owner <owner>', 'owner')
+      .option('--access-token-strategy <strategy>', 'jwt or opaque');
+  const clientBody = async (o: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const body = (o.file ? await readJson(o.file as string) : {}) as Record<string, unknown>;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw localError(`${o.file as string}: expected a JSON object of client fields`);
+    const fromOptions = {
+      client_name: o.name,
+      grant_types: o.grantTypes,
+      scope: o.scope,
+      redirect_uris: o.redirectUris,
+      owner: o.owner,
+      access_token_strategy: o.accessTokenStrategy,
+    };
+    for (const [k, v] of Object.entries(fromOptions)) if (v !== undefined) body[k] = v;
+    return body;
+  };
+
   const clients = program.command('clients').description('OAuth clients');
-  clients
-    .command('create')
-    .description('create a client from a JSON file of Hydra client fields, or from options')
-    .option('-f, --file <file>', 'JSON file with the client metadata')
-    .option('--name <name>', 'client_name')
-    .option('--grant-types <list>', 'comma-separated grant_types', list)
-    .option('--scope <scope>', 'space-separated scope')
-    .option('--redirect-uris <list>', 'comma-separated redirect_uris', list)
-    .option('--owner <owner>', 'owner')
-    .option('--access-token-strategy <strategy>', 'jwt or opaque')
-    .action(async (o: Record<string, unknown>) => {
-      const body = (o.file ? readJsonFile(o.file as string) : {}) as Record<string, unknown>;
-      const fromOptions = {
-        client_name: o.name,
-        grant_types: o.grantTypes,
-        scope: o.scope,
-        redirect_uris: o.redirectUris,
-        owner: o.owner,
-        access_token_strategy: o.accessTokenStrategy,
-      };
-      for (const [k, v] of Object.entries(fromOptions)) if (v !== undefined) body[k] = v;
-      print(await api('POST', '/admin/clients', body));
-    });
+  clientOptions(
+    clients
+      .command('create')
+      .description('create a client from a JSON file (or - for standard input) of Hydra client fields, or from options')
+      .option('-f, --file <file>', 'JSON file with the client metadata, - for standard input'),
+  ).action(async (o: Record<string, unknown>) => print(await api('POST', '/admin/clients', await clientBody(o))));
+  clientOptions(
+    clients
+      .command('update <id>')
+      .description('replace a client (PUT) with the fields of a JSON file (or - for standard input); options override the file')
+      .requiredOption('-f, --file <file>', 'JSON file with the client metadata, - for standard input'),
+  ).action(async (id: string, o: Record<string, unknown>) => print(await api('PUT', `/admin/clients/${encodeURIComponent(id)}`, await clientBody(o))));
   clients
     .command('list')
     .option('--owner <owner>')
@@ -147,7 +217,7 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
       const q = new URLSearchParams({ page_size: '500' });
       if (o.owner) q.set('owner', o.owner);
       if (o.name) q.set('client_name', o.name);
-      print(await all(`/admin/clients?${q.toString()}`), ['client_id', 'client_name', 'created_via', 'access_token_strategy']);
+      print(await all(`/admin/clients?${q.toString()}`), CLIENT_COLUMNS);
     });
   clients.command('get <id>').action(async (id: string) => print(await api('GET', `/admin/clients/${encodeURIComponent(id)}`)));
   clients.command('delete <id>').action(async (id: string) => {
@@ -158,19 +228,20 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
   const iat = program.command('iat').description('initial access tokens');
   iat
     .command('mint')
-    .option('--max-uses <n>', 'clients the token may register', (v) => Number(v))
-    .option('--expires-in <duration>', 'lifetime, e.g. 3600, 12h or 7d')
+    .option('--max-uses <n>', 'clients the token may register', positiveInteger)
+    .option('--expires-in <duration>', 'lifetime, e.g. 3600, 12h or 7d', lifetime)
     .option('--policy <name...>', 'policies to apply, in order')
     .option('--description <text>')
-    .action(async (o: { maxUses?: number; expiresIn?: string; policy?: string[]; description?: string }) => {
+    .action(async (o: { maxUses?: number; expiresIn?: number | string; policy?: string[]; description?: string }) => {
       const body: Record<string, unknown> = {};
       if (o.maxUses !== undefined) body.max_uses = o.maxUses;
-      if (o.expiresIn !== undefined) body.expires_in = /^\d+$/.test(o.expiresIn) ? Number(o.expiresIn) : o.expiresIn;
+      if (o.expiresIn !== undefined) body.expires_in = o.expiresIn;
       if (o.policy) body.policies = o.policy;
       if (o.description !== undefined) body.description = o.description;
       print(await api('POST', '/admin/initial-access-tokens', body));
     });
-  iat.command('list').action(async () => print(await all('/admin/initial-access-tokens?page_size=500'), ['id', 'uses', 'max_uses', 'expires_at', 'description']));
+  iat.command('list').action(async () => print(await all('/admin/initial-access-tokens?page_size=500'), IAT_COLUMNS));
+  iat.command('get <id>').action(async (id: string) => print(await api('GET', `/admin/initial-access-tokens/${encodeURIComponent(id)}`)));
   iat.command('revoke <id>').action(async (id: string) => {
     await api('DELETE', `/admin/initial-access-tokens/${encodeURIComponent(id)}`);
     print({ revoked: id });
@@ -181,39 +252,51 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
   keys.command('rotate').action(async () => print(await api('POST', '/admin/keys/rotate')));
 
   const policies = program.command('policies').description('registration policies');
-  policies.command('list').action(async () => print(await all('/admin/policies?page_size=500'), ['name', 'clients_created', 'description']));
+  policies.command('list').action(async () => print(await all('/admin/policies?page_size=500'), POLICY_COLUMNS));
+  policies.command('get <name>').action(async (name: string) => print(await api('GET', `/admin/policies/${encodeURIComponent(name)}`)));
+  policies.command('delete <name>').action(async (name: string) => {
+    await api('DELETE', `/admin/policies/${encodeURIComponent(name)}`);
+    print({ deleted: name });
+  });
   policies
     .command('apply')
-    .description('create or replace the policies in a JSON file (one policy object or an array)')
+    .description('create or replace the policies in a JSON file (one policy object or an array; - for standard input)')
     .requiredOption('-f, --file <file>', 'JSON file')
     .action(async (o: { file: string }) => {
-      const parsed = readJsonFile(o.file);
+      const parsed = await readJson(o.file);
       const applied: unknown[] = [];
       for (const policy of (Array.isArray(parsed) ? parsed : [parsed]) as Array<{ name?: string }>) {
-        if (typeof policy?.name !== 'string') throw new ApiError(`${o.file}: every policy needs a "name"`);
+        if (typeof policy?.name !== 'string') throw localError(`${o.file}: every policy needs a "name"`);
         const path = `/admin/policies/${encodeURIComponent(policy.name)}`;
         const exists = await api('GET', path).then(
           () => true,
-          (err: Error) => {
-            if (err.message.startsWith('404')) return false;
+          (err: unknown) => {
+            if (err instanceof CliError && err.status === 404) return false;
             throw err;
           },
         );
         applied.push(await api(exists ? 'PUT' : 'POST', exists ? path : '/admin/policies', policy));
       }
-      print(applied, ['name', 'clients_created', 'description']);
+      print(applied, POLICY_COLUMNS);
     });
+
+  const report = (err: CliError): number => {
+    io.err(jsonRequested || globals().json ? `${JSON.stringify(err.json())}\n` : `registrar: ${err.line()}\n`);
+    return err.exitCode;
+  };
 
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof ApiError || err instanceof ConfigError) {
-      io.err(`registrar: ${err.message}\n`);
-      return 1;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0;
+      // Commander has already printed the readable form (and the help) unless --json.
+      if (jsonRequested) return report(usageError(err.message.replace(/^error: /, '')));
+      return 2;
     }
-    io.err(`registrar: ${(err as Error).message}\n`);
-    return 1;
+    if (err instanceof CliError) return report(err);
+    if (err instanceof ConfigError) return report(localError(err.message));
+    return report(localError((err as Error).message));
   }
 }
