@@ -181,7 +181,7 @@ export async function createApp(options: AppOptions & { preview?: boolean }): Pr
 
 /**
  * Listens on serve.public.host:serve.public.port and, when serve.admin.port is
- * set, on the admin listener too (README "Admin listener"). On failure the
+ * set, on the admin listener too (README "Operating Registrar", Admin listener). On failure the
  * caller closes the app.
  */
 export async function listen(app: NestFastifyApplication, config: ResolvedConfig): Promise<void> {

@@ -1,4 +1,4 @@
-// The private admin listener (serve.admin.port; README "Admin listener"): a second
+// The private admin listener (serve.admin.port; README "Operating Registrar", Admin listener): a second
 // HTTP server feeding the same Fastify instance, so both ports share one set of
 // providers and one database pool. A request is told apart by the server that
 // accepted it, and each port answers only its own routes (404 for the others).

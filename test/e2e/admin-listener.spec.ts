@@ -1,10 +1,12 @@
-// The private admin listener (serve.admin.port) and the docs and metrics switches (README "Admin listener").
+// The private admin listener (serve.admin.port) and the docs and metrics switches (README "Operating Registrar", Admin listener).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { machineClient } from '../factories/clients.js';
 import { registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
-import { adminFetch, basicAuth } from '../support/net.js';
+import { adminFetch, basicAuth, freePort } from '../support/net.js';
+import { createDatabase, dropDatabase } from '../support/postgres.js';
+import { startService, stopAllServices } from '../support/process.js';
 
 function tokenRequest(base: string, client: Record<string, unknown>): Promise<Response> {
   return fetch(`${base}/oauth2/token`, {
@@ -83,6 +85,29 @@ describe('shutting down with an admin listener', () => {
     await svc.close();
     await expect(fetch(`${svc.adminUrl}/metrics`)).rejects.toThrow();
     await expect(fetch(`${svc.url}/.well-known/openid-configuration`)).rejects.toThrow();
+  });
+});
+
+describe('the service process with SERVE_ADMIN_PORT', () => {
+  let db: { name: string; dsn: string } | undefined;
+
+  afterAll(async () => {
+    await stopAllServices();
+    if (db) await dropDatabase(db.name);
+  });
+
+  it('listens on both ports, and on SIGTERM closes both and exits 0', async () => {
+    db = await createDatabase('registrar_admin_listener');
+    const adminPort = await freePort();
+    const svc = await startService({ DSN: db.dsn, SERVE_ADMIN_PORT: String(adminPort), SERVE_ADMIN_HOST: '127.0.0.1' });
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    expect((await adminFetch(adminUrl, ADMIN_KEY, '/admin/clients')).status).toBe(200);
+    expect((await fetch(`${adminUrl}/metrics`)).status).toBe(200);
+    await expectOAuthError(await fetch(`${svc.url}/metrics`), 404, 'not_found');
+    expect((await fetch(`${svc.url}/health/ready`)).status).toBe(200);
+
+    expect(await svc.stop()).toEqual({ code: 0, signal: null });
+    await expect(fetch(`${adminUrl}/metrics`)).rejects.toThrow();
   });
 });
 
