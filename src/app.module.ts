@@ -29,7 +29,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        CommonModule.forRoot(logger),
+        CommonModule.forRoot(logger, config.values['metrics.enabled']),
         DatabaseModule,
         ClientsModule,
         RegistrationModule,

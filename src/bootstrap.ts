@@ -10,6 +10,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
+import { AdminListener, isAdminOnlyPath } from './common/admin-listener.js';
 import { USERINFO_SECURITY } from './tokens/userinfo.controller.js';
 import { ClientsRepository } from './clients/clients.repository.js';
 import { corsHook, type OriginLookup } from './common/cors.js';
@@ -17,6 +18,7 @@ import { mediaType, requestPath, type HttpRequest } from './common/http.js';
 import { AppLogger, createPino, NestLogAdapter } from './common/logging.js';
 import { MetricsService } from './common/metrics.js';
 import { assertSafeInput, assertSafeUrl } from './common/safe-input.js';
+import { OAuthError } from './common/oauth-error.js';
 import { OAuthExceptionFilter, sendError } from './common/oauth-exception.filter.js';
 import type { ResolvedConfig } from './config/load-config.js';
 import { IAT_SECURITY, RAT_SECURITY } from './registration/registration.controller.js';
@@ -91,6 +93,7 @@ function configureHttp(
   logger: AppLogger,
   metrics: MetricsService | undefined,
   originListedByClient: OriginLookup | undefined,
+  adminListener: AdminListener | undefined,
 ): void {
   // Only JSON (also +json, e.g. JSON Patch) and form bodies are accepted; anything else is 415.
   // An empty JSON body is no body (a DELETE sent with Content-Type: application/json).
@@ -116,6 +119,15 @@ function configureHttp(
     reply.header('X-Request-Id', req.id);
     assertSafeUrl(req.url);
   });
+  if (adminListener && config.values['serve.admin.port'] !== undefined) {
+    // Each port answers its own routes; the other's get the same 404 as an unknown route.
+    fastify.addHook('onRequest', async (req) => {
+      if (adminListener.accepts(req.raw) !== isAdminOnlyPath(requestPath(req))) {
+        throw new OAuthError('not_found', `no route for ${req.method} ${req.url}`);
+      }
+    });
+    adminListener.attach(fastify);
+  }
   fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'], originListedByClient));
   fastify.addHook('onResponse', async (req: HttpRequest, reply: FastifyReply) => {
     const status = reply.statusCode;
@@ -152,14 +164,29 @@ export async function createApp(options: AppOptions & { preview?: boolean }): Pr
     logger,
     options.preview ? undefined : app.get(MetricsService),
     clients && ((origin) => clients.anyAllowsOrigin(origin)),
+    options.preview ? undefined : app.get(AdminListener),
   );
   app.useGlobalFilters(new OAuthExceptionFilter(logger));
   // After a clean shutdown the process exits 0 (instead of re-raising the signal).
   app.enableShutdownHooks(undefined, { useProcessExit: true });
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
-    jsonDocumentUrl: 'docs-json',
-    yamlDocumentUrl: 'docs-yaml',
-    customSiteTitle: 'Registrar API',
-  });
+  if (options.config.values['serve.docs.enabled']) {
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+      jsonDocumentUrl: 'docs-json',
+      yamlDocumentUrl: 'docs-yaml',
+      customSiteTitle: 'Registrar API',
+    });
+  }
   return app;
+}
+
+/**
+ * Listens on serve.public.host:serve.public.port and, when serve.admin.port is
+ * set, on the admin listener too (README "Operating Registrar", Admin listener). On failure the
+ * caller closes the app.
+ */
+export async function listen(app: NestFastifyApplication, config: ResolvedConfig): Promise<void> {
+  await app.listen(config.values['serve.public.port'], config.values['serve.public.host']);
+  const adminPort = config.values['serve.admin.port'];
+  if (adminPort === undefined) return;
+  await app.get(AdminListener).listen(app.getHttpAdapter().getInstance(), adminPort, config.values['serve.admin.host'], answerUnreadableRequest);
 }

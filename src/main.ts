@@ -13,14 +13,14 @@ async function main(): Promise<void> {
     throw err;
   }
   // Loaded after the configuration so that a bad value fails fast, before Nest starts.
-  const { createApp } = await import('./bootstrap.js');
+  const { createApp, listen } = await import('./bootstrap.js');
   const app = await createApp({ config });
-  const host = config.values['serve.public.host'];
-  const port = config.values['serve.public.port'];
-  await app.listen(port, host);
+  await listen(app, config);
+  const adminPort = config.values['serve.admin.port'];
   app.get(AppLogger).info(
     {
-      address: `${host}:${port}`,
+      address: `${config.values['serve.public.host']}:${config.values['serve.public.port']}`,
+      ...(adminPort !== undefined && { admin_address: `${config.values['serve.admin.host']}:${adminPort}` }),
       issuer: config.values['urls.self.issuer'],
       database: config.values.dsn ? 'postgresql' : `embedded (${config.values.data_dir})`,
     },

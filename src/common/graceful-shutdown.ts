@@ -1,11 +1,12 @@
 // SIGTERM: readiness turns 503 first (serve.shutdown_delay lets load balancers
 // notice), then Nest stops the server, which finishes in-flight requests; any
 // connection still open after serve.shutdown_timeout is closed, and the
-// database is closed last.
+// database is closed last. The admin listener, when there is one, is drained alike.
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { ConfigService } from '../config/config.service.js';
+import { AdminListener } from './admin-listener.js';
 
 @Injectable()
 export class GracefulShutdown implements BeforeApplicationShutdown {
@@ -14,6 +15,7 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
   constructor(
     private readonly config: ConfigService,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly adminListener: AdminListener,
   ) {}
 
   get draining(): boolean {
@@ -24,14 +26,16 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     this.drainingSince = Date.now();
     const delay = this.config.get('serve.shutdown_delay') * 1000;
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    const servers = [this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined, this.adminListener.server].filter(
+      (s): s is Server => s !== undefined,
+    );
     const timeout = this.config.get('serve.shutdown_timeout') * 1000;
-    if (!server) return;
+    if (servers.length === 0) return;
     // Keep-alive connections go idle as their last request finishes: close them as they do.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50).unref();
+    const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 50).unref();
     setTimeout(() => {
       clearInterval(sweep);
-      server.closeAllConnections();
+      servers.forEach((s) => s.closeAllConnections());
     }, timeout).unref();
   }
 }

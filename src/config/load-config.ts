@@ -163,6 +163,15 @@ export function loadConfig(env: Env = process.env): ResolvedConfig {
       resolved.generatedAdminKey = dev.admin_api_key;
     }
   }
+  // Outside production the development pages sign anyone in and the admin key is
+  // printed, so only this machine is served unless an interface is named.
+  const defaultHost = production ? '0.0.0.0' : '127.0.0.1';
+  for (const k of ['serve.public.host', 'serve.admin.host'] as const) values[k] ??= defaultHost;
+  if (values['serve.admin.port'] !== undefined && values['serve.admin.port'] === values['serve.public.port']) {
+    throw new ConfigError(
+      `serve.admin.port (env ${envName('serve.admin.port')}) must differ from serve.public.port; both are ${values['serve.public.port']}`,
+    );
+  }
   if (values['urls.self.issuer'] === undefined) {
     values['urls.self.issuer'] = `http://127.0.0.1:${values['serve.public.port']}`;
   }

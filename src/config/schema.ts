@@ -29,7 +29,9 @@ export const SCHEMA = {
   'serve.public.port': key(integer(1, 65535), 4444, 'TCP port of the HTTP server', {
     aliases: ['PORT'],
   }),
-  'serve.public.host': key(text, '0.0.0.0', 'Interface the HTTP server listens on'),
+  'serve.public.host': key(text, undefined, 'Interface the HTTP server listens on', {
+    defaultText: '127.0.0.1 outside production (the development pages sign anyone in), 0.0.0.0 in production',
+  }),
   'serve.public.request_body_limit': key(
     integer(1024, 10 * 1024 * 1024),
     65536,
@@ -45,6 +47,15 @@ export const SCHEMA = {
     [],
     'Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (for rate limiting)',
   ),
+  'serve.admin.port': key(
+    integer(1, 65535),
+    undefined,
+    'TCP port of a private admin listener; when set, /admin/*, /metrics and /docs* answer only there (404 on the public port) and every other route only on the public port',
+  ),
+  'serve.admin.host': key(text, undefined, 'Interface the admin listener listens on', {
+    defaultText: '127.0.0.1 outside production, 0.0.0.0 in production',
+  }),
+  'serve.docs.enabled': key(boolean, true, 'Serve Swagger UI at /docs and the OpenAPI document at /docs-json and /docs-yaml; false = 404'),
   'serve.shutdown_delay': key(duration(false), 0, 'On SIGTERM, how long readiness answers 503 before the server stops accepting'),
   'serve.shutdown_timeout': key(duration(), 10, 'On SIGTERM, how long in-flight requests may take before connections are closed', {
     defaultText: '10s',
@@ -199,13 +210,14 @@ export const SCHEMA = {
     'RS256',
     'Algorithm of the signing key for JWT access tokens',
   ),
+  'metrics.enabled': key(boolean, true, 'Serve Prometheus metrics at /metrics; false = 404'),
   'log.level': key(oneOf('debug', 'info', 'warn', 'error', 'silent'), 'info', 'Lowest level written to the JSON log'),
 } satisfies Record<string, KeyDef<unknown>>;
 
 export type ConfigKey = keyof typeof SCHEMA;
 type ValueOf<D> = D extends KeyDef<infer T> ? T : never;
 /** Keys with a default (and those load-config always fills in) are never undefined once loaded. */
-type Filled = 'urls.self.issuer' | 'secrets.system' | 'admin.api_keys';
+type Filled = 'urls.self.issuer' | 'secrets.system' | 'admin.api_keys' | 'serve.public.host' | 'serve.admin.host';
 type Loaded<K extends ConfigKey> = K extends Filled
   ? ValueOf<(typeof SCHEMA)[K]>
   : (typeof SCHEMA)[K] extends { default: undefined }

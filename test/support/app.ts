@@ -1,7 +1,7 @@
 // Starts the real application on a real port, over real HTTP, for e2e tests.
 import { adminFetch, freePort } from './net.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../../src/bootstrap.js';
+import { createApp, listen } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createDatabase, dropDatabase } from './postgres.js';
 
@@ -9,6 +9,8 @@ export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
 export interface RunningApp {
   url: string;
+  /** The admin listener's base URL, when started with `adminListener`. */
+  adminUrl?: string;
   app: NestFastifyApplication;
   logs: string[];
   admin(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
@@ -19,6 +21,8 @@ export interface RunningApp {
 export interface StartOptions {
   /** Overrides; with DATA_DIR and no DSN the app runs on the embedded database. */
   env?: Record<string, string>;
+  /** Also start the admin listener (serve.admin.port) on a free port. */
+  adminListener?: boolean;
 }
 
 /**
@@ -39,8 +43,12 @@ export async function startApp(options: StartOptions = {}): Promise<RunningApp> 
 }
 
 async function startOn(port: number, options: StartOptions): Promise<RunningApp> {
+  const adminPort = options.adminListener ? await freePort() : undefined;
   const env: Record<string, string> = {
     PORT: String(port),
+    SERVE_PUBLIC_HOST: '127.0.0.1',
+    SERVE_ADMIN_HOST: '127.0.0.1',
+    ...(adminPort !== undefined && { SERVE_ADMIN_PORT: String(adminPort) }),
     SECRETS_SYSTEM: 'test-system-secret-0123456789abcdef',
     ADMIN_API_KEYS: ADMIN_KEY,
     LOG_LEVEL: 'debug',
@@ -54,17 +62,19 @@ async function startOn(port: number, options: StartOptions): Promise<RunningApp>
   const logDestination = { write: (line: string) => void logs.push(line.trimEnd()) };
   const app = await createApp({ config, logDestination });
   try {
-    await app.listen(port, '127.0.0.1');
+    await listen(app, config);
   } catch (err) {
     await app.close();
     throw err;
   }
   const url = `http://127.0.0.1:${port}`;
+  const adminUrl = adminPort !== undefined ? `http://127.0.0.1:${adminPort}` : undefined;
   return {
     url,
+    adminUrl,
     app,
     logs,
-    admin: (path, init) => adminFetch(url, ADMIN_KEY, path, init),
+    admin: (path, init) => adminFetch(adminUrl ?? url, ADMIN_KEY, path, init),
     close: () => app.close(),
   };
 }

@@ -115,6 +115,23 @@ describe('configuration', () => {
     expect(message).not.toContain('hunter2');
   });
 
+  it('listens only on 127.0.0.1 by default outside production, on every interface in production, and a named host wins', () => {
+    const dev = loadConfig(SECRETS).values;
+    expect([dev['serve.public.host'], dev['serve.admin.host']]).toEqual(['127.0.0.1', '127.0.0.1']);
+    expect(dev['serve.admin.port']).toBeUndefined();
+    const prod = loadConfig({ ...PRODUCTION, ...APPS }).values;
+    expect([prod['serve.public.host'], prod['serve.admin.host']]).toEqual(['0.0.0.0', '0.0.0.0']);
+    const named = loadConfig({ ...SECRETS, SERVE_PUBLIC_HOST: '0.0.0.0', SERVE_ADMIN_HOST: '::1' }).values;
+    expect([named['serve.public.host'], named['serve.admin.host']]).toEqual(['0.0.0.0', '::1']);
+  });
+
+  it('serves docs and metrics by default, and refuses an admin port equal to the public one', () => {
+    const { values } = loadConfig(SECRETS);
+    expect([values['serve.docs.enabled'], values['metrics.enabled']]).toEqual([true, true]);
+    expect(loadConfig({ ...SECRETS, SERVE_ADMIN_PORT: '4445' }).values['serve.admin.port']).toBe(4445);
+    expect(errorOf({ ...SECRETS, SERVE_ADMIN_PORT: '4444' })).toContain('serve.admin.port');
+  });
+
   it('refuses to start in production without dsn, secrets.system and admin.api_keys', () => {
     const message = errorOf({ NODE_ENV: 'production' });
     expect(message).toContain('dsn');
