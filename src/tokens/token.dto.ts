@@ -63,6 +63,21 @@ export class TokenParamDto {
   token_type_hint?: string;
 }
 
+/** Introspection and revocation by a client: the token, and the client's credentials when not sent with HTTP Basic. */
+export class ClientTokenParamDto extends TokenParamDto {
+  @ApiPropertyOptional({ description: 'client_secret_post (and, for revocation, public clients)' })
+  client_id?: string;
+
+  @ApiPropertyOptional({ description: 'client_secret_post' })
+  client_secret?: string;
+
+  @ApiPropertyOptional({ enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], description: 'private_key_jwt' })
+  client_assertion_type?: string;
+
+  @ApiPropertyOptional({ description: 'private_key_jwt: a JWT signed with a key from the client\'s jwks or jwks_uri' })
+  client_assertion?: string;
+}
+
 export class IntrospectionResponseDto {
   @ApiProperty({ example: true })
   active: boolean;
