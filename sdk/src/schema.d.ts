@@ -1518,7 +1518,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuth2Client"];
                 };
             };
-            /** @description Invalid request or client metadata */
+            /** @description Invalid request */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1627,7 +1627,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request or client metadata */
+            /** @description Invalid request */
             400: {
                 headers: {
                     [name: string]: unknown;

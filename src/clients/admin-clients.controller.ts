@@ -6,12 +6,10 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiQuery,
-  ApiResponse,
 } from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApi } from '../common/admin-api-key.guard.js';
 import { ApiErrorResponse, ApiFetchesBusyResponse, ApiPageResponse, PAGE_TOKEN_QUERY, type ErrorExamples } from '../common/api-responses.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageRequest, queryParam, sendPage } from '../common/pagination.js';
 import { AdminClientsService } from './admin-clients.service.js';
@@ -26,7 +24,9 @@ const INVALID_METADATA: ErrorExamples = {
 const NOT_FOUND: ErrorExamples = { not_found: ['not_found', 'client c1 does not exist'] };
 
 @AdminApi('admin: clients')
-@ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Invalid request or client metadata' })
+@ApiErrorResponse(400, 'Invalid request', {
+  invalid_url: ['invalid_request', 'the request URL contains a NUL character or an unpaired surrogate'],
+})
 @Controller('admin/clients')
 export class AdminClientsController {
   constructor(
