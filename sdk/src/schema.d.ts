@@ -1134,7 +1134,7 @@ export interface components {
             scope?: string;
             /** @description Requested audience (repeatable or space-delimited); a subset of the client's audience */
             audience?: string;
-            /** @description client_secret_post and public clients */
+            /** @description client_secret_post, and public clients where the endpoint admits them */
             client_id?: string;
             /** @description client_secret_post */
             client_secret?: string;
@@ -1165,7 +1165,7 @@ export interface components {
             token: string;
             /** @enum {string} */
             token_type_hint?: "access_token" | "refresh_token";
-            /** @description client_secret_post (and, for revocation, public clients) */
+            /** @description client_secret_post, and public clients where the endpoint admits them */
             client_id?: string;
             /** @description client_secret_post */
             client_secret?: string;
