@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
 import { AdminListener, isAdminOnlyPath } from './common/admin-listener.js';
+import { CLIENT_BASIC_SECURITY } from './tokens/token.controller.js';
 import { USERINFO_SECURITY } from './tokens/userinfo.controller.js';
 import { ClientsRepository } from './clients/clients.repository.js';
 import { corsHook, type OriginLookup } from './common/cors.js';
@@ -27,6 +28,9 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const JSON_TYPES = /^application\/([a-z0-9.+-]+\+)?json$/i;
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  // The bearer credentials are opaque to their holder (admin keys, IATs and RATs are random
+  // strings; access tokens may be JWTs or opaque by configuration), so no bearerFormat is claimed.
+  const bearer = (description: string) => ({ type: 'http' as const, scheme: 'bearer', description });
   const config = new DocumentBuilder()
     .setTitle('Registrar')
     .setDescription(
@@ -34,11 +38,24 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
         '{"error": "(an RFC error code)", "error_description": "(what went wrong)"}.',
     )
     .setVersion('0.1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An admin API key (admin.api_keys)' }, ADMIN_SECURITY)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An initial access token (RFC 7591 §3)' }, IAT_SECURITY)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The client\'s registration access token (RFC 7592)' }, RAT_SECURITY)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An access token issued with the openid scope' }, USERINFO_SECURITY)
+    .addServer('/', 'The server that serves this document')
+    .addServer('{issuer}', 'The issuer URL (urls.self.issuer); every path is relative to it', {
+      issuer: { default: 'http://127.0.0.1:4444', description: 'urls.self.issuer (default http://127.0.0.1:<serve.public.port>)' },
+    })
+    .addSecurity(ADMIN_SECURITY, bearer('An admin API key (admin.api_keys)'))
+    .addSecurity(IAT_SECURITY, bearer('An initial access token (RFC 7591 §3)'))
+    .addSecurity(RAT_SECURITY, bearer('The client\'s registration access token (RFC 7592)'))
+    .addSecurity(USERINFO_SECURITY, bearer('An access token issued with the openid scope'))
+    .addSecurity(CLIENT_BASIC_SECURITY, {
+      type: 'http',
+      scheme: 'basic',
+      description:
+        'client_secret_basic: the form-URL-encoded client_id and client_secret (RFC 6749 §2.3.1). ' +
+        'client_secret_post and private_key_jwt credentials go in the form body instead',
+    })
     .build();
+  config.info.contact = { name: 'Registrar maintainers' };
+  config.info.license = { name: 'UNLICENSED (proprietary; see package.json)' };
   return SwaggerModule.createDocument(app, config);
 }
 

@@ -1134,7 +1134,7 @@ export interface components {
             scope?: string;
             /** @description Requested audience (repeatable or space-delimited); a subset of the client's audience */
             audience?: string;
-            /** @description client_secret_post and public clients */
+            /** @description client_secret_post, and public clients where the endpoint admits them */
             client_id?: string;
             /** @description client_secret_post */
             client_secret?: string;
@@ -1160,11 +1160,22 @@ export interface components {
             /** @description OpenID Connect ID token, issued when openid was granted */
             id_token?: string;
         };
-        TokenParamDto: {
+        ClientTokenParamDto: {
             /** @description The token to introspect or revoke */
             token: string;
             /** @enum {string} */
             token_type_hint?: "access_token" | "refresh_token";
+            /** @description client_secret_post, and public clients where the endpoint admits them */
+            client_id?: string;
+            /** @description client_secret_post */
+            client_secret?: string;
+            /**
+             * @description private_key_jwt
+             * @enum {string}
+             */
+            client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+            /** @description private_key_jwt: a JWT signed with a key from the client's jwks or jwks_uri */
+            client_assertion?: string;
         };
         IntrospectionResponseDto: {
             /** @example true */
@@ -1188,6 +1199,12 @@ export interface components {
             ext?: {
                 [key: string]: unknown;
             };
+        };
+        TokenParamDto: {
+            /** @description The token to introspect or revoke */
+            token: string;
+            /** @enum {string} */
+            token_type_hint?: "access_token" | "refresh_token";
         };
         SigningKeyDto: {
             kid: string;
@@ -1372,10 +1389,12 @@ export interface operations {
     listOAuth2Clients: {
         parameters: {
             query?: {
-                owner?: unknown;
-                client_name?: unknown;
-                /** @description Opaque token from the Link header of the previous page */
-                page_token?: unknown;
+                /** @description Only clients with exactly this owner */
+                owner?: string;
+                /** @description Only clients with exactly this client_name */
+                client_name?: string;
+                /** @description Opaque token from the rel="next" link of the previous page */
+                page_token?: string;
                 page_size?: number;
             };
             header?: never;
@@ -1384,16 +1403,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A Link header with rel="next" is sent while more remain */
+            /** @description One page; the Link header has rel="next" while more remain */
             200: {
                 headers: {
+                    /**
+                     * @description rel="first", and rel="next" while more remain; the next link carries the page_token of the following page
+                     * @example </admin/clients?page_size=100>; rel="first", </admin/clients?page_size=100&page_token=eyJhZnRlciI6IngifQ>; rel="next"
+                     */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OAuth2Client"][];
                 };
             };
-            /** @description Invalid request or client metadata */
+            /** @description A bad page_size or page_token, or a repeated query parameter */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1435,7 +1459,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuth2Client"];
                 };
             };
-            /** @description Invalid request or client metadata */
+            /** @description Invalid request or client metadata; the description names the field */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1456,6 +1480,17 @@ export interface operations {
             /** @description client_id already taken */
             409: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Too many server-side fetches in progress (one was needed to validate the metadata); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1483,7 +1518,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuth2Client"];
                 };
             };
-            /** @description Invalid request or client metadata */
+            /** @description Invalid request */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1501,6 +1536,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description No client has this client_id */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1534,7 +1570,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuth2Client"];
                 };
             };
-            /** @description Invalid request or client metadata */
+            /** @description Invalid request or client metadata; the description names the field */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1552,8 +1588,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description No client has this client_id */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Too many server-side fetches in progress (one was needed to validate the metadata); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1579,7 +1627,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid request or client metadata */
+            /** @description Invalid request */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1597,6 +1645,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description No client has this client_id */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1638,7 +1687,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuth2Client"];
                 };
             };
-            /** @description Invalid request or client metadata */
+            /** @description A malformed patch, or a patched client with invalid metadata */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1656,8 +1705,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description No client has this client_id */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Too many server-side fetches in progress (one was needed to validate the metadata); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1688,7 +1749,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClientRegistrationResponse"];
                 };
             };
-            /** @description invalid_client_metadata or invalid_redirect_uri */
+            /** @description invalid_client_metadata or invalid_redirect_uri; the description names the field */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1718,6 +1779,19 @@ export interface operations {
             /** @description Too many registrations from this address; see Retry-After */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Too many server-side fetches in progress (one was needed to validate the metadata); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1731,7 +1805,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                client_id: unknown;
+                /** @description The client_id issued at registration */
+                client_id: string;
             };
             cookie?: never;
         };
@@ -1770,7 +1845,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                client_id: unknown;
+                /** @description The client_id issued at registration */
+                client_id: string;
             };
             cookie?: never;
         };
@@ -1789,6 +1865,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClientRegistrationResponse"];
                 };
             };
+            /** @description invalid_client_metadata or invalid_redirect_uri; the description names the field */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1797,6 +1874,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Invalid registration access token (the same answer for every cause) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1814,6 +1892,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description An administrator changed the client during this update */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Too many server-side fetches in progress (one was needed to validate the metadata); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     deleteOidcDynamicClient: {
@@ -1821,7 +1919,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                client_id: unknown;
+                /** @description The client_id issued at registration */
+                client_id: string;
             };
             cookie?: never;
         };
@@ -1833,6 +1932,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Invalid registration access token (the same answer for every cause) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1855,7 +1955,8 @@ export interface operations {
     listInitialAccessTokens: {
         parameters: {
             query?: {
-                page_token?: unknown;
+                /** @description Opaque token from the rel="next" link of the previous page */
+                page_token?: string;
                 page_size?: number;
             };
             header?: never;
@@ -1864,8 +1965,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description One page; the Link header has rel="next" while more remain */
             200: {
                 headers: {
+                    /**
+                     * @description rel="first", and rel="next" while more remain; the next link carries the page_token of the following page
+                     * @example </admin/initial-access-tokens?page_size=100>; rel="first", </admin/initial-access-tokens?page_size=100&page_token=eyJhZnRlciI6IngifQ>; rel="next"
+                     */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1952,6 +2059,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Not found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1988,6 +2096,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Not found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2001,7 +2110,8 @@ export interface operations {
     listPolicies: {
         parameters: {
             query?: {
-                page_token?: unknown;
+                /** @description Opaque token from the rel="next" link of the previous page */
+                page_token?: string;
                 page_size?: number;
             };
             header?: never;
@@ -2010,8 +2120,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description One page; the Link header has rel="next" while more remain */
             200: {
                 headers: {
+                    /**
+                     * @description rel="first", and rel="next" while more remain; the next link carries the page_token of the following page
+                     * @example </admin/policies?page_size=100>; rel="first", </admin/policies?page_size=100&page_token=eyJhZnRlciI6IngifQ>; rel="next"
+                     */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2125,6 +2241,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Not found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2176,6 +2293,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Not found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2221,6 +2339,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Not found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2270,7 +2389,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description invalid_client */
+            /** @description invalid_client (the same answer for every cause; with a Basic challenge when Basic was tried) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2290,7 +2409,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": components["schemas"]["TokenParamDto"];
+                "application/x-www-form-urlencoded": components["schemas"]["ClientTokenParamDto"];
             };
         };
         responses: {
@@ -2311,7 +2430,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description invalid_client */
+            /** @description invalid_client (the same answer for every cause; with a Basic challenge when Basic was tried) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2331,7 +2450,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": components["schemas"]["TokenParamDto"];
+                "application/x-www-form-urlencoded": components["schemas"]["ClientTokenParamDto"];
             };
         };
         responses: {
@@ -2351,7 +2470,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description invalid_client */
+            /** @description invalid_client (the same answer for every cause; with a Basic challenge when Basic was tried) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2543,25 +2662,25 @@ export interface operations {
     oAuth2Authorize: {
         parameters: {
             query: {
-                client_id: unknown;
+                client_id: string;
                 /** @description code */
-                response_type: unknown;
+                response_type: string;
                 /** @description Exact match with a registered one; a native client's loopback URIs match on any port */
-                redirect_uri?: unknown;
+                redirect_uri?: string;
                 /** @description Space-delimited, within the client's scope */
-                scope?: unknown;
-                state?: unknown;
-                nonce?: unknown;
+                scope?: string;
+                state?: string;
+                nonce?: string;
                 /** @description PKCE (RFC 7636); required for public clients */
-                code_challenge?: unknown;
+                code_challenge?: string;
                 /** @description S256 */
-                code_challenge_method?: unknown;
+                code_challenge_method?: string;
                 /** @description none, login or consent */
-                prompt?: unknown;
+                prompt?: string;
                 /** @description Seconds since authentication after which the user logs in again */
-                max_age?: unknown;
+                max_age?: number;
                 /** @description Space-delimited access token audience, within the client's */
-                audience?: unknown;
+                audience?: string;
             };
             header?: never;
             path?: never;
@@ -2590,7 +2709,7 @@ export interface operations {
     getOAuth2LoginRequest: {
         parameters: {
             query: {
-                login_challenge: unknown;
+                login_challenge: string;
             };
             header?: never;
             path?: never;
@@ -2647,7 +2766,7 @@ export interface operations {
     acceptOAuth2LoginRequest: {
         parameters: {
             query: {
-                login_challenge: unknown;
+                login_challenge: string;
             };
             header?: never;
             path?: never;
@@ -2699,7 +2818,7 @@ export interface operations {
     rejectOAuth2LoginRequest: {
         parameters: {
             query: {
-                login_challenge: unknown;
+                login_challenge: string;
             };
             header?: never;
             path?: never;
@@ -2751,7 +2870,7 @@ export interface operations {
     getOAuth2ConsentRequest: {
         parameters: {
             query: {
-                consent_challenge: unknown;
+                consent_challenge: string;
             };
             header?: never;
             path?: never;
@@ -2808,7 +2927,7 @@ export interface operations {
     acceptOAuth2ConsentRequest: {
         parameters: {
             query: {
-                consent_challenge: unknown;
+                consent_challenge: string;
             };
             header?: never;
             path?: never;
@@ -2860,7 +2979,7 @@ export interface operations {
     rejectOAuth2ConsentRequest: {
         parameters: {
             query: {
-                consent_challenge: unknown;
+                consent_challenge: string;
             };
             header?: never;
             path?: never;
@@ -2913,9 +3032,9 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description End this one login session */
-                sid?: unknown;
+                sid?: string;
                 /** @description End every login session of this subject */
-                subject?: unknown;
+                subject?: string;
             };
             header?: never;
             path?: never;
@@ -2965,8 +3084,8 @@ export interface operations {
                 /** @description Revoke consent given to every client */
                 all?: boolean;
                 /** @description Revoke consent given to this client */
-                client?: unknown;
-                subject: unknown;
+                client?: string;
+                subject: string;
             };
             header?: never;
             path?: never;

@@ -26,8 +26,8 @@ async function goneWhenHandled<T>(res: HttpReply, read: () => Promise<T>): Promi
   }
 }
 
-const loginChallenge = ApiQuery({ name: 'login_challenge', required: true });
-const consentChallenge = ApiQuery({ name: 'consent_challenge', required: true });
+const loginChallenge = ApiQuery({ name: 'login_challenge', required: true, schema: { type: 'string' } });
+const consentChallenge = ApiQuery({ name: 'consent_challenge', required: true, schema: { type: 'string' } });
 
 /** The login and consent app's side of the flow, at Hydra's paths. */
 @AdminApi('admin: login and consent')
@@ -93,8 +93,8 @@ export class AdminLoginConsentController {
 
   @Delete('sessions/login')
   @HttpCode(204)
-  @ApiQuery({ name: 'subject', required: false, description: 'End every login session of this subject' })
-  @ApiQuery({ name: 'sid', required: false, description: 'End this one login session' })
+  @ApiQuery({ name: 'subject', required: false, description: 'End every login session of this subject', schema: { type: 'string' } })
+  @ApiQuery({ name: 'sid', required: false, description: 'End this one login session', schema: { type: 'string' } })
   @ApiOperation({ summary: 'End login sessions: the next request asks the login app again', operationId: 'revokeOAuth2LoginSessions' })
   @ApiNoContentResponse({ description: 'Ended (or there was none)' })
   async revokeLoginSessions(@Req() req: HttpRequest): Promise<void> {
@@ -106,8 +106,8 @@ export class AdminLoginConsentController {
 
   @Delete('sessions/consent')
   @HttpCode(204)
-  @ApiQuery({ name: 'subject', required: true })
-  @ApiQuery({ name: 'client', required: false, description: 'Revoke consent given to this client' })
+  @ApiQuery({ name: 'subject', required: true, schema: { type: 'string' } })
+  @ApiQuery({ name: 'client', required: false, description: 'Revoke consent given to this client', schema: { type: 'string' } })
   @ApiQuery({ name: 'all', required: false, type: Boolean, description: 'Revoke consent given to every client' })
   @ApiOperation({
     summary: 'Revoke consent: remembered consent is forgotten and every token issued under it revoked',

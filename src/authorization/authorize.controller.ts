@@ -41,7 +41,11 @@ export class AuthorizeController {
     summary: 'Authorization endpoint (RFC 6749 §4.1, PKCE): redirects to the login app, then the consent app, then back to the client',
     operationId: 'oAuth2Authorize',
   })
-  @applyDecorators(...QUERY.map(([name, required, description]) => ApiQuery({ name, required, description })))
+  @applyDecorators(
+    ...QUERY.map(([name, required, description]) =>
+      ApiQuery({ name, required, description, schema: name === 'max_age' ? { type: 'integer', minimum: 0 } : { type: 'string' } }),
+    ),
+  )
   @ApiResponse({ status: 302, description: 'To the login app, the consent app, or the client\'s redirect URI (with code or error, and iss)' })
   @ApiResponse({
     status: 400,

@@ -6,19 +6,27 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiQuery,
-  ApiResponse,
-  } from '@nestjs/swagger';
+} from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApi } from '../common/admin-api-key.guard.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiErrorResponse, ApiFetchesBusyResponse, ApiPageResponse, PAGE_TOKEN_QUERY, type ErrorExamples } from '../common/api-responses.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageRequest, queryParam, sendPage } from '../common/pagination.js';
 import { AdminClientsService } from './admin-clients.service.js';
 import { OAuth2Client } from './client.dto.js';
 import { ClientsService } from './clients.service.js';
 
+const INVALID_METADATA: ErrorExamples = {
+  invalid_client_metadata: ['invalid_client_metadata', 'grant_types must be an array'],
+  invalid_redirect_uri: ['invalid_redirect_uri', 'redirect_uris: "app/callback" is not an absolute URI'],
+  not_an_object: ['invalid_request', 'the request body must be a JSON object'],
+};
+const NOT_FOUND: ErrorExamples = { not_found: ['not_found', 'client c1 does not exist'] };
+
 @AdminApi('admin: clients')
-@ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Invalid request or client metadata' })
+@ApiErrorResponse(400, 'Invalid request', {
+  invalid_url: ['invalid_request', 'the request URL contains a NUL character or an unpaired surrogate'],
+})
 @Controller('admin/clients')
 export class AdminClientsController {
   constructor(
@@ -30,7 +38,9 @@ export class AdminClientsController {
   @ApiOperation({ summary: 'Create a client', operationId: 'createOAuth2Client' })
   @ApiBody({ type: OAuth2Client })
   @ApiCreatedResponse({ type: OAuth2Client, description: 'The client, with client_secret shown this once' })
-  @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'client_id already taken' })
+  @ApiErrorResponse(400, 'Invalid request or client metadata; the description names the field', INVALID_METADATA)
+  @ApiErrorResponse(409, 'client_id already taken', { conflict: ['conflict', 'a client with client_id c1 already exists'] })
+  @ApiFetchesBusyResponse()
   async create(@Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: HttpReply) {
     const issued = await this.admin.create(body);
     res.header('Cache-Control', 'no-store');
@@ -40,10 +50,14 @@ export class AdminClientsController {
   @Get()
   @ApiOperation({ summary: 'List clients, paginated', operationId: 'listOAuth2Clients' })
   @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE } })
-  @ApiQuery({ name: 'page_token', required: false, description: 'Opaque token from the Link header of the previous page' })
-  @ApiQuery({ name: 'client_name', required: false })
-  @ApiQuery({ name: 'owner', required: false })
-  @ApiOkResponse({ type: OAuth2Client, isArray: true, description: 'A Link header with rel="next" is sent while more remain' })
+  @ApiQuery(PAGE_TOKEN_QUERY)
+  @ApiQuery({ name: 'client_name', required: false, description: 'Only clients with exactly this client_name', schema: { type: 'string' } })
+  @ApiQuery({ name: 'owner', required: false, description: 'Only clients with exactly this owner', schema: { type: 'string' } })
+  @ApiPageResponse(OAuth2Client, '/admin/clients')
+  @ApiErrorResponse(400, 'A bad page_size or page_token, or a repeated query parameter', {
+    page_size: ['invalid_request', 'page_size must be an integer from 1 to 500'],
+    page_token: ['invalid_request', 'page_token is not a token this server issued'],
+  })
   async list(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply) {
     const page = pageRequest(req);
     const rows = await this.clients.list(page, { clientName: queryParam(req, 'client_name'), owner: queryParam(req, 'owner') });
@@ -53,7 +67,7 @@ export class AdminClientsController {
   @Get(':id')
   @ApiOperation({ summary: 'Get a client', operationId: 'getOAuth2Client' })
   @ApiOkResponse({ type: OAuth2Client })
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(404, 'No client has this client_id', NOT_FOUND)
   async get(@Param('id') id: string) {
     return this.clients.adminView({ client: await this.clients.get(id) });
   }
@@ -62,7 +76,12 @@ export class AdminClientsController {
   @ApiOperation({ summary: 'Replace a client (the secret is kept unless client_secret is given)', operationId: 'setOAuth2Client' })
   @ApiBody({ type: OAuth2Client })
   @ApiOkResponse({ type: OAuth2Client })
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(400, 'Invalid request or client metadata; the description names the field', {
+    ...INVALID_METADATA,
+    client_id_mismatch: ['invalid_request', 'client_id in the body must equal the client_id in the path'],
+  })
+  @ApiErrorResponse(404, 'No client has this client_id', NOT_FOUND)
+  @ApiFetchesBusyResponse()
   async replace(@Param('id') id: string, @Body(JsonObjectPipe) body: Record<string, unknown>, @Res({ passthrough: true }) res: HttpReply) {
     const issued = await this.admin.replace(id, body);
     if (issued.secret) res.header('Cache-Control', 'no-store');
@@ -87,7 +106,12 @@ export class AdminClientsController {
     },
   })
   @ApiOkResponse({ type: OAuth2Client })
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(400, 'A malformed patch, or a patched client with invalid metadata', {
+    invalid_client_metadata: INVALID_METADATA.invalid_client_metadata,
+    client_id: ['invalid_request', 'JSON Patch: client_id cannot be changed'],
+  })
+  @ApiErrorResponse(404, 'No client has this client_id', NOT_FOUND)
+  @ApiFetchesBusyResponse()
   async patch(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) res: HttpReply) {
     const issued = await this.admin.patch(id, body);
     if (issued.secret) res.header('Cache-Control', 'no-store');
@@ -98,7 +122,7 @@ export class AdminClientsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a client', operationId: 'deleteOAuth2Client' })
   @ApiNoContentResponse()
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(404, 'No client has this client_id', NOT_FOUND)
   async delete(@Param('id') id: string): Promise<void> {
     await this.clients.delete(id);
   }

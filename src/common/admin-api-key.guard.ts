@@ -1,6 +1,6 @@
 import { applyDecorators, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { ApiBearerAuth, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorResponseDto } from './error-response.dto.js';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponse } from './api-responses.js';
 import type { HttpRequest } from './http.js';
 import { ConfigService } from '../config/config.service.js';
 import { bearerToken, invalidBearer } from './bearer.js';
@@ -25,7 +25,7 @@ export function AdminApi(tag: string): ClassDecorator {
   return applyDecorators(
     ApiTags(tag),
     ApiBearerAuth(ADMIN_SECURITY),
-    ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing or wrong admin API key' }),
+    ApiErrorResponse(401, 'Missing or wrong admin API key', { invalid_token: ['invalid_token', 'missing or invalid bearer token'] }),
     UseGuards(AdminApiKeyGuard),
   );
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApi } from '../common/admin-api-key.guard.js';
+import { ApiErrorResponse, ApiPageResponse, PAGE_TOKEN_QUERY } from '../common/api-responses.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { pageRequest, sendPage } from '../common/pagination.js';
 import { ShapePipe } from '../common/shape.pipe.js';
@@ -26,8 +27,8 @@ export class AdminInitialAccessTokensController {
   @Get()
   @ApiOperation({ summary: 'List initial access tokens, paginated', operationId: 'listInitialAccessTokens' })
   @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
-  @ApiQuery({ name: 'page_token', required: false })
-  @ApiOkResponse({ type: InitialAccessTokenDto, isArray: true })
+  @ApiQuery(PAGE_TOKEN_QUERY)
+  @ApiPageResponse(InitialAccessTokenDto, '/admin/initial-access-tokens')
   async list(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<InitialAccessTokenDto[]> {
     const page = pageRequest(req);
     return sendPage(req, res, page, await this.iats.list(page), []).map((iat) => iatView(iat));
@@ -36,7 +37,7 @@ export class AdminInitialAccessTokensController {
   @Get(':id')
   @ApiOperation({ summary: 'Read an initial access token (never its value)', operationId: 'getInitialAccessToken' })
   @ApiOkResponse({ type: InitialAccessTokenDto })
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(404, 'Not found', { not_found: ['not_found', 'initial access token 0b6e3a59-5c4e-4a3a-9b0e-1f2d3c4b5a69 does not exist'] })
   async get(@Param('id') id: string): Promise<InitialAccessTokenDto> {
     return iatView(await this.iats.get(id));
   }
@@ -45,7 +46,7 @@ export class AdminInitialAccessTokensController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Revoke an initial access token', operationId: 'deleteInitialAccessToken' })
   @ApiNoContentResponse()
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(404, 'Not found', { not_found: ['not_found', 'initial access token 0b6e3a59-5c4e-4a3a-9b0e-1f2d3c4b5a69 does not exist'] })
   async revoke(@Param('id') id: string): Promise<void> {
     await this.iats.revoke(id);
   }

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res } f
 import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApi } from '../common/admin-api-key.guard.js';
+import { ApiErrorResponse, ApiPageResponse, PAGE_TOKEN_QUERY } from '../common/api-responses.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { pageRequest, sendPage } from '../common/pagination.js';
@@ -27,8 +28,8 @@ export class AdminPoliciesController {
   @Get()
   @ApiOperation({ summary: 'List registration policies, paginated', operationId: 'listPolicies' })
   @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
-  @ApiQuery({ name: 'page_token', required: false })
-  @ApiOkResponse({ type: PolicyDto, isArray: true })
+  @ApiQuery(PAGE_TOKEN_QUERY)
+  @ApiPageResponse(PolicyDto, '/admin/policies')
   async list(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply) {
     const page = pageRequest(req);
     return sendPage(req, res, page, await this.policies.list(page), [], (p) => p.name).map(policyView);
@@ -37,7 +38,7 @@ export class AdminPoliciesController {
   @Get(':name')
   @ApiOperation({ summary: 'Read a registration policy', operationId: 'getPolicy' })
   @ApiOkResponse({ type: PolicyDto })
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(404, 'Not found', { not_found: ['not_found', 'policy partners does not exist'] })
   async get(@Param('name') name: string) {
     return policyView(await this.policies.get(name));
   }
@@ -46,7 +47,7 @@ export class AdminPoliciesController {
   @ApiOperation({ summary: 'Replace a registration policy; it applies from the next request on', operationId: 'setPolicy' })
   @ApiBody({ type: PolicyInputDto })
   @ApiOkResponse({ type: PolicyDto })
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(404, 'Not found', { not_found: ['not_found', 'policy partners does not exist'] })
   async replace(@Param('name') name: string, @Body(JsonObjectPipe, LenientShapePipe) body: PolicyInputDto) {
     return policyView(await this.policies.replace(name, body));
   }
@@ -55,7 +56,7 @@ export class AdminPoliciesController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a registration policy', operationId: 'deletePolicy' })
   @ApiNoContentResponse()
-  @ApiResponse({ status: 404, type: ErrorResponseDto })
+  @ApiErrorResponse(404, 'Not found', { not_found: ['not_found', 'policy partners does not exist'] })
   @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'Named by the configuration, an unexpired initial access token or a client' })
   async delete(@Param('name') name: string): Promise<void> {
     await this.policies.delete(name);

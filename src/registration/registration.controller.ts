@@ -7,11 +7,10 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { ApiErrorResponse, ApiFetchesBusyResponse, RETRY_AFTER_HEADER, type ErrorExamples } from '../common/api-responses.js';
 import type { HttpReply } from '../common/http.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { InitialAccessTokenGuard, type RequestWithIat } from '../policy/initial-access-token.guard.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { RegistrationRateLimitGuard } from './rate-limiter.js';
@@ -23,8 +22,16 @@ import { RegistrationService } from './registration.service.js';
 export const IAT_SECURITY = 'initial-access-token';
 export const RAT_SECURITY = 'registration-access-token';
 
+const DCR_DISABLED: ErrorExamples = { disabled: ['not_found', 'dynamic client registration is not enabled on this server'] };
+const INVALID_METADATA: ErrorExamples = {
+  invalid_client_metadata: ['invalid_client_metadata', 'grant_types must be an array'],
+  invalid_redirect_uri: ['invalid_redirect_uri', 'redirect_uris: "app/callback" is not an absolute URI'],
+};
+const INVALID_RAT: ErrorExamples = { invalid_token: ['invalid_token', 'the registration access token is not valid for this client'] };
+const CLIENT_ID_PARAM = { name: 'client_id', description: 'The client_id issued at registration', schema: { type: 'string' } } as const;
+
 @ApiTags('dynamic client registration')
-@ApiResponse({ status: 404, type: ErrorResponseDto, description: 'Dynamic client registration is disabled' })
+@ApiErrorResponse(404, 'Dynamic client registration is disabled', DCR_DISABLED)
 @UseGuards(DcrEnabledGuard)
 @Controller('oauth2/register')
 export class RegistrationController {
@@ -34,12 +41,21 @@ export class RegistrationController {
   @HttpCode(201)
   @UseGuards(RegistrationRateLimitGuard, InitialAccessTokenGuard)
   @ApiOperation({ summary: 'Register a client (RFC 7591)', operationId: 'createOidcDynamicClient' })
-  @ApiResponse({ status: 429, type: ErrorResponseDto, description: 'Too many registrations from this address; see Retry-After' })
+  @ApiErrorResponse(
+    429,
+    'Too many registrations from this address; see Retry-After',
+    { too_many_requests: ['too_many_requests', 'more than 10 registrations from this address; retry in 42 s'] },
+    RETRY_AFTER_HEADER,
+  )
+  @ApiFetchesBusyResponse()
   @ApiBearerAuth(IAT_SECURITY)
   @ApiBody({ type: ClientRegistrationRequest })
   @ApiCreatedResponse({ type: ClientRegistrationResponse, description: 'client_secret and registration_access_token appear only here' })
-  @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'invalid_client_metadata or invalid_redirect_uri' })
-  @ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Missing, unknown, expired, revoked or used-up initial access token' })
+  @ApiErrorResponse(400, 'invalid_client_metadata or invalid_redirect_uri; the description names the field', INVALID_METADATA)
+  @ApiErrorResponse(401, 'Missing, unknown, expired, revoked or used-up initial access token', {
+    missing: ['invalid_token', 'an initial access token is required: Authorization: Bearer <token>'],
+    invalid: ['invalid_token', 'the initial access token is unknown, expired, revoked or used up'],
+  })
   async register(
     @Req() req: RequestWithIat,
     @Body(new RegistrationBodyPipe('create')) body: Record<string, unknown>,
@@ -53,9 +69,9 @@ export class RegistrationController {
   @UseGuards(RegistrationAccessTokenGuard)
   @ApiOperation({ summary: 'Read a registered client (RFC 7592)', operationId: 'getOidcDynamicClient' })
   @ApiBearerAuth(RAT_SECURITY)
-  @ApiParam({ name: 'client_id' })
+  @ApiParam(CLIENT_ID_PARAM)
   @ApiOkResponse({ type: ClientRegistrationResponse })
-  @ApiResponse({ status: 401, type: ErrorResponseDto, description: 'Invalid registration access token (the same answer for every cause)' })
+  @ApiErrorResponse(401, 'Invalid registration access token (the same answer for every cause)', INVALID_RAT)
   read(@Req() req: RequestWithClient, @Res({ passthrough: true }) res: HttpReply) {
     res.header('Cache-Control', 'no-store');
     return this.registration.read(req.registeredClient!);
@@ -65,11 +81,18 @@ export class RegistrationController {
   @UseGuards(RegistrationAccessTokenGuard)
   @ApiOperation({ summary: 'Replace a registered client (RFC 7592); the registration access token is rotated', operationId: 'setOidcDynamicClient' })
   @ApiBearerAuth(RAT_SECURITY)
-  @ApiParam({ name: 'client_id' })
+  @ApiParam(CLIENT_ID_PARAM)
   @ApiBody({ type: ClientUpdateRequest })
   @ApiOkResponse({ type: ClientRegistrationResponse, description: 'Carries the new registration_access_token' })
-  @ApiResponse({ status: 400, type: ErrorResponseDto })
-  @ApiResponse({ status: 401, type: ErrorResponseDto })
+  @ApiErrorResponse(400, 'invalid_client_metadata or invalid_redirect_uri; the description names the field', {
+    ...INVALID_METADATA,
+    server_managed: ['invalid_request', 'client_secret_expires_at must not be sent in an update: the server manages it (RFC 7592 §2.2)'],
+  })
+  @ApiErrorResponse(401, 'Invalid registration access token (the same answer for every cause)', INVALID_RAT)
+  @ApiErrorResponse(409, 'An administrator changed the client during this update', {
+    conflict: ['conflict', 'the client was changed by an administrator during this update; send it again'],
+  })
+  @ApiFetchesBusyResponse()
   async update(
     @Req() req: RequestWithClient,
     @Body(new RegistrationBodyPipe('update')) body: Record<string, unknown>,
@@ -84,9 +107,9 @@ export class RegistrationController {
   @UseGuards(RegistrationAccessTokenGuard)
   @ApiOperation({ summary: 'Delete a registered client (RFC 7592)', operationId: 'deleteOidcDynamicClient' })
   @ApiBearerAuth(RAT_SECURITY)
-  @ApiParam({ name: 'client_id' })
+  @ApiParam(CLIENT_ID_PARAM)
   @ApiNoContentResponse()
-  @ApiResponse({ status: 401, type: ErrorResponseDto })
+  @ApiErrorResponse(401, 'Invalid registration access token (the same answer for every cause)', INVALID_RAT)
   async delete(@Req() req: RequestWithClient): Promise<void> {
     await this.registration.delete(req.registeredClient!.id, req.registrationTokenHash!);
   }

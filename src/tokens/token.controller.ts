@@ -1,14 +1,17 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBasicAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponse } from '../common/api-responses.js';
 import { allowClientOrigin } from '../common/cors.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
-import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
 import { formParams, requiredToken } from './form-params.js';
 import { GrantDispatcher } from './grants/grant-dispatcher.service.js';
 import { RefreshTokensService } from './refresh-tokens.service.js';
-import { IntrospectionResponseDto, TokenParamDto, TokenRequestDto, TokenResponseDto } from './token.dto.js';
+import { ClientTokenParamDto, IntrospectionResponseDto, TokenRequestDto, TokenResponseDto } from './token.dto.js';
+
+/** Client authentication with HTTP Basic (client_secret_basic); client_secret_post and private_key_jwt go in the form body. */
+export const CLIENT_BASIC_SECURITY = 'client-basic';
 
 function noStore(res: HttpReply): void {
   res.header('Cache-Control', 'no-store');
@@ -16,8 +19,13 @@ function noStore(res: HttpReply): void {
 }
 
 @ApiTags('oauth2')
-@ApiResponse({ status: 400, type: ErrorResponseDto, description: 'RFC 6749 §5.2 error' })
-@ApiResponse({ status: 401, type: ErrorResponseDto, description: 'invalid_client' })
+@ApiErrorResponse(400, 'RFC 6749 §5.2 error', { invalid_request: ['invalid_request', 'token is required'] })
+@ApiErrorResponse(401, 'invalid_client (the same answer for every cause; with a Basic challenge when Basic was tried)', {
+  invalid_client: ['invalid_client', 'client authentication failed'],
+})
+// HTTP Basic, or the credentials in the form body (client_secret_post, private_key_jwt), or none for a public client where allowed.
+@ApiSecurity({})
+@ApiBasicAuth(CLIENT_BASIC_SECURITY)
 @Controller('oauth2')
 export class TokenController {
   constructor(
@@ -36,6 +44,11 @@ export class TokenController {
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenRequestDto })
   @ApiOkResponse({ type: TokenResponseDto })
+  @ApiErrorResponse(400, 'RFC 6749 §5.2 error', {
+    invalid_request: ['invalid_request', 'grant_type is required'],
+    unsupported_grant_type: ['unsupported_grant_type', 'grant_type password is not supported'],
+    invalid_grant: ['invalid_grant', 'the grant was revoked'],
+  })
   async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
     const { params, lists } = formParams(req, ['audience']);
@@ -49,7 +62,7 @@ export class TokenController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Token introspection (RFC 7662) of tokens issued to, or addressed to, the calling client', operationId: 'introspectOAuth2TokenAsClient' })
   @ApiConsumes('application/x-www-form-urlencoded')
-  @ApiBody({ type: TokenParamDto })
+  @ApiBody({ type: ClientTokenParamDto })
   @ApiOkResponse({ type: IntrospectionResponseDto })
   async introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
     noStore(res);
@@ -65,7 +78,7 @@ export class TokenController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Token revocation (RFC 7009)', operationId: 'revokeOAuth2Token' })
   @ApiConsumes('application/x-www-form-urlencoded')
-  @ApiBody({ type: TokenParamDto })
+  @ApiBody({ type: ClientTokenParamDto })
   @ApiOkResponse({ description: 'Revoked, or the token was unknown or already inactive' })
   async revoke(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<void> {
     noStore(res);

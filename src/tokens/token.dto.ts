@@ -1,6 +1,22 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 
-export class TokenRequestDto {
+/** Client credentials sent in the form body rather than with HTTP Basic (RFC 6749 §2.3.1, RFC 7523 §2.2). */
+export class ClientCredentialsDto {
+  @ApiPropertyOptional({ description: 'client_secret_post, and public clients where the endpoint admits them' })
+  client_id?: string;
+
+  @ApiPropertyOptional({ description: 'client_secret_post' })
+  client_secret?: string;
+
+  @ApiPropertyOptional({ enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], description: 'private_key_jwt' })
+  client_assertion_type?: string;
+
+  @ApiPropertyOptional({ description: 'private_key_jwt: a JWT signed with a key from the client\'s jwks or jwks_uri' })
+  client_assertion?: string;
+}
+
+/** The grant's own parameters (RFC 6749 §4.1.3, §4.4.2, §6). */
+class TokenGrantParamsDto {
   @ApiProperty({ enum: ['client_credentials', 'authorization_code', 'refresh_token'] })
   grant_type: string;
 
@@ -21,19 +37,9 @@ export class TokenRequestDto {
 
   @ApiPropertyOptional({ description: 'Requested audience (repeatable or space-delimited); a subset of the client\'s audience' })
   audience?: string;
-
-  @ApiPropertyOptional({ description: 'client_secret_post and public clients' })
-  client_id?: string;
-
-  @ApiPropertyOptional({ description: 'client_secret_post' })
-  client_secret?: string;
-
-  @ApiPropertyOptional({ enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], description: 'private_key_jwt' })
-  client_assertion_type?: string;
-
-  @ApiPropertyOptional({ description: 'private_key_jwt: a JWT signed with a key from the client\'s jwks or jwks_uri' })
-  client_assertion?: string;
 }
+
+export class TokenRequestDto extends IntersectionType(TokenGrantParamsDto, ClientCredentialsDto) {}
 
 export class TokenResponseDto {
   @ApiProperty({ example: 'eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9...' })
@@ -62,6 +68,9 @@ export class TokenParamDto {
   @ApiPropertyOptional({ enum: ['access_token', 'refresh_token'] })
   token_type_hint?: string;
 }
+
+/** Introspection and revocation by a client: the token, and the client's credentials when not sent with HTTP Basic. */
+export class ClientTokenParamDto extends IntersectionType(TokenParamDto, ClientCredentialsDto) {}
 
 export class IntrospectionResponseDto {
   @ApiProperty({ example: true })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startApp, type RunningApp } from '../support/app.js';
 
@@ -73,7 +74,7 @@ describe('the OpenAPI document and Swagger UI', () => {
     expect(Object.keys(operation.responses).length).toBeGreaterThan(0);
   });
 
-  it('requires the admin key on every /admin operation and a bearer token on the DCR routes', () => {
+  it('requires the admin key on every /admin operation, a bearer token on the DCR routes and offers Basic client authentication on the token routes', () => {
     const bearerOf = (path: string): string[] =>
       path.startsWith('/admin')
         ? ['admin-api-key']
@@ -83,7 +84,9 @@ describe('the OpenAPI document and Swagger UI', () => {
             ? ['registration-access-token']
             : path === '/userinfo'
               ? ['access-token']
-              : [];
+              : ['/oauth2/token', '/oauth2/introspect', '/oauth2/revoke'].includes(path)
+                ? ['client-basic']
+                : [];
     const operations = Object.entries(doc.paths).flatMap(([path, byMethod]) =>
       Object.entries(byMethod).map(([method, operation]) => ({ path, method, schemes: (operation.security ?? []).flatMap((s) => Object.keys(s)) })),
     );
@@ -92,7 +95,13 @@ describe('the OpenAPI document and Swagger UI', () => {
     for (const path of ['/admin/clients', '/oauth2/register', '/oauth2/register/{client_id}', '/userinfo', '/oauth2/token']) {
       expect(operations.map((o) => o.path)).toContain(path);
     }
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['access-token', 'admin-api-key', 'initial-access-token', 'registration-access-token']);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual([
+      'access-token',
+      'admin-api-key',
+      'client-basic',
+      'initial-access-token',
+      'registration-access-token',
+    ]);
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/dev'))).toEqual([]);
   });
 
@@ -107,6 +116,11 @@ describe('the OpenAPI document and Swagger UI', () => {
       expect(request).not.toHaveProperty(field);
     }
     expect(doc.components.schemas.ClientRegistrationResponse.properties).not.toHaveProperty('access_token_strategy');
+  });
+
+  it('serves the same document as the committed openapi.json', () => {
+    const committed = JSON.parse(readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8')) as typeof doc;
+    expect(doc).toEqual(committed);
   });
 
   it('gives every error response the OAuth error schema', () => {
