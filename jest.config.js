@@ -16,11 +16,7 @@ export default {
   testMatch: ['**/*.spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  // @fastify/static (Swagger UI's assets) requires the ESM-only content-disposition,
-  // which Node.js loads (require of ESM) but Jest does not: compile that one to CommonJS.
-  transformIgnorePatterns: ['/node_modules/(?!(.*/)?content-disposition/)'],
   transform: {
-    'node_modules/.+/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
     '^.+\\.ts$': ['@swc/jest', swc],
   },
   globalSetup: '<rootDir>/test/global-setup.js',

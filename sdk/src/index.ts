@@ -9,6 +9,18 @@ export type RegisteredClientMetadata = components['schemas']['ClientRegistration
 export type InitialAccessToken = components['schemas']['InitialAccessTokenDto'];
 export type TokenResponse = components['schemas']['TokenResponseDto'];
 export type OAuth2Client = components['schemas']['OAuth2Client'];
+export type Introspection = components['schemas']['IntrospectionResponseDto'];
+export type Policy = components['schemas']['PolicyDto'];
+export type PolicyInput = components['schemas']['PolicyInputDto'];
+export type SigningKey = components['schemas']['SigningKeyDto'];
+
+/** How a client authenticates at the token, introspection and revocation endpoints. */
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+  /** Default client_secret_basic, as Registrar registers clients by default. */
+  authMethod?: 'client_secret_basic' | 'client_secret_post';
+}
 
 /** An error answered by Registrar: `{"error", "error_description"}` with the HTTP status. */
 export class RegistrarError extends Error {
@@ -125,31 +137,123 @@ export class Registrar {
     return unwrap(result) as InitialAccessToken & { token: string };
   }
 
-  /** The client_credentials grant, authenticating with client_secret_basic (or client_secret_post). */
-  async clientCredentials(options: {
-    clientId: string;
-    clientSecret: string;
-    scope?: string;
-    audience?: string[];
-    authMethod?: 'client_secret_basic' | 'client_secret_post';
-  }): Promise<TokenResponse> {
+  /** The client_credentials grant (RFC 6749 §4.4). */
+  async clientCredentials(options: ClientCredentials & { scope?: string; audience?: string[] }): Promise<TokenResponse> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (options.scope !== undefined) form.set('scope', options.scope);
     for (const a of options.audience ?? []) form.append('audience', a);
+    return unwrap(await this.api.POST('/oauth2/token', this.authenticated(options, form)));
+  }
+
+  /** Token introspection (RFC 7662) of a token issued to, or addressed to, the calling client. */
+  async introspect(credentials: ClientCredentials, token: string): Promise<Introspection> {
+    return unwrap(await this.api.POST('/oauth2/introspect', this.authenticated(credentials, new URLSearchParams({ token }))));
+  }
+
+  /** Token revocation (RFC 7009); unknown or inactive tokens are not an error. */
+  async revoke(credentials: ClientCredentials, token: string): Promise<void> {
+    unwrap(await this.api.POST('/oauth2/revoke', this.authenticated(credentials, new URLSearchParams({ token }))));
+  }
+
+  /** The operator's side: the admin API with an admin key. */
+  admin(adminKey: string): RegistrarAdmin {
+    return new RegistrarAdmin(this.api, adminKey);
+  }
+
+  /** A form body with the client's credentials, the way its authentication method sends them. */
+  private authenticated(credentials: ClientCredentials, form: URLSearchParams) {
     const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
-    if (options.authMethod === 'client_secret_post') {
-      form.set('client_id', options.clientId);
-      form.set('client_secret', options.clientSecret);
+    if (credentials.authMethod === 'client_secret_post') {
+      form.set('client_id', credentials.clientId);
+      form.set('client_secret', credentials.clientSecret);
     } else {
       // RFC 6749 §2.3.1: each part is form-urlencoded before Base64.
       const encode = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
-      headers.Authorization = `Basic ${btoa(`${encode(options.clientId)}:${encode(options.clientSecret)}`)}`;
+      headers.Authorization = `Basic ${btoa(`${encode(credentials.clientId)}:${encode(credentials.clientSecret)}`)}`;
     }
-    const result = await this.api.POST('/oauth2/token', {
-      body: form as never,
-      headers,
-      bodySerializer: (body: unknown) => String(body),
-    });
-    return unwrap(result);
+    return { body: form as never, headers, bodySerializer: (body: unknown) => String(body) };
+  }
+}
+
+/** The page_token of the rel="next" link of a paginated admin list (RFC 8288), if more remain. */
+export function nextPageToken(response: Response): string | undefined {
+  const next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1];
+  return next ? (new URL(next, 'http://link.invalid').searchParams.get('page_token') ?? undefined) : undefined;
+}
+
+type Page<T> = { data?: T[]; error?: unknown; response: Response };
+
+/** Every item of a paginated admin list, page after page, following the Link header. */
+export async function* pages<T>(fetchPage: (pageToken: string | undefined) => Promise<Page<T>>): AsyncGenerator<T> {
+  let token: string | undefined;
+  do {
+    const result = await fetchPage(token);
+    yield* unwrap(result);
+    token = nextPageToken(result.response);
+  } while (token !== undefined);
+}
+
+/** The admin API (clients, initial access tokens, policies, keys), authenticated with an admin key. */
+export class RegistrarAdmin {
+  private readonly headers: { Authorization: string };
+
+  constructor(
+    private readonly api: RegistrarClient,
+    adminKey: string,
+  ) {
+    this.headers = bearer(adminKey);
+  }
+
+  /** Every client, optionally filtered by owner or client_name, across all pages. */
+  clients(filter: { owner?: string; client_name?: string; page_size?: number } = {}): AsyncGenerator<OAuth2Client> {
+    return pages((page_token) =>
+      this.api.GET('/admin/clients', { params: { query: { ...filter, ...(page_token ? { page_token } : {}) } }, headers: this.headers }),
+    );
+  }
+
+  async getClient(id: string): Promise<OAuth2Client> {
+    return unwrap(await this.api.GET('/admin/clients/{id}', { params: { path: { id } }, headers: this.headers }));
+  }
+
+  async createClient(client: OAuth2Client): Promise<OAuth2Client> {
+    return unwrap(await this.api.POST('/admin/clients', { body: client, headers: this.headers }));
+  }
+
+  async deleteClient(id: string): Promise<void> {
+    unwrap(await this.api.DELETE('/admin/clients/{id}', { params: { path: { id } }, headers: this.headers }));
+  }
+
+  async mintInitialAccessToken(request: components['schemas']['MintInitialAccessTokenDto'] = {}): Promise<InitialAccessToken & { token: string }> {
+    return unwrap(await this.api.POST('/admin/initial-access-tokens', { body: request, headers: this.headers })) as InitialAccessToken & { token: string };
+  }
+
+  initialAccessTokens(): AsyncGenerator<InitialAccessToken> {
+    return pages((page_token) =>
+      this.api.GET('/admin/initial-access-tokens', { params: { query: page_token ? { page_token } : {} }, headers: this.headers }),
+    );
+  }
+
+  async revokeInitialAccessToken(id: string): Promise<void> {
+    unwrap(await this.api.DELETE('/admin/initial-access-tokens/{id}', { params: { path: { id } }, headers: this.headers }));
+  }
+
+  async createPolicy(policy: PolicyInput): Promise<Policy> {
+    return unwrap(await this.api.POST('/admin/policies', { body: policy, headers: this.headers }));
+  }
+
+  async getPolicy(name: string): Promise<Policy> {
+    return unwrap(await this.api.GET('/admin/policies/{name}', { params: { path: { name } }, headers: this.headers }));
+  }
+
+  async deletePolicy(name: string): Promise<void> {
+    unwrap(await this.api.DELETE('/admin/policies/{name}', { params: { path: { name } }, headers: this.headers }));
+  }
+
+  async signingKeys(): Promise<SigningKey[]> {
+    return unwrap(await this.api.GET('/admin/keys', { headers: this.headers }));
+  }
+
+  async rotateSigningKey(): Promise<SigningKey> {
+    return unwrap(await this.api.POST('/admin/keys/rotate', { headers: this.headers }));
   }
 }
