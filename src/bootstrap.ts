@@ -55,7 +55,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     })
     .build();
   config.info.contact = { name: 'Registrar maintainers' };
-  config.info.license = { name: 'UNLICENSED (proprietary; see package.json)' };
+  config.info.license = { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' };
   return SwaggerModule.createDocument(app, config);
 }
 

@@ -55,7 +55,7 @@ describe('the committed openapi.json', () => {
     expect(doc.servers?.map((s) => s.url)).toEqual(['/', '{issuer}']);
     expect(doc.servers?.[1].variables?.issuer.default).toMatch(/^https?:\/\//);
     expect(doc.info.contact?.name).toBeTruthy();
-    expect(doc.info.license?.name).toBeTruthy();
+    expect(doc.info.license?.name).toBe('Apache-2.0');
   });
 
   it('offers HTTP Basic client authentication (or body credentials) on the token, introspection and revocation endpoints', () => {
