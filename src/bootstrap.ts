@@ -148,9 +148,12 @@ function configureHttp(
   fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'], originListedByClient));
   fastify.addHook('onResponse', async (req: HttpRequest, reply: FastifyReply) => {
     const status = reply.statusCode;
-    if (logger.pino.isLevelEnabled(status >= 500 ? 'error' : 'info')) {
+    // Readiness answering 503 (draining at shutdown, or the database unreachable) is a state the
+    // probe reports, not a fault of the request; it stays at info.
+    const fault = status >= 500 && !(status === 503 && req.routeOptions.url === '/health/ready');
+    if (logger.pino.isLevelEnabled(fault ? 'error' : 'info')) {
       const fields = { req: { id: req.id, method: req.method, path: requestPath(req) }, res: { status }, responseTime: Math.round(reply.elapsedTime) };
-      if (status >= 500) logger.error(fields, 'request');
+      if (fault) logger.error(fields, 'request');
       else logger.info(fields, 'request');
     }
     if (!metrics) return;

@@ -27,8 +27,12 @@ async function main(): Promise<void> {
     'registrar listening',
   );
   if (config.generatedAdminKey) {
-    // Development only (production refuses to start without admin.api_keys).
-    process.stdout.write(`\nAdmin API key (development, kept in ${config.values.data_dir}/secrets.json):\n  ${config.generatedAdminKey}\n\n`);
+    // Development only (production refuses to start without admin.api_keys): the key is shown so that
+    // the quick start works at once, as a log line like every other line the service writes.
+    app.get(AppLogger).info(
+      { admin_api_key: config.generatedAdminKey, kept_in: `${config.values.data_dir}/secrets.json` },
+      'development admin API key (generated; set ADMIN_API_KEYS to use your own)',
+    );
   }
 }
 

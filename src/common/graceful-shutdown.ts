@@ -7,6 +7,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { ConfigService } from '../config/config.service.js';
 import { AdminListener } from './admin-listener.js';
+import { AppLogger } from './logging.js';
 
 @Injectable()
 export class GracefulShutdown implements BeforeApplicationShutdown {
@@ -16,15 +17,20 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     private readonly config: ConfigService,
     private readonly adapterHost: HttpAdapterHost,
     private readonly adminListener: AdminListener,
+    private readonly logger: AppLogger,
   ) {}
 
   get draining(): boolean {
     return this.drainingSince !== undefined;
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.drainingSince = Date.now();
     const delay = this.config.get('serve.shutdown_delay') * 1000;
+    this.logger.info(
+      { signal, delay_ms: delay, timeout_ms: this.config.get('serve.shutdown_timeout') * 1000 },
+      'shutting down: readiness answers 503, in-flight requests finish',
+    );
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const servers = [this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined, this.adminListener.server].filter(
       (s): s is Server => s !== undefined,

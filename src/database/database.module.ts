@@ -1,5 +1,6 @@
 import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
 import { DatabaseEvents } from './database-events.js';
 import { JanitorRepository } from './janitor.repository.js';
@@ -22,14 +23,17 @@ class DatabaseLifecycle implements OnApplicationShutdown {
   providers: [
     {
       provide: Database,
-      inject: [ConfigService],
-      useFactory: async (config: ConfigService) => {
+      inject: [ConfigService, AppLogger],
+      useFactory: async (config: ConfigService, logger: AppLogger) => {
         const database = await Database.open({
           dsn: config.get('dsn'),
           data_dir: config.get('data_dir'),
           'database.pool_size': config.get('database.pool_size'),
         });
-        if (config.get('database.migrate_on_start')) await database.migrate();
+        if (config.get('database.migrate_on_start')) {
+          const applied = await database.migrate();
+          logger.info({ applied }, applied.length > 0 ? `applied ${applied.length} migrations` : 'database schema up to date');
+        }
         return database;
       },
     },

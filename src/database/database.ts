@@ -35,16 +35,13 @@ export class Database {
     return new Database(dataSource, target.pglite);
   }
 
-  /** Applies pending migrations; instances starting together take turns through an advisory lock. */
-  async migrate(): Promise<void> {
-    if (this.embedded) {
-      await this.dataSource.runMigrations({ transaction: 'each' });
-      return;
-    }
+  /** Applies pending migrations and returns their names; instances starting together take turns through an advisory lock. */
+  async migrate(): Promise<string[]> {
+    if (this.embedded) return (await this.dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
     const runner = this.dataSource.createQueryRunner();
     try {
       await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-      await this.dataSource.runMigrations({ transaction: 'each' });
+      return (await this.dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
     } finally {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
       await runner.release();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { machineClient } from '../factories/clients.js';
 import { startApp } from '../support/app.js';
+import { startService } from '../support/process.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'registrar-embedded-'));
 
@@ -72,4 +73,26 @@ describe('the embedded database (no dsn)', () => {
       await svc.close();
     }
   }, 60_000);
+
+  it('logs the migrations it applied, then that the schema is up to date, and a generated development admin key as one JSON line', async () => {
+    const dir = join(dataDir, 'logged');
+    const env = { DATA_DIR: dir, ADMIN_API_KEYS: '', LOG_LEVEL: 'info' };
+    const lines = (logs: string[]) => logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const first = await startService(env);
+    await first.stop();
+    const firstLines = lines(first.logs);
+    const applied = firstLines.find((l) => l.msg === `applied ${(l.applied as string[] | undefined)?.length} migrations`);
+    expect(applied?.applied).toEqual(expect.arrayContaining([expect.stringMatching(/^\w+\d{13}$/)]));
+    const banner = firstLines.find((l) => String(l.msg).startsWith('development admin API key'));
+    expect(banner).toMatchObject({ level: 'info', admin_api_key: expect.stringMatching(/^adm_/), kept_in: `${dir}/secrets.json` });
+    // Every line the service wrote is JSON: no free text on stdout.
+    expect(first.logs.filter((l) => !l.startsWith('{') && !l.startsWith('stderr:') && l.trim() !== '')).toEqual([]);
+    expect(firstLines.some((l) => String(l.msg).startsWith('shutting down'))).toBe(true);
+
+    const second = await startService(env);
+    await second.stop();
+    expect(lines(second.logs).find((l) => l.msg === 'database schema up to date')).toMatchObject({ applied: [] });
+    // The same key: it was generated once and kept.
+    expect(lines(second.logs).find((l) => String(l.msg).startsWith('development admin API key'))?.admin_api_key).toBe(banner?.admin_api_key);
+  }, 90_000);
 });

@@ -743,6 +743,10 @@ describe('graceful shutdown (serve.shutdown_delay=1s)', () => {
     expect(ready.status).toBe(503);
     expect(ready.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await json(ready)).toMatchObject({ error: 'temporarily_unavailable' });
+    // A draining readiness probe is a state, not a fault: its access-log line is not an error.
+    const readyLines = svc.logs.filter((l) => l.includes('"/health/ready"') && l.includes('"status":503'));
+    expect(readyLines.length).toBeGreaterThan(0);
+    for (const line of readyLines) expect(JSON.parse(line)).toMatchObject({ level: 'info' });
     const alive = await fetch(`${svc.url}/health/alive`);
     expect(alive.status).toBe(200);
     // During the delay the server still accepts and serves.
