@@ -1119,31 +1119,56 @@ export interface components {
         TokenRequestDto: {
             /** @enum {string} */
             grant_type: "client_credentials" | "authorization_code" | "refresh_token";
-            /** @description authorization_code: the code from the authorization response */
+            /**
+             * @description authorization_code: the code from the authorization response
+             * @example
+             */
             code?: string;
-            /** @description authorization_code: required when the authorization request carried one, and then identical */
+            /**
+             * @description authorization_code: required when the authorization request carried one, and then identical
+             * @example
+             */
             redirect_uri?: string;
-            /** @description authorization_code: the PKCE verifier (RFC 7636) whose S256 hash was the code_challenge */
+            /**
+             * @description authorization_code: the PKCE verifier (RFC 7636) whose S256 hash was the code_challenge
+             * @example
+             */
             code_verifier?: string;
-            /** @description refresh_token: the refresh token; it is spent, and a new one returned */
+            /**
+             * @description refresh_token: the refresh token; it is spent, and a new one returned
+             * @example
+             */
             refresh_token?: string;
             /**
              * @description Space-delimited; a subset of the client's scope (omitted: all of it)
-             * @example read write
+             * @example invoices.read
              */
             scope?: string;
-            /** @description Requested audience (repeatable or space-delimited); a subset of the client's audience */
+            /**
+             * @description Requested audience (repeatable or space-delimited); a subset of the client's audience
+             * @example
+             */
             audience?: string;
-            /** @description client_secret_post, and public clients where the endpoint admits them */
+            /**
+             * @description client_secret_post, and public clients where the endpoint admits them
+             * @example
+             */
             client_id?: string;
-            /** @description client_secret_post */
+            /**
+             * @description client_secret_post
+             * @example
+             */
             client_secret?: string;
             /**
              * @description private_key_jwt
+             * @example
              * @enum {string}
              */
             client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-            /** @description private_key_jwt: a JWT signed with a key from the client's jwks or jwks_uri */
+            /**
+             * @description private_key_jwt: a JWT signed with a key from the client's jwks or jwks_uri
+             * @example
+             */
             client_assertion?: string;
         };
         TokenResponseDto: {
@@ -1165,16 +1190,26 @@ export interface components {
             token: string;
             /** @enum {string} */
             token_type_hint?: "access_token" | "refresh_token";
-            /** @description client_secret_post, and public clients where the endpoint admits them */
+            /**
+             * @description client_secret_post, and public clients where the endpoint admits them
+             * @example
+             */
             client_id?: string;
-            /** @description client_secret_post */
+            /**
+             * @description client_secret_post
+             * @example
+             */
             client_secret?: string;
             /**
              * @description private_key_jwt
+             * @example
              * @enum {string}
              */
             client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-            /** @description private_key_jwt: a JWT signed with a key from the client's jwks or jwks_uri */
+            /**
+             * @description private_key_jwt: a JWT signed with a key from the client's jwks or jwks_uri
+             * @example
+             */
             client_assertion?: string;
         };
         IntrospectionResponseDto: {

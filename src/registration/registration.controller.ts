@@ -49,7 +49,26 @@ export class RegistrationController {
   )
   @ApiFetchesBusyResponse()
   @ApiBearerAuth(IAT_SECURITY)
-  @ApiBody({ type: ClientRegistrationRequest })
+  @ApiBody({
+    type: ClientRegistrationRequest,
+    // What Swagger UI's "Try it out" sends: a request the default configuration accepts as it is.
+    examples: {
+      machine: {
+        summary: 'A machine client (client_credentials, client_secret_basic)',
+        value: { client_name: 'Billing integration', grant_types: ['client_credentials'], scope: 'invoices.read invoices.write' },
+      },
+      web: {
+        summary: 'A web application (authorization code with PKCE)',
+        value: {
+          client_name: 'Billing portal',
+          redirect_uris: ['https://app.example.com/callback'],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          scope: 'openid offline_access',
+        },
+      },
+    },
+  })
   @ApiCreatedResponse({ type: ClientRegistrationResponse, description: 'client_secret and registration_access_token appear only here' })
   @ApiErrorResponse(400, 'invalid_client_metadata or invalid_redirect_uri; the description names the field', INVALID_METADATA)
   @ApiErrorResponse(401, 'Missing, unknown, expired, revoked or used-up initial access token', {

@@ -1,17 +1,20 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 
+// Optional form fields carry an empty example: Swagger UI's "Try it out" fills a field without one
+// with the word "string" and sends it, which no token request survives.
+
 /** Client credentials sent in the form body rather than with HTTP Basic (RFC 6749 §2.3.1, RFC 7523 §2.2). */
 export class ClientCredentialsDto {
-  @ApiPropertyOptional({ description: 'client_secret_post, and public clients where the endpoint admits them' })
+  @ApiPropertyOptional({ example: '', description: 'client_secret_post, and public clients where the endpoint admits them' })
   client_id?: string;
 
-  @ApiPropertyOptional({ description: 'client_secret_post' })
+  @ApiPropertyOptional({ example: '', description: 'client_secret_post' })
   client_secret?: string;
 
-  @ApiPropertyOptional({ enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], description: 'private_key_jwt' })
+  @ApiPropertyOptional({ example: '', enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], description: 'private_key_jwt' })
   client_assertion_type?: string;
 
-  @ApiPropertyOptional({ description: 'private_key_jwt: a JWT signed with a key from the client\'s jwks or jwks_uri' })
+  @ApiPropertyOptional({ example: '', description: 'private_key_jwt: a JWT signed with a key from the client\'s jwks or jwks_uri' })
   client_assertion?: string;
 }
 
@@ -20,22 +23,22 @@ class TokenGrantParamsDto {
   @ApiProperty({ enum: ['client_credentials', 'authorization_code', 'refresh_token'] })
   grant_type: string;
 
-  @ApiPropertyOptional({ description: 'authorization_code: the code from the authorization response' })
+  @ApiPropertyOptional({ example: '', description: 'authorization_code: the code from the authorization response' })
   code?: string;
 
-  @ApiPropertyOptional({ description: 'authorization_code: required when the authorization request carried one, and then identical' })
+  @ApiPropertyOptional({ example: '', description: 'authorization_code: required when the authorization request carried one, and then identical' })
   redirect_uri?: string;
 
-  @ApiPropertyOptional({ description: 'authorization_code: the PKCE verifier (RFC 7636) whose S256 hash was the code_challenge' })
+  @ApiPropertyOptional({ example: '', description: 'authorization_code: the PKCE verifier (RFC 7636) whose S256 hash was the code_challenge' })
   code_verifier?: string;
 
-  @ApiPropertyOptional({ description: 'refresh_token: the refresh token; it is spent, and a new one returned' })
+  @ApiPropertyOptional({ example: '', description: 'refresh_token: the refresh token; it is spent, and a new one returned' })
   refresh_token?: string;
 
-  @ApiPropertyOptional({ description: 'Space-delimited; a subset of the client\'s scope (omitted: all of it)', example: 'read write' })
+  @ApiPropertyOptional({ description: 'Space-delimited; a subset of the client\'s scope (omitted: all of it)', example: 'invoices.read' })
   scope?: string;
 
-  @ApiPropertyOptional({ description: 'Requested audience (repeatable or space-delimited); a subset of the client\'s audience' })
+  @ApiPropertyOptional({ example: '', description: 'Requested audience (repeatable or space-delimited); a subset of the client\'s audience' })
   audience?: string;
 }
 

@@ -136,6 +136,25 @@ describe('client_secret_post (RFC 6749 §2.3.1)', () => {
   });
 });
 
+describe('parameters sent without a value (RFC 6749 §3.2: treated as omitted)', () => {
+  it('issues a token to a Basic client whose form also carries empty client_id, client_secret and assertion fields, as form tools send them', async () => {
+    const client = await createClient(svc, machineClient({ scope: 'read write' }));
+    const res = await tokenRequest(
+      svc,
+      { grant_type: 'client_credentials', client_id: '', client_secret: '', client_assertion: '', client_assertion_type: '', audience: '', scope: '' },
+      { Authorization: basicAuth(client.client_id, client.client_secret!) },
+    );
+    const body = await expectToken(res);
+    // An empty scope is no scope parameter: the client gets all of its own.
+    expect(body.scope).toBe('read write');
+  });
+
+  it('still refuses a request whose only grant_type is empty with invalid_request', async () => {
+    const client = await createClient(svc, machineClient());
+    await expectError(await tokenRequest(svc, { grant_type: '' }, { Authorization: basicAuth(client.client_id, client.client_secret!) }), 400, 'invalid_request');
+  });
+});
+
 describe('private_key_jwt (RFC 7523 §2.2, §3)', () => {
   const kid = 'client-key-1';
   let privateKey: CryptoKey;
