@@ -3,17 +3,22 @@ import { OAuthError } from '../common/oauth-error.js';
 
 /**
  * The parameters of an application/x-www-form-urlencoded request; repeats
- * refused (RFC 6749 §3.1), and a parameter sent without a value treated as
- * omitted (RFC 6749 §3.1, §3.2), as forms that post every field send them.
+ * refused (RFC 6749 §3.1). With `omitEmpty` (the token, introspection and
+ * revocation endpoints), a parameter sent without a value is treated as
+ * omitted, as RFC 6749 §3.2 requires: forms that post every field send them.
  */
-export function formParams(req: HttpRequest, repeatable: readonly string[] = []): { params: Record<string, string>; lists: Record<string, string[]> } {
+export function formParams(
+  req: HttpRequest,
+  repeatable: readonly string[] = [],
+  { omitEmpty = false }: { omitEmpty?: boolean } = {},
+): { params: Record<string, string>; lists: Record<string, string[]> } {
   if (mediaType(req) !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalid_request', 'the request must be application/x-www-form-urlencoded');
   }
   const params: Record<string, string> = {};
   const lists: Record<string, string[]> = {};
   for (const [name, value] of Object.entries((req.body ?? {}) as Record<string, unknown>)) {
-    const values = (Array.isArray(value) ? value : [value]).filter((v) => v !== '');
+    const values = (Array.isArray(value) ? value : [value]).filter((v) => !(omitEmpty && v === ''));
     if (!values.every((v) => typeof v === 'string')) throw new OAuthError('invalid_request', `${name} is malformed`);
     if (values.length === 0) continue;
     if (repeatable.includes(name)) lists[name] = values as string[];

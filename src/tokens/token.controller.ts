@@ -51,7 +51,7 @@ export class TokenController {
   })
   async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
-    const { params, lists } = formParams(req, ['audience']);
+    const { params, lists } = formParams(req, ['audience'], { omitEmpty: true });
     const grant = this.grants.handlerFor(params.grant_type);
     const client = await this.auth.authenticate(req, params, grant.allowsPublicClients);
     allowClientOrigin(req, res, client.fields.allowed_cors_origins);
@@ -66,7 +66,7 @@ export class TokenController {
   @ApiOkResponse({ type: IntrospectionResponseDto })
   async introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
     noStore(res);
-    const { params } = formParams(req);
+    const { params } = formParams(req, [], { omitEmpty: true });
     const caller = await this.auth.authenticate(req, params, false);
     allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
@@ -82,7 +82,7 @@ export class TokenController {
   @ApiOkResponse({ description: 'Revoked, or the token was unknown or already inactive' })
   async revoke(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<void> {
     noStore(res);
-    const { params } = formParams(req);
+    const { params } = formParams(req, [], { omitEmpty: true });
     const caller = await this.auth.authenticate(req, params, true);
     allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
