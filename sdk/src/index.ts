@@ -133,8 +133,7 @@ export class Registrar {
     adminKey: string,
     request: components['schemas']['MintInitialAccessTokenDto'] = {},
   ): Promise<InitialAccessToken & { token: string }> {
-    const result = await this.api.POST('/admin/initial-access-tokens', { body: request, headers: bearer(adminKey) });
-    return unwrap(result) as InitialAccessToken & { token: string };
+    return this.admin(adminKey).mintInitialAccessToken(request);
   }
 
   /** The client_credentials grant (RFC 6749 §4.4). */

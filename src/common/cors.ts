@@ -37,14 +37,12 @@ export function corsHook(allowedOrigins: readonly string[], listedByClient?: Ori
     if (!origin) return;
     const path = requestPath(req);
     const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
-    if (any || origins.has(origin)) {
-      if (!PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) return;
-      allow(reply, any ? '*' : origin);
-    } else if (!(preflight && CLIENT_PATHS.has(path) && listedByClient && (await listedByClient(origin)))) {
-      return;
-    } else {
-      allow(reply, origin);
-    }
+    const configured = any || origins.has(origin);
+    const allowed = configured
+      ? PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))
+      : preflight && CLIENT_PATHS.has(path) && listedByClient !== undefined && (await listedByClient(origin));
+    if (!allowed) return;
+    allow(reply, configured && any ? '*' : origin);
     if (preflight) {
       reply.header('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE');
       reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Request-Id');
