@@ -172,6 +172,36 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
       }
     });
 
+  program
+    .command('health')
+    .description('ask the server whether it is ready (/health/ready) or alive (--alive); exit 0 when it is, 1 otherwise (a container health check)')
+    .option('--alive', 'ask liveness instead of readiness')
+    .option('--timeout <seconds>', 'give up after this many seconds', positiveInteger, 5)
+    .action(async (opts: { alive?: boolean; timeout: number }) => {
+      const url = `${healthBase()}/health/${opts.alive ? 'alive' : 'ready'}`;
+      let res: Response;
+      try {
+        res = await fetch(url, { signal: AbortSignal.timeout(opts.timeout * 1000) });
+      } catch (err) {
+        throw localError(`cannot reach ${url}: ${(err as Error).message}`);
+      }
+      const body = (await res.json().catch(() => ({}))) as { error?: string; error_description?: string };
+      if (!res.ok) throw new CliError(1, body.error ?? 'unhealthy', body.error_description ?? '', undefined, res.status);
+      print({ status: 'ok', url });
+    });
+
+  /**
+   * Where `health` asks: --url or REGISTRAR_URL when given, otherwise this machine
+   * on the configured public port (the container image runs it beside the server).
+   */
+  function healthBase(): string {
+    if (program.getOptionValueSource('url') !== 'default') return globals().url.replace(/\/+$/, '');
+    const { values } = loadConfig(io.env);
+    const host = values['serve.public.host'];
+    const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    return `http://${local}:${values['serve.public.port']}`;
+  }
+
   /** The client fields that `clients create` and `clients update` take as options. */
   const clientOptions = (command: Command): Command =>
     command

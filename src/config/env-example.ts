@@ -29,3 +29,10 @@ export function renderEnvExample(): string {
   }
   return lines.join('\n') + '\n';
 }
+
+/** The Helm chart's values schema (charts/registrar/values.schema.json) with the environment names it accepts under `env` set from the schema. */
+export function withChartEnvNames(valuesSchema: string): string {
+  const doc = JSON.parse(valuesSchema) as { properties: { env: { propertyNames: { anyOf: Array<{ enum?: string[] }> } } } };
+  doc.properties.env.propertyNames.anyOf[0].enum = Object.keys(SCHEMA).map(envName);
+  return JSON.stringify(doc, null, 2) + '\n';
+}

@@ -240,6 +240,26 @@ describe('the operator CLI', () => {
     expect(built.stdout.trim()).toBe(version);
   });
 
+  it('health: exit 0 when the server is ready or alive, 1 with the reason when it cannot answer; the configured port by default', async () => {
+    const ready = await cli(['--json', 'health']);
+    expect(ready.code).toBe(0);
+    expect(JSON.parse(ready.out)).toEqual({ status: 'ok', url: `${svc.url}/health/ready` });
+    expect(JSON.parse((await cli(['--json', 'health', '--alive'])).out)).toEqual({ status: 'ok', url: `${svc.url}/health/alive` });
+
+    // Without --url it asks this machine on the port the configuration names, as the container's health check does.
+    const port = new URL(svc.url).port;
+    let out = '';
+    const code = await main(['node', 'registrar', 'health'], { env: { SERVE_PUBLIC_PORT: port, DATA_DIR: dir }, out: (t) => (out += t), err: () => undefined });
+    expect(code).toBe(0);
+    expect(out).toContain(`url: http://127.0.0.1:${port}/health/ready`);
+
+    let err = '';
+    const closed = await main(['node', 'registrar', '--url', 'http://127.0.0.1:9', 'health'], { env: {}, out: () => undefined, err: (t) => (err += t) });
+    expect(closed).toBe(1);
+    expect(err).toContain('cannot reach http://127.0.0.1:9/health/ready');
+    expect((await cli(['health', '--timeout', '0'])).code).toBe(2);
+  });
+
   it('migrates a fresh database', async () => {
     const db = await createDatabase('registrar_cli');
     try {

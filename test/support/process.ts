@@ -62,31 +62,43 @@ export async function startService(env: Record<string, string>): Promise<Service
   // The issuer is built from the port, so the port is chosen before the process starts; should
   // another process take it in between, the service exits with EADDRINUSE and starts again on another.
   for (let attempt = 1; ; attempt += 1) {
+    const port = env.PORT ? Number(env.PORT) : await freePort();
     try {
-      return await startServiceOn(env.PORT ? Number(env.PORT) : await freePort(), env);
+      return await spawnService({ ...TEST_DEFAULTS, ...env, PORT: String(port) }, port, REPO_ROOT);
     } catch (err) {
       if (!(err instanceof PortTakenError) || env.PORT || attempt === 5) throw err;
     }
   }
 }
 
+/**
+ * Starts a deployed layout's `node dist/src/main.js` (in `root`, e.g. the container
+ * image's /app) with exactly `env` besides PATH and HOME, as a deployment would,
+ * and resolves once it answers readiness on `port`.
+ */
+export function startDeployedService(root: string, env: Record<string, string>, port: number): Promise<ServiceProcess> {
+  return spawnService(env, port, root);
+}
+
+const TEST_DEFAULTS: Record<string, string> = {
+  NODE_ENV: 'test',
+  SERVE_PUBLIC_HOST: '127.0.0.1',
+  SECRETS_SYSTEM: SYSTEM_SECRET,
+  ADMIN_API_KEYS: ADMIN_KEY,
+  LOG_LEVEL: 'warn',
+  JANITOR_INTERVAL: '0',
+  OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0',
+};
+
 class PortTakenError extends Error {}
 
-async function startServiceOn(port: number, env: Record<string, string>): Promise<ServiceProcess> {
+async function spawnService(env: Record<string, string>, port: number, root: string): Promise<ServiceProcess> {
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? REPO_ROOT,
-    NODE_ENV: 'test',
-    SERVE_PUBLIC_HOST: '127.0.0.1',
-    SECRETS_SYSTEM: SYSTEM_SECRET,
-    ADMIN_API_KEYS: ADMIN_KEY,
-    LOG_LEVEL: 'warn',
-    JANITOR_INTERVAL: '0',
-    OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0',
+    HOME: process.env.HOME ?? root,
     ...env,
-    PORT: String(port),
   };
-  const child = spawn(process.execPath, [MAIN_JS], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const stderr: string[] = [];
   collectLines(child.stdout, (line) => logs.push(line));

@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigService as NestConfigService } from '@nestjs/config';
 import { ConfigService, RESOLVED_CONFIG } from '../../src/config/config.service.js';
 import { ConfigError, loadConfig, type ResolvedConfig } from '../../src/config/load-config.js';
-import { renderEnvExample } from '../../src/config/env-example.js';
+import { renderEnvExample, withChartEnvNames } from '../../src/config/env-example.js';
 import { SCHEMA, envName } from '../../src/config/schema.js';
 
 const SECRETS = { SECRETS_SYSTEM: 's1', ADMIN_API_KEYS: 'k1' };
@@ -211,6 +211,13 @@ describe('configuration', () => {
     const committed = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     expect(committed).toBe(renderEnvExample());
     for (const key of Object.keys(SCHEMA)) expect(committed).toContain(`# ${envName(key)}=`);
+  });
+
+  it('lets the Helm chart take every key by its environment name, and no other', () => {
+    const committed = readFileSync(new URL('../../charts/registrar/values.schema.json', import.meta.url), 'utf8');
+    expect(committed).toBe(withChartEnvNames(committed));
+    const names = (JSON.parse(committed) as { properties: { env: { propertyNames: { anyOf: Array<{ enum?: string[] }> } } } }).properties.env.propertyNames.anyOf[0].enum;
+    expect(names).toEqual(Object.keys(SCHEMA).map(envName));
   });
 });
 
