@@ -165,12 +165,11 @@ describe('SafeFetcher: private, loopback and link-local targets', () => {
     ['[64:ff9b:1::a00:1]', 'local-use NAT64 RFC 1918'],
   ])('refuses the literal https://%s/ (%s) as a private address, before any connection', async (host) => {
     const before = server.connections();
-    const { elapsed, result } = await timed(() => fetcher({ allowPrivateNetworks: false }).fetchJson(`https://${host}:${server.port}/embedded`));
+    const { result } = await timed(() => fetcher({ allowPrivateNetworks: false }).fetchJson(`https://${host}:${server.port}/embedded`));
     const err = rejection(result);
     expect(err).toBeInstanceOf(FetchError);
-    // Refused for what the address is, not because nothing answered there.
+    // Refused for what the address is, not because nothing answered there, and without connecting.
     expect((err as Error).message).toMatch(/is a private, loopback or link-local address$/);
-    expect(elapsed).toBeLessThan(500);
     expect(server.connections()).toBe(before);
   });
 
@@ -226,10 +225,10 @@ describe('SafeFetcher: size limit (fetch.max_bytes)', () => {
       res.write('[');
       trickle(res, `"${'y'.repeat(254)}",`, 5, 20_000);
     });
-    const { elapsed, result } = await timed(() => fetcher({ maxBytes: 1024, timeoutMs: 5000 }).get(`${server.url}${p}`, 'application/json'));
+    const { result } = await timed(() => fetcher({ maxBytes: 1024, timeoutMs: 20_000 }).get(`${server.url}${p}`, 'application/json'));
+    // The size limit stopped it, not the time limit (the body would stream for 20 s).
     expect(rejection(result)).toBeInstanceOf(FetchError);
-    // Well before the time limit: it was the size limit that stopped it.
-    expect(elapsed).toBeLessThan(2500);
+    expect((rejection(result) as Error).message).toMatch(/is larger than 1024 bytes$/);
     expect(server.hits(p)).toBe(1);
   });
 });
@@ -283,12 +282,12 @@ describe('SafeFetcher: concurrency limit (fetch.max_concurrent)', () => {
     server.route(quick, (_req, res) => sendJson(res, ['quick']));
     const f = fetcher({ maxConcurrent: 2 });
     const inFlight = [f.fetchJson(`${server.url}${slow}?a`), f.fetchJson(`${server.url}${slow}?b`)];
-    const { elapsed, result } = await timed(() => f.fetchJson(`${server.url}${quick}`));
+    const { result } = await timed(() => f.fetchJson(`${server.url}${quick}`));
+    // Refused, not queued: a queued fetch would have succeeded once a slot freed.
     const err = rejection(result);
     expect(err).toBeInstanceOf(FetchBusyError);
     expect(err).toBeInstanceOf(FetchError);
     expect((err as FetchBusyError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
-    expect(elapsed).toBeLessThan(100);
     expect(server.hits(quick)).toBe(0);
     await expect(Promise.all(inFlight)).resolves.toEqual([['late'], ['late']]);
     await expect(f.fetchJson(`${server.url}${quick}`)).resolves.toEqual(['quick']);
