@@ -6,14 +6,17 @@ import { Database } from '../database/database.js';
 export class MetadataDocumentClientsRepository {
   constructor(private readonly database: Database) {}
 
-  /** Records an accepted fetch of the document at `id`; returns when the client was first seen. */
-  async recordFetch(id: string): Promise<Date> {
+  /**
+   * Records an accepted fetch of the document at `id` at `now` (this process's
+   * clock, which also dates the tokens); returns when the client was first seen.
+   */
+  async recordFetch(id: string, now: Date): Promise<Date> {
     const rows = await this.database.run<{ first_seen_at: Date }>(
       'metadata_document_client_fetched',
-      `INSERT INTO metadata_document_clients (id) VALUES ($1)
-       ON CONFLICT (id) DO UPDATE SET last_fetched_at = now()
+      `INSERT INTO metadata_document_clients (id, first_seen_at, last_fetched_at) VALUES ($1, $2, $2)
+       ON CONFLICT (id) DO UPDATE SET last_fetched_at = $2
        RETURNING first_seen_at`,
-      [id],
+      [id, now],
     );
     return rows[0].first_seen_at;
   }

@@ -101,8 +101,8 @@ export class MetadataDocumentClientsService {
     client.registrationPolicies = [...this.config.get('oidc.dynamic_client_registration.policies')];
     client.initialAccessTokenId = null;
     client.lastUsedAt = null;
-    client.createdAt = await this.repository.recordFetch(url);
     client.updatedAt = new Date();
+    client.createdAt = await this.repository.recordFetch(url, client.updatedAt);
     const lifetime = cacheLifetime(response.headers, {
       minSeconds: this.config.get('oidc.client_id_metadata_document.cache.min_ttl'),
       maxSeconds: this.config.get('oidc.client_id_metadata_document.cache.max_ttl'),
