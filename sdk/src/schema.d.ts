@@ -2730,7 +2730,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Unknown client, or a redirect URI that is not registered (never redirected). With oauth2.untrusted_client_errors: page, also an HTML page for the errors of a dynamically registered client found before the user took part */
+            /** @description Unknown client, a client metadata document that cannot be used, or a redirect URI that is not registered (never redirected). With oauth2.untrusted_client_errors: page, also an HTML page for the errors of a dynamically registered or self-described client found before the user took part */
             400: {
                 headers: {
                     [name: string]: unknown;

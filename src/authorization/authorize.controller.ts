@@ -51,8 +51,9 @@ export class AuthorizeController {
     status: 400,
     type: ErrorResponseDto,
     description:
-      'Unknown client, or a redirect URI that is not registered (never redirected). With oauth2.untrusted_client_errors: page, ' +
-      'also an HTML page for the errors of a dynamically registered client found before the user took part',
+      'Unknown client, a client metadata document that cannot be used, or a redirect URI that is not registered (never redirected). ' +
+      'With oauth2.untrusted_client_errors: page, also an HTML page for the errors of a dynamically registered or ' +
+      'self-described client found before the user took part',
   })
   async authorize(@Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
     const issuer = this.config.issuer();
@@ -79,8 +80,8 @@ export class AuthorizeController {
   private async showsErrorPage(err: RedirectableError): Promise<boolean> {
     if (this.config.get('oauth2.untrusted_client_errors') !== 'page') return false;
     const client = await this.clients.find(err.clientId);
-    // A client deleted meanwhile is trusted no more than a dynamic one.
-    return !client || client.createdVia === 'dcr';
+    // A client deleted meanwhile is trusted no more than a dynamic one; nor is one described by its own metadata document.
+    return !client || client.createdVia !== 'admin';
   }
 
   private async step(req: HttpRequest, res: HttpReply, query: URLSearchParams): Promise<Redirect> {
@@ -90,7 +91,7 @@ export class AuthorizeController {
     if (consentVerifier) return this.flows.afterConsent(consentVerifier, req, res);
     const clientId = query.get('client_id');
     if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
-    const client = CLIENT_ID.test(clientId) ? await this.clients.find(clientId) : null;
+    const client = CLIENT_ID.test(clientId) ? await this.clients.findPresented(clientId) : null;
     if (!client) throw new OAuthError('invalid_client', 'unknown client_id', { status: 400 });
     const request = validateAuthorizationRequest(client, query, {
       pkceEnforced: this.config.get('oauth2.pkce.enforced') === true,

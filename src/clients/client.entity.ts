@@ -2,7 +2,8 @@ import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } fro
 import type { AccessTokenStrategy } from '../config/schema.js';
 import type { ClientFields } from './client-metadata.js';
 
-export type CreatedVia = 'admin' | 'dcr';
+/** `metadata_document`: a client described by its Client ID Metadata Document, never a row of this table. */
+export type CreatedVia = 'admin' | 'dcr' | 'metadata_document';
 
 /**
  * An OAuth client. The metadata named in CLIENT_FIELDS lives in one JSON

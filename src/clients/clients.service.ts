@@ -14,6 +14,7 @@ import { adminClientView, registrationClientUri, type IssuedClient } from './cli
 import { usesClientSecret, validateClientMetadata, type ValidationOptions } from './client-validator.js';
 import { ClientEntity } from './client.entity.js';
 import { ClientsRepository, type ClientFilter } from './clients.repository.js';
+import { MetadataDocumentClientsService, MetadataDocumentError } from './metadata-document-clients.service.js';
 
 declare const validated: unique symbol;
 
@@ -87,6 +88,7 @@ export class ClientsService {
     private readonly fetcher: ServerFetcher,
     private readonly events: DatabaseEvents,
     private readonly logger: AppLogger,
+    private readonly documents: MetadataDocumentClientsService,
   ) {
     events.subscribe(CLIENT_CHANGED, (id) => {
       this.generation += 1;
@@ -168,8 +170,32 @@ export class ClientsService {
     return { client, secret };
   }
 
-  /** A client by id, from the cache when fresh; callers must not modify it. */
+  /**
+   * A client by id, from the cache when fresh; callers must not modify it. A
+   * stored client wins; otherwise an https client_id may name a client
+   * described by its metadata document (README, "Client ID Metadata
+   * Documents"), and one whose document cannot be used is not found.
+   */
   async find(id: string): Promise<ClientEntity | null> {
+    return (
+      (await this.findStored(id)) ??
+      this.documents.resolve(id).catch((err: unknown) => {
+        if (err instanceof MetadataDocumentError) return null;
+        throw err;
+      })
+    );
+  }
+
+  /**
+   * `find` for where a client presents its client_id (the authorization
+   * endpoint, client authentication): a metadata document that cannot be used
+   * throws invalid_client saying why.
+   */
+  async findPresented(id: string): Promise<ClientEntity | null> {
+    return (await this.findStored(id)) ?? this.documents.resolve(id);
+  }
+
+  private async findStored(id: string): Promise<ClientEntity | null> {
     // Without a live notification channel another instance's change could go unseen: read through.
     const cacheable = this.events.live;
     const hit = cacheable ? this.cache.get(id) : undefined;

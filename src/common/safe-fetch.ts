@@ -15,6 +15,11 @@ export class FetchError extends Error {
   override name = 'FetchError';
 }
 
+/** A response body over the size limit; its reading stopped at the limit. */
+export class FetchTooLargeError extends FetchError {
+  override name = 'FetchTooLargeError';
+}
+
 /**
  * A fetch refused at once because `maxConcurrent` fetches are already in
  * flight. Nothing waits in a queue: a request that would wait would hold its
@@ -103,6 +108,17 @@ export function isPrivateAddress(address: string): boolean {
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
+/** One response as it came, for callers that read its headers (status, caching, content type). */
+export interface FetchedResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+interface Answer extends FetchedResponse {
+  location?: string;
+}
+
 export class SafeFetcher {
   private readonly cache = new Map<string, { expires: number; value: unknown }>();
   private inFlight = 0;
@@ -138,19 +154,36 @@ export class SafeFetcher {
    * the whole fetch takes one of the maxConcurrent slots.
    */
   async get(url: string, accept: string): Promise<Buffer> {
+    return this.inSlot(() => this.follow(url, accept, 0, Date.now() + this.options.timeoutMs));
+  }
+
+  /**
+   * GETs one URL and answers with whatever status it gave, its headers and
+   * its body, read up to `maxBytes` (more is a FetchError). Redirects are not
+   * followed: a 3xx comes back as it is. Same guards, time limit and slot as `get`.
+   */
+  async getResponse(url: string, accept: string, maxBytes: number): Promise<FetchedResponse> {
+    return this.inSlot(async () => {
+      const { status, headers, body } = await this.once(this.target(url), accept, this.options.timeoutMs, maxBytes);
+      return { status, headers, body };
+    });
+  }
+
+  private async inSlot<T>(work: () => Promise<T>): Promise<T> {
     const limit = this.options.maxConcurrent;
     if (limit !== undefined && this.inFlight >= limit) {
       throw new FetchBusyError(limit, Math.max(1, Math.ceil(this.options.timeoutMs / 1000)));
     }
     this.inFlight += 1;
     try {
-      return await this.follow(url, accept, 0, Date.now() + this.options.timeoutMs);
+      return await work();
     } finally {
       this.inFlight -= 1;
     }
   }
 
-  private async follow(url: string, accept: string, redirects: number, deadline: number): Promise<Buffer> {
+  /** A URL this fetcher may request at all: https, and not a refused address literal. */
+  private target(url: string): URL {
     let target: URL;
     try {
       target = new URL(url);
@@ -162,6 +195,11 @@ export class SafeFetcher {
     if (isIP(literal) && !this.options.allowPrivateNetworks && isPrivateAddress(literal)) {
       throw new FetchError(`${target.host} is a private, loopback or link-local address`);
     }
+    return target;
+  }
+
+  private async follow(url: string, accept: string, redirects: number, deadline: number): Promise<Buffer> {
+    const target = this.target(url);
     const { status, location, body } = await this.once(target, accept, deadline - Date.now());
     if ([301, 302, 303, 307, 308].includes(status) && location) {
       if (redirects >= (this.options.maxRedirects ?? 3)) throw new FetchError(`too many redirects from ${url}`);
@@ -190,15 +228,15 @@ export class SafeFetcher {
     });
   };
 
-  private once(target: URL, accept: string, remainingMs: number): Promise<{ status: number; location?: string; body: Buffer }> {
+  private once(target: URL, accept: string, remainingMs: number, maxBytes = this.options.maxBytes): Promise<Answer> {
     const timeoutMs = this.options.timeoutMs;
     if (remainingMs <= 0) return Promise.reject(new FetchError(`${target} took longer than ${timeoutMs} ms`));
-    const tooLarge = () => new FetchError(`${target} is larger than ${this.options.maxBytes} bytes`);
+    const tooLarge = () => new FetchTooLargeError(`${target} is larger than ${maxBytes} bytes`);
     return new Promise((resolve, reject) => {
       // Settled once: the first failure wins, and a body that went over the
       // limit never resolves, even when its end arrives with the last chunk.
       let settled = false;
-      const succeed = (value: { status: number; location?: string; body: Buffer }) => {
+      const succeed = (value: Answer) => {
         if (!settled) resolve(value);
         settled = true;
       };
@@ -221,11 +259,11 @@ export class SafeFetcher {
           const status = res.statusCode ?? 0;
           if (status >= 300 && status < 400) {
             res.resume();
-            succeed({ status, location: res.headers.location, body: Buffer.alloc(0) });
+            succeed({ status, location: res.headers.location, headers: res.headers, body: Buffer.alloc(0) });
             return;
           }
           const declared = Number(res.headers['content-length'] ?? 0);
-          if (declared > this.options.maxBytes) {
+          if (declared > maxBytes) {
             fail(tooLarge());
             req.destroy();
             return;
@@ -236,7 +274,7 @@ export class SafeFetcher {
           res.on('data', (chunk: Buffer) => {
             if (settled) return;
             size += chunk.length;
-            if (size <= this.options.maxBytes) {
+            if (size <= maxBytes) {
               chunks.push(chunk);
               return;
             }
@@ -244,8 +282,8 @@ export class SafeFetcher {
             req.destroy();
           });
           res.on('end', () => {
-            if (size > this.options.maxBytes) fail(tooLarge());
-            else succeed({ status, body: Buffer.concat(chunks) });
+            if (size > maxBytes) fail(tooLarge());
+            else succeed({ status, headers: res.headers, body: Buffer.concat(chunks) });
           });
           res.on('error', (err) => fail(err instanceof FetchError ? err : new FetchError(`${target} could not be read: ${err.message}`)));
         },

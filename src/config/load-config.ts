@@ -172,6 +172,13 @@ export function loadConfig(env: Env = process.env): ResolvedConfig {
       `serve.admin.port (env ${envName('serve.admin.port')}) must differ from serve.public.port; both are ${values['serve.public.port']}`,
     );
   }
+  const minTtl = values['oidc.client_id_metadata_document.cache.min_ttl'] as number;
+  const maxTtl = values['oidc.client_id_metadata_document.cache.max_ttl'] as number;
+  if (minTtl > maxTtl) {
+    throw new ConfigError(
+      `oidc.client_id_metadata_document.cache.min_ttl (${minTtl}s) must not exceed oidc.client_id_metadata_document.cache.max_ttl (${maxTtl}s)`,
+    );
+  }
   if (values['urls.self.issuer'] === undefined) {
     values['urls.self.issuer'] = `http://127.0.0.1:${values['serve.public.port']}`;
   }

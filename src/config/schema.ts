@@ -187,6 +187,33 @@ export const SCHEMA = {
     undefined,
     'Access token format stored on clients registered through DCR; unset = they follow strategies.access_token',
   ),
+  'oidc.client_id_metadata_document.enabled': key(
+    boolean,
+    false,
+    'Accept an https URL as client_id and read the client from the Client ID Metadata Document it serves (never stored as a client)',
+  ),
+  'oidc.client_id_metadata_document.allowed_hosts': key(
+    list(text),
+    [],
+    'Hosts whose client_id URLs are accepted: exact names, *.example.com for any subdomain, or * for any host; empty = none',
+  ),
+  'oidc.client_id_metadata_document.max_bytes': key(
+    integer(256, 1024 * 1024),
+    5120,
+    'Size limit of a Client ID Metadata Document, in bytes; a larger one is refused',
+  ),
+  'oidc.client_id_metadata_document.cache.min_ttl': key(
+    duration(false),
+    60,
+    'Shortest time a fetched document is reused, whatever its Cache-Control or Expires says (except no-store and no-cache)',
+    { defaultText: '1m' },
+  ),
+  'oidc.client_id_metadata_document.cache.max_ttl': key(
+    duration(false),
+    3600,
+    'Longest time a fetched document is reused before it is fetched again',
+    { defaultText: '1h' },
+  ),
   'janitor.interval': key(duration(false), 300, 'How often expired tokens, used-up IATs and inactive clients are deleted; 0 = never', {
     defaultText: '5m',
   }),

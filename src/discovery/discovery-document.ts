@@ -61,6 +61,10 @@ export function buildDiscoveryDocument(config: ConfigService): Record<string, un
     const tokenMethods = [...ENDPOINT_AUTH_METHODS, 'none'];
     doc.token_endpoint_auth_methods_supported = tokenMethods;
   }
+  // draft-ietf-oauth-client-id-metadata-document §6: only while some host's client_id URLs are accepted.
+  if (config.get('oidc.client_id_metadata_document.enabled') && config.get('oidc.client_id_metadata_document.allowed_hosts').length > 0) {
+    doc.client_id_metadata_document_supported = true;
+  }
   const scopes = config.get('oidc.dynamic_client_registration.allowed_scopes');
   if (scopes) doc.scopes_supported = scopes;
   return doc;

@@ -115,7 +115,11 @@ export class ClientAuthenticationService {
         headers: presented.viaBasic ? { 'WWW-Authenticate': 'Basic realm="registrar", charset="UTF-8"' } : {},
       });
     };
-    const client = await this.clients.find(presented.clientId);
+    const client = await this.clients.findPresented(presented.clientId).catch((err: unknown) => {
+      // A client described by a metadata document holds no secret, so Basic credentials fail as any wrong secret does (401).
+      if (presented.viaBasic && err instanceof OAuthError && err.code === 'invalid_client') return fail(err.description ?? err.code);
+      throw err;
+    });
     if (presented.secret !== undefined) {
       const ok = await this.secrets.verify(presented.secret, client?.secretHash ?? DUMMY_HASH);
       if (!client || !ok) fail('unknown client or wrong secret');

@@ -238,3 +238,24 @@ describe('start-up with a bad configuration', () => {
     );
   });
 });
+
+describe('oidc.client_id_metadata_document', () => {
+  it('is off by default, with no allowed host, a 5 KB document limit and a 1m..1h cache', () => {
+    const { values } = loadConfig(SECRETS);
+    expect(values['oidc.client_id_metadata_document.enabled']).toBe(false);
+    expect(values['oidc.client_id_metadata_document.allowed_hosts']).toEqual([]);
+    expect(values['oidc.client_id_metadata_document.max_bytes']).toBe(5120);
+    expect(values['oidc.client_id_metadata_document.cache.min_ttl']).toBe(60);
+    expect(values['oidc.client_id_metadata_document.cache.max_ttl']).toBe(3600);
+  });
+
+  it('refuses a cache lower bound above the upper one, naming both keys', () => {
+    const message = errorOf({
+      ...SECRETS,
+      OIDC_CLIENT_ID_METADATA_DOCUMENT_CACHE_MIN_TTL: '2h',
+      OIDC_CLIENT_ID_METADATA_DOCUMENT_CACHE_MAX_TTL: '1h',
+    });
+    expect(message).toContain('oidc.client_id_metadata_document.cache.min_ttl (7200s)');
+    expect(message).toContain('oidc.client_id_metadata_document.cache.max_ttl (3600s)');
+  });
+});
