@@ -54,6 +54,9 @@ async function startOn(port: number, options: StartOptions): Promise<RunningApp>
     LOG_LEVEL: 'debug',
     // Tests register many clients from one address; the rate limit's own tests turn it on.
     OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0',
+    // Test files share one database: a janitor run would delete another file's used-up IATs and
+    // expired rows under its feet. The janitor's own tests run it by hand.
+    JANITOR_INTERVAL: '0',
     ...(options.env?.DATA_DIR ? {} : { DSN: process.env.REGISTRAR_TEST_DSN! }),
     ...options.env,
   };
