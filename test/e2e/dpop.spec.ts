@@ -445,6 +445,22 @@ describe('userinfo with a DPoP-bound access token (RFC 9449 §7)', () => {
     await expectOAuthError(res, 401, 'invalid_dpop_proof', mention);
   });
 
+  it('refuses the token in a form body (RFC 6750 §2.2), which cannot carry the DPoP scheme', async () => {
+    const res = await fetch(userinfoUrl(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', DPoP: await proof(key, { htu: userinfoUrl(), ath: ath() }) },
+      body: new URLSearchParams({ access_token: token }),
+    });
+    await expectOAuthError(res, 401, 'invalid_token', 'DPoP-bound');
+  });
+
+  it('refuses a DPoP proof sent with a bearer token', async () => {
+    const created = await adminClient(machineClient({ access_token_strategy: 'jwt' }));
+    const bearer = ((await (await clientCredentials(svc, created)).json()) as Record<string, string>).access_token;
+    const res = await fetch(userinfoUrl(), { headers: { Authorization: `Bearer ${bearer}`, DPoP: await proof(key, { htm: 'GET', htu: userinfoUrl() }) } });
+    await expectOAuthError(res, 400, 'invalid_request', 'DPoP proofs go with DPoP-bound tokens only');
+  });
+
   it('refuses a bearer token presented with the DPoP scheme', async () => {
     const created = await adminClient(machineClient({ access_token_strategy: 'opaque' }));
     const bearer = ((await (await clientCredentials(svc, created)).json()) as Record<string, string>).access_token;
