@@ -630,6 +630,7 @@ export interface components {
              *     ]
              */
             audience?: string[];
+            dpop_bound_access_tokens?: boolean;
             /**
              * @description Settable through the admin API only
              * @example team-billing
@@ -783,6 +784,7 @@ export interface components {
              *     ]
              */
             audience?: string[];
+            dpop_bound_access_tokens?: boolean;
         };
         ClientRegistrationResponse: {
             /**
@@ -865,6 +867,7 @@ export interface components {
              *     ]
              */
             audience?: string[];
+            dpop_bound_access_tokens?: boolean;
             /**
              * @description Set by the server
              * @example 3f1c2a9e-5d1b-4c47-9a3e-0b8f7e6d5c4a
@@ -965,6 +968,7 @@ export interface components {
              *     ]
              */
             audience?: string[];
+            dpop_bound_access_tokens?: boolean;
             /**
              * @description Set by the server
              * @example 3f1c2a9e-5d1b-4c47-9a3e-0b8f7e6d5c4a
@@ -1174,8 +1178,12 @@ export interface components {
         TokenResponseDto: {
             /** @example eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9... */
             access_token: string;
-            /** @example Bearer */
-            token_type: string;
+            /**
+             * @description DPoP when the request carried a valid DPoP proof: the token is bound to its key (RFC 9449 §5)
+             * @example Bearer
+             * @enum {string}
+             */
+            token_type: "Bearer" | "DPoP";
             /** @example 3600 */
             expires_in: number;
             /** @example openid offline_access */
@@ -1226,13 +1234,21 @@ export interface components {
             /** @example 1795676400 */
             iat?: number;
             jti?: string;
-            /** @example Bearer */
-            token_type?: string;
+            /**
+             * @example Bearer
+             * @enum {string}
+             */
+            token_type?: "Bearer" | "DPoP";
             /** @enum {string} */
             token_use?: "access_token" | "refresh_token";
             /** @description Extra claims the consent app set in session.access_token */
             ext?: {
                 [key: string]: unknown;
+            };
+            /** @description RFC 9449 §6.2: the key a DPoP-bound token is bound to */
+            cnf?: {
+                /** @description RFC 7638 SHA-256 thumbprint of the DPoP key */
+                jkt?: string;
             };
         };
         TokenParamDto: {
@@ -2397,7 +2413,10 @@ export interface operations {
     oauth2TokenExchange: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description RFC 9449 DPoP proof: one JWT (typ dpop+jwt, an asymmetric alg, the public jwk in its header; jti, htm POST, htu the token endpoint, iat, and nonce when required). The access token is then bound to the key (token_type DPoP, cnf.jkt); required from clients with dpop_bound_access_tokens */
+                DPoP?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2409,15 +2428,19 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description With oauth2.dpop.require_nonce: the nonce the next DPoP proof must carry (RFC 9449 §8) */
+                    "DPoP-Nonce"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TokenResponseDto"];
                 };
             };
-            /** @description RFC 6749 §5.2 error */
+            /** @description RFC 6749 §5.2 error, or a DPoP error (RFC 9449 §5, §8) */
             400: {
                 headers: {
+                    /** @description With use_dpop_nonce: the nonce to put in the next proof */
+                    "DPoP-Nonce"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2607,7 +2630,10 @@ export interface operations {
     getOidcUserInfo: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description RFC 9449 §7.1: with a DPoP-bound access token (sent as Authorization: DPoP <token>), a proof signed by its key with htm, htu <issuer>/userinfo and ath */
+                DPoP?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2627,7 +2653,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid, expired or revoked access token */
+            /** @description Missing, invalid, expired or revoked access token (invalid_token); a DPoP-bound token without a valid proof (invalid_dpop_proof), or a nonce required (use_dpop_nonce, with DPoP-Nonce) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2652,7 +2678,10 @@ export interface operations {
     postOidcUserInfo: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description RFC 9449 §7.1: with a DPoP-bound access token (sent as Authorization: DPoP <token>), a proof signed by its key with htm, htu <issuer>/userinfo and ath */
+                DPoP?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2672,7 +2701,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, invalid, expired or revoked access token */
+            /** @description Missing, invalid, expired or revoked access token (invalid_token); a DPoP-bound token without a valid proof (invalid_dpop_proof), or a nonce required (use_dpop_nonce, with DPoP-Nonce) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2710,6 +2739,8 @@ export interface operations {
                 code_challenge?: string;
                 /** @description S256 */
                 code_challenge_method?: string;
+                /** @description RFC 9449 §10: binds the code to this DPoP key thumbprint; the token request must carry a proof signed by that key */
+                dpop_jkt?: string;
                 /** @description none, login or consent */
                 prompt?: string;
                 /** @description Seconds since authentication after which the user logs in again */

@@ -134,6 +134,7 @@ export class AuthorizationFlowService {
       redirectUri: flow.request.redirect_uri_sent ? flow.request.redirect_uri : undefined,
       codeChallenge: flow.request.code_challenge,
       nonce: flow.request.nonce,
+      dpopJkt: flow.request.dpop_jkt,
     });
     this.browser.releaseFlow(res, flow.id);
     return {

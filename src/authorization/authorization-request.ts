@@ -18,6 +18,8 @@ export interface AuthorizationRequest {
   state?: string;
   nonce?: string;
   code_challenge?: string;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code is bound to. */
+  dpop_jkt?: string;
   prompt: string[];
   max_age?: number;
   acr_values: string[];
@@ -144,6 +146,7 @@ export function validateAuthorizationRequest(
     state,
     nonce: params.get('nonce'),
     code_challenge: challenge,
+    dpop_jkt: dpopJkt(params, fail),
     prompt,
     max_age: maxAge,
     // OIDC Registration §2: the client's default_acr_values stand in when the request names none.
@@ -236,6 +239,13 @@ function codeChallenge(client: ClientEntity, params: Map<string, string>, policy
     if (!S256_CHALLENGE.test(challenge)) fail('invalid_request', 'code_challenge must be 43 base64url characters (S256)');
   }
   return challenge;
+}
+
+/** RFC 9449 §10: dpop_jkt is a SHA-256 JWK thumbprint (RFC 7638), base64url. */
+function dpopJkt(params: Map<string, string>, fail: Fail): string | undefined {
+  const jkt = params.get('dpop_jkt');
+  if (jkt !== undefined && !S256_CHALLENGE.test(jkt)) fail('invalid_request', 'dpop_jkt must be a SHA-256 JWK thumbprint: 43 base64url characters');
+  return jkt;
 }
 
 /** OIDC Core §3.1.2.1: known prompt values, and none alone. */

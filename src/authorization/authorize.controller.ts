@@ -21,6 +21,7 @@ const QUERY = [
   ['nonce', false, undefined],
   ['code_challenge', false, 'PKCE (RFC 7636); required for public clients'],
   ['code_challenge_method', false, 'S256'],
+  ['dpop_jkt', false, 'RFC 9449 §10: binds the code to this DPoP key thumbprint; the token request must carry a proof signed by that key'],
   ['prompt', false, 'none, login or consent'],
   ['max_age', false, 'Seconds since authentication after which the user logs in again'],
   ['audience', false, 'Space-delimited access token audience, within the client\'s'],

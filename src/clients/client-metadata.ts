@@ -139,6 +139,8 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   backchannel_logout_session_required: registrant('boolean', { unserved: NO_BACKCHANNEL }),
   allowed_cors_origins: registrant('origins', { maxItems: 50 }),
   audience: registrant('strings', { maxItems: 50 }),
+  // RFC 9449 §5.2: the client always sends DPoP proofs; its token requests without one are refused.
+  dpop_bound_access_tokens: registrant('boolean'),
 
   // Operator-controlled (Hydra's privileged fields)
   owner: adminOnly('string'),

@@ -15,3 +15,14 @@ export function invalidBearer(presented: boolean, description = 'missing or inva
     headers: { 'WWW-Authenticate': presented ? 'Bearer error="invalid_token"' : 'Bearer' },
   });
 }
+
+/**
+ * The access token of an `Authorization: DPoP` header (RFC 9449 §7.1): '' when
+ * the header uses that scheme but is malformed, undefined when it uses another.
+ */
+export function dpopToken(req: HttpRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (!header || !/^DPoP(\s|$)/i.test(header)) return undefined;
+  const match = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  return match ? match[1] : '';
+}

@@ -12,7 +12,7 @@ import { requestPath } from './http.js';
 const PUBLIC_PREFIXES = ['/oauth2/register', '/oauth2/token', '/oauth2/introspect', '/oauth2/revoke', '/userinfo', '/.well-known/'];
 /** Where a client's own allowed_cors_origins apply: the request names the client by its credentials. */
 const CLIENT_PATHS = new Set(['/oauth2/token', '/oauth2/introspect', '/oauth2/revoke', '/userinfo']);
-const EXPOSED = 'X-Request-Id, Retry-After, WWW-Authenticate';
+const EXPOSED = 'X-Request-Id, Retry-After, WWW-Authenticate, DPoP-Nonce';
 
 /** Whether any client lists the origin in its allowed_cors_origins. */
 export type OriginLookup = (origin: string) => Promise<boolean>;
@@ -45,7 +45,7 @@ export function corsHook(allowedOrigins: readonly string[], listedByClient?: Ori
     allow(reply, configured && any ? '*' : origin);
     if (preflight) {
       reply.header('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE');
-      reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Request-Id');
+      reply.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Request-Id, DPoP');
       reply.header('Access-Control-Max-Age', '600');
       await reply.code(204).send();
     }

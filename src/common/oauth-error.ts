@@ -15,6 +15,9 @@ const STATUS = {
   consent_required: 400,
   interaction_required: 400,
   invalid_target: 400,
+  // RFC 9449 §5, §7.1, §8
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   invalid_token: 401,
   insufficient_scope: 403,
   access_denied: 403,
@@ -35,7 +38,7 @@ const STATUS = {
 export type OAuthErrorCode = keyof typeof STATUS;
 
 /** Codes that share a status with a more general one and are never inferred from a status alone. */
-const STATUS_ONLY_BY_NAME = new Set<OAuthErrorCode>(['invalid_client', 'insufficient_scope']);
+const STATUS_ONLY_BY_NAME = new Set<OAuthErrorCode>(['invalid_client', 'insufficient_scope', 'invalid_dpop_proof', 'use_dpop_nonce']);
 
 export class OAuthError extends Error {
   readonly status: number;

@@ -85,6 +85,17 @@ export const SCHEMA = {
     'Serve the authorization code flow (/oauth2/auth, login and consent, refresh tokens, ID tokens, userinfo)',
   ),
   'oauth2.pkce.enforced': key(boolean, false, 'Require PKCE (S256) from every client, not only from public ones'),
+  'oauth2.dpop.proof_max_age': key(
+    duration(),
+    60,
+    'How old a DPoP proof (RFC 9449) may be, by its iat, at the token and userinfo endpoints; 5 s of clock skew are allowed on top',
+    { defaultText: '60s' },
+  ),
+  'oauth2.dpop.require_nonce': key(
+    boolean,
+    false,
+    'Require a server-provided nonce in every DPoP proof (RFC 9449 §8): a proof without the current one gets use_dpop_nonce and a DPoP-Nonce header',
+  ),
   'oauth2.untrusted_client_errors': key(
     oneOf('redirect', 'page'),
     'redirect',

@@ -28,6 +28,11 @@ export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolea
             SELECT client_id, jti FROM client_assertion_jtis WHERE expires_at < now() LIMIT $1)`,
   },
   {
+    name: 'expired_dpop_proof_jtis',
+    sql: `DELETE FROM dpop_proof_jtis WHERE (jkt, jti) IN (
+            SELECT jkt, jti FROM dpop_proof_jtis WHERE expires_at < now() LIMIT $1)`,
+  },
+  {
     name: 'old_rate_limit_windows',
     sql: `DELETE FROM rate_limit_hits WHERE (key, window_start) IN (
             SELECT key, window_start FROM rate_limit_hits WHERE window_start < extract(epoch FROM now())::bigint - 86400 LIMIT $1)`,

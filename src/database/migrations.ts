@@ -7,6 +7,7 @@ import { AddPolicies1764170000000 } from '../../migrations/1764170000000-AddPoli
 import { AddOperations1764180000000 } from '../../migrations/1764180000000-AddOperations.js';
 import { AddAuthorizationCodeFlow1764190000000 } from '../../migrations/1764190000000-AddAuthorizationCodeFlow.js';
 import { AddSubjectSaltAndKeyUse1764200000000 } from '../../migrations/1764200000000-AddSubjectSaltAndKeyUse.js';
+import { AddDPoP1764220000000 } from '../../migrations/1764220000000-AddDPoP.js';
 import { AddClientIdMetadataDocuments1764250000000 } from '../../migrations/1764250000000-AddClientIdMetadataDocuments.js';
 
 export const MIGRATIONS = [
@@ -17,5 +18,6 @@ export const MIGRATIONS = [
   AddOperations1764180000000,
   AddAuthorizationCodeFlow1764190000000,
   AddSubjectSaltAndKeyUse1764200000000,
+  AddDPoP1764220000000,
   AddClientIdMetadataDocuments1764250000000,
 ];

@@ -1,5 +1,6 @@
 import { AUTH_METHODS, CLIENT_SIGNING_ALGS, SERVER_SIGNING_ALGS } from '../clients/client-metadata.js';
 import type { ConfigService } from '../config/config.service.js';
+import { DPOP_SIGNING_ALGS } from '../tokens/dpop.service.js';
 
 /** Client authentication methods the token, introspection and revocation endpoints accept. */
 const ENDPOINT_AUTH_METHODS = AUTH_METHODS.filter((m) => m !== 'none');
@@ -33,6 +34,8 @@ export function buildDiscoveryDocument(config: ConfigService): Record<string, un
     introspection_endpoint_auth_signing_alg_values_supported: CLIENT_SIGNING_ALGS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_signing_alg_values_supported: CLIENT_SIGNING_ALGS,
+    // RFC 9449 §5.1: DPoP proofs are checked at the token endpoint (and at userinfo, with the flow).
+    dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
   };
   if (config.get('oidc.dynamic_client_registration.enabled')) {
     doc.registration_endpoint = `${issuer}/oauth2/register`;

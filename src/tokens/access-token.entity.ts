@@ -34,6 +34,10 @@ export class AccessTokenEntity {
   @Column({ name: 'grant_id', type: 'text', nullable: true })
   grantId: string | null;
 
+  /** RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449 §6.2); null = a bearer token. */
+  @Column({ name: 'dpop_jkt', type: 'text', nullable: true })
+  dpopJkt: string | null;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
 }

@@ -15,6 +15,8 @@ export interface StoredAccessToken {
   issuedAt: number;
   expiresAt: number;
   grantId?: string;
+  /** RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449 §6). */
+  jkt?: string;
 }
 
 /** An active opaque token with the consent app's access token claims of its grant. */
@@ -31,6 +33,7 @@ interface AccessTokenRow {
   iat: string;
   exp: string;
   grant_id: string | null;
+  dpop_jkt: string | null;
   ext: Record<string, unknown> | null;
 }
 
@@ -42,8 +45,8 @@ export class AccessTokensRepository {
     // Plain SQL on the hot path: the ORM's insert costs more CPU than the round trip.
     await this.database.run(
       'access_token_insert',
-      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id)
-       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9)`,
+      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id, dpop_jkt)
+       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9, $10)`,
       [
         token.jti,
         tokenHash,
@@ -54,6 +57,7 @@ export class AccessTokensRepository {
         token.issuedAt,
         token.expiresAt,
         token.grantId ?? null,
+        token.jkt ?? null,
       ],
     );
   }
@@ -62,7 +66,7 @@ export class AccessTokensRepository {
   async findActiveByHash(hashes: string[]): Promise<ActiveAccessToken | undefined> {
     const [row] = await this.database.run<AccessTokenRow>(
       'access_token_by_hash',
-      `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, g.session->'access_token' AS ext,
+      `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, t.dpop_jkt, g.session->'access_token' AS ext,
               extract(epoch FROM t.issued_at)::bigint AS iat, extract(epoch FROM t.expires_at)::bigint AS exp
          FROM access_tokens t LEFT JOIN oauth2_grants g ON g.id = t.grant_id
         WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now()`,
@@ -78,6 +82,7 @@ export class AccessTokensRepository {
       issuedAt: Number(row.iat),
       expiresAt: Number(row.exp),
       grantId: row.grant_id ?? undefined,
+      jkt: row.dpop_jkt ?? undefined,
       ext: row.ext,
     };
   }

@@ -14,9 +14,12 @@ import { ConfigService } from '../config/config.service.js';
 import { AccessTokensRepository, type StoredAccessToken } from './access-tokens.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
+/** Bearer (RFC 6750), or DPoP when the token is bound to the key of a DPoP proof (RFC 9449 §5). */
+export type TokenType = 'Bearer' | 'DPoP';
+
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: TokenType;
   expires_in: number;
   scope?: string;
   refresh_token?: string;
@@ -32,6 +35,8 @@ export interface AccessGrant {
   grantId?: string;
   /** Extra claims the consent app set in session.access_token (the `ext` claim). */
   ext?: Record<string, unknown>;
+  /** The thumbprint of the DPoP proof's key: the token is bound to it (RFC 9449 §6). */
+  jkt?: string;
 }
 
 /** The facts about a token that introspection reports. */
@@ -51,13 +56,26 @@ export type IntrospectionResponse =
       exp: number;
       iat: number;
       jti: string;
-      token_type: 'Bearer';
+      token_type: TokenType;
       token_use: 'access_token' | 'refresh_token';
       ext?: Record<string, unknown>;
+      /** RFC 9449 §6.2: the key a DPoP-bound token is bound to. */
+      cnf?: { jkt: string };
     };
+
+/** The token_type and cnf of a token bound (or not) to a DPoP key, as responses and introspection show them. */
+export function binding(jkt: string | undefined): { token_type: TokenType; cnf?: { jkt: string } } {
+  return jkt ? { token_type: 'DPoP', cnf: { jkt } } : { token_type: 'Bearer' };
+}
 
 const INACTIVE = { active: false } as const;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** The jkt of a JWT's cnf claim (RFC 9449 §6.1), when it has one. */
+function jwtConfirmation(cnf: unknown): string | undefined {
+  const jkt = cnf && typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined;
+  return typeof jkt === 'string' ? jkt : undefined;
+}
 
 @Injectable()
 export class AccessTokensService {
@@ -85,11 +103,12 @@ export class AccessTokensService {
       expiresAt: now + ttl,
       grantId: grant.grantId,
       ext: grant.ext && Object.keys(grant.ext).length > 0 ? grant.ext : undefined,
+      jkt: grant.jkt,
     };
     const format = effectiveStrategy(client.accessTokenStrategy, this.config.accessTokenStrategy());
     const accessToken = format === 'jwt' ? await this.signJwt(info) : await this.storeOpaque(info);
     this.metrics.tokensIssued.inc({ format, grant_type: grantType });
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, ...(info.scope ? { scope: info.scope } : {}) };
+    return { access_token: accessToken, token_type: binding(info.jkt).token_type, expires_in: ttl, ...(info.scope ? { scope: info.scope } : {}) };
   }
 
   private async signJwt(info: TokenInfo): Promise<string> {
@@ -98,7 +117,13 @@ export class AccessTokensService {
       // Listed so that revoking the grant (code replay, refresh token reuse, consent revoked) revokes this JWT too.
       await this.repository.recordGrantJwt(info.jti, info.grantId, info.expiresAt);
     }
-    return new SignJWT({ client_id: info.clientId, scope: info.scope, ...(info.ext ? { ext: info.ext } : {}) })
+    return new SignJWT({
+      client_id: info.clientId,
+      scope: info.scope,
+      ...(info.ext ? { ext: info.ext } : {}),
+      // RFC 9449 §6.1: the confirmation of a DPoP-bound token.
+      ...(info.jkt ? { cnf: { jkt: info.jkt } } : {}),
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.config.issuer())
       .setSubject(info.subject)
@@ -154,6 +179,7 @@ export class AccessTokensService {
       issuedAt: payload.iat!,
       expiresAt: payload.exp!,
       ext: payload.ext && typeof payload.ext === 'object' ? (payload.ext as Record<string, unknown>) : undefined,
+      jkt: jwtConfirmation(payload.cnf),
     };
   }
 
@@ -181,7 +207,7 @@ export class AccessTokensService {
       exp: info.expiresAt,
       iat: info.issuedAt,
       jti: info.jti,
-      token_type: 'Bearer',
+      ...binding(info.jkt),
       token_use: 'access_token',
       ...(info.ext ? { ext: info.ext } : {}),
     };

@@ -22,6 +22,8 @@ export interface Issuance {
   refreshScope?: string[];
   /** The nonce of the authorization request (OIDC Core §3.1.2.1), for the ID token of a code exchange. */
   nonce?: string;
+  /** The key of the request's DPoP proof: the access token is bound to it, and a public client's refresh token too (RFC 9449 §5). */
+  jkt?: string;
 }
 
 @Injectable()
@@ -35,18 +37,21 @@ export class GrantTokensService {
     private readonly activity: ClientActivityService,
   ) {}
 
-  async issue(client: ClientEntity, grant: GrantRow, { grantType, scope, refreshScope = scope, nonce }: Issuance): Promise<TokenResponse> {
+  async issue(client: ClientEntity, grant: GrantRow, { grantType, scope, refreshScope = scope, nonce, jkt }: Issuance): Promise<TokenResponse> {
     const response = await this.accessTokens.issue(client, grantType, {
       subject: grant.subject,
       scope: scope.join(' '),
       audience: grant.audience,
       grantId: grant.id,
       ext: grant.session.access_token,
+      jkt,
     });
     const grantTypes = client.fields.grant_types as string[];
     if (wantsOffline(refreshScope) && grantTypes.includes('refresh_token')) {
       const lifetime = this.grants.ttl(client.fields, grantType, 'refresh_token');
-      response.refresh_token = await this.refreshTokens.issue(client, grant.id, refreshScope, lifetime);
+      // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a confidential client's is bound by its authentication.
+      const bindRefresh = client.fields.token_endpoint_auth_method === 'none' ? jkt : undefined;
+      response.refresh_token = await this.refreshTokens.issue(client, grant.id, refreshScope, lifetime, bindRefresh);
     }
     if (scope.includes('openid')) {
       response.id_token = await this.idTokens.sign({

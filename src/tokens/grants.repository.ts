@@ -25,6 +25,7 @@ export interface RedeemedCode {
   redirect_uri: string | null;
   code_challenge: string | null;
   nonce: string | null;
+  dpop_jkt: string | null;
   live: boolean;
 }
 
@@ -53,9 +54,9 @@ export class GrantsRepository {
         ],
       );
       await this.database.query(
-        `INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
-        [codeHash, id, grant.clientId, grant.redirectUri ?? null, grant.codeChallenge ?? null, grant.nonce ?? null, codeLifetime],
+        `INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, nonce, dpop_jkt, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`,
+        [codeHash, id, grant.clientId, grant.redirectUri ?? null, grant.codeChallenge ?? null, grant.nonce ?? null, grant.dpopJkt ?? null, codeLifetime],
       );
     });
   }
@@ -66,7 +67,7 @@ export class GrantsRepository {
       'code_redeem',
       `UPDATE authorization_codes SET used_at = now()
         WHERE code_hash = ANY($1) AND used_at IS NULL AND client_id = $2
-        RETURNING grant_id, redirect_uri, code_challenge, nonce, expires_at > now() AS live`,
+        RETURNING grant_id, redirect_uri, code_challenge, nonce, dpop_jkt, expires_at > now() AS live`,
       [hashes, clientId],
     );
     return used;

@@ -33,6 +33,8 @@ export interface NewGrant {
   redirectUri?: string;
   codeChallenge?: string;
   nonce?: string;
+  /** RFC 9449 §10: the DPoP key thumbprint the code is bound to. */
+  dpopJkt?: string;
 }
 
 /** The grant types whose tokens come from a grant. */

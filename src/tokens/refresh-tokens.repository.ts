@@ -12,6 +12,8 @@ export interface PresentedRefreshToken {
   used_at: Date | null;
   token_revoked: Date | null;
   live: boolean;
+  /** The DPoP key the token is bound to (RFC 9449 §5), or null. */
+  dpop_jkt: string | null;
 }
 
 /** An active refresh token with its grant's subject and audience; times in epoch seconds. */
@@ -24,18 +26,19 @@ export interface ActiveRefreshToken {
   audience: string[];
   iat: string;
   exp: string;
+  dpop_jkt: string | null;
 }
 
 @Injectable()
 export class RefreshTokensRepository {
   constructor(private readonly database: Database) {}
 
-  async insert(id: string, tokenHash: string, grantId: string, clientId: string, scope: string[], lifetime: number): Promise<void> {
+  async insert(id: string, tokenHash: string, grantId: string, clientId: string, scope: string[], lifetime: number, jkt?: string): Promise<void> {
     await this.database.run(
       'refresh_token_insert',
-      `INSERT INTO refresh_tokens (id, token_hash, grant_id, client_id, scope, issued_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, now(), now() + make_interval(secs => $6))`,
-      [id, tokenHash, grantId, clientId, scope.join(' '), lifetime],
+      `INSERT INTO refresh_tokens (id, token_hash, grant_id, client_id, scope, issued_at, expires_at, dpop_jkt)
+       VALUES ($1, $2, $3, $4, $5, now(), now() + make_interval(secs => $6), $7)`,
+      [id, tokenHash, grantId, clientId, scope.join(' '), lifetime, jkt ?? null],
     );
   }
 
@@ -43,7 +46,7 @@ export class RefreshTokensRepository {
     const [row] = await this.database.run<PresentedRefreshToken>(
       'refresh_token_lookup',
       `SELECT r.id AS token_id, r.grant_id, r.client_id AS token_client, r.scope AS token_scope, r.used_at, r.revoked_at AS token_revoked,
-              r.expires_at > now() AS live
+              r.expires_at > now() AS live, r.dpop_jkt
          FROM refresh_tokens r WHERE r.token_hash = ANY($1)`,
       [hashes],
     );
@@ -65,7 +68,7 @@ export class RefreshTokensRepository {
     const [row] = await this.database.run<ActiveRefreshToken>(
       'refresh_token_active',
       `SELECT r.id AS token_id, r.grant_id, r.client_id, r.scope AS token_scope, g.subject, g.audience,
-              extract(epoch FROM r.issued_at)::bigint AS iat, extract(epoch FROM r.expires_at)::bigint AS exp
+              extract(epoch FROM r.issued_at)::bigint AS iat, extract(epoch FROM r.expires_at)::bigint AS exp, r.dpop_jkt
          FROM refresh_tokens r JOIN oauth2_grants g ON g.id = r.grant_id
         WHERE r.token_hash = ANY($1) AND r.used_at IS NULL AND r.revoked_at IS NULL AND g.revoked_at IS NULL
           AND r.expires_at > now()`,

@@ -6,7 +6,7 @@ import type { ClientEntity } from '../clients/client.entity.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
-import type { IntrospectionResponse } from './access-tokens.service.js';
+import { binding, type IntrospectionResponse } from './access-tokens.service.js';
 import { GrantsService } from './grants.service.js';
 import { RefreshTokensRepository, type ActiveRefreshToken } from './refresh-tokens.repository.js';
 
@@ -21,10 +21,10 @@ export class RefreshTokensService {
     private readonly config: ConfigService,
   ) {}
 
-  /** A new refresh token of the grant, living `lifetime` seconds; only its keyed hash is stored. */
-  async issue(client: ClientEntity, grantId: string, scope: string[], lifetime: number): Promise<string> {
+  /** A new refresh token of the grant, living `lifetime` seconds, bound to the DPoP key `jkt` if given; only its keyed hash is stored. */
+  async issue(client: ClientEntity, grantId: string, scope: string[], lifetime: number, jkt?: string): Promise<string> {
     const token = randomToken(32);
-    await this.repository.insert(randomUUID(), this.grants.hashes(token)[0], grantId, client.id, scope, lifetime);
+    await this.repository.insert(randomUUID(), this.grants.hashes(token)[0], grantId, client.id, scope, lifetime, jkt);
     return token;
   }
 
@@ -42,7 +42,7 @@ export class RefreshTokensService {
       exp: Number(row.exp),
       iat: Number(row.iat),
       jti: row.token_id,
-      token_type: 'Bearer',
+      ...binding(row.dpop_jkt ?? undefined),
       token_use: 'refresh_token',
     };
   }

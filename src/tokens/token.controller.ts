@@ -1,10 +1,13 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBasicAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBasicAuth, ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponse } from '../common/api-responses.js';
 import { allowClientOrigin } from '../common/cors.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
+import { OAuthError } from '../common/oauth-error.js';
+import { ConfigService } from '../config/config.service.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
+import { DPoPService } from './dpop.service.js';
 import { formParams, requiredToken } from './form-params.js';
 import { GrantDispatcher } from './grants/grant-dispatcher.service.js';
 import { RefreshTokensService } from './refresh-tokens.service.js';
@@ -33,6 +36,8 @@ export class TokenController {
     private readonly tokens: AccessTokensService,
     private readonly grants: GrantDispatcher,
     private readonly refreshTokens: RefreshTokensService,
+    private readonly dpop: DPoPService,
+    private readonly config: ConfigService,
   ) {}
 
   @Post('token')
@@ -43,19 +48,45 @@ export class TokenController {
   })
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenRequestDto })
-  @ApiOkResponse({ type: TokenResponseDto })
-  @ApiErrorResponse(400, 'RFC 6749 §5.2 error', {
-    invalid_request: ['invalid_request', 'grant_type is required'],
-    unsupported_grant_type: ['unsupported_grant_type', 'grant_type password is not supported'],
-    invalid_grant: ['invalid_grant', 'the grant was revoked'],
+  @ApiHeader({
+    name: 'DPoP',
+    required: false,
+    description:
+      'RFC 9449 DPoP proof: one JWT (typ dpop+jwt, an asymmetric alg, the public jwk in its header; jti, htm POST, htu the token endpoint, iat, and nonce when required). ' +
+      'The access token is then bound to the key (token_type DPoP, cnf.jkt); required from clients with dpop_bound_access_tokens',
   })
+  @ApiOkResponse({
+    type: TokenResponseDto,
+    headers: { 'DPoP-Nonce': { description: 'With oauth2.dpop.require_nonce: the nonce the next DPoP proof must carry (RFC 9449 §8)', schema: { type: 'string' } } },
+  })
+  @ApiErrorResponse(
+    400,
+    'RFC 6749 §5.2 error, or a DPoP error (RFC 9449 §5, §8)',
+    {
+      invalid_request: ['invalid_request', 'grant_type is required'],
+      unsupported_grant_type: ['unsupported_grant_type', 'grant_type password is not supported'],
+      invalid_grant: ['invalid_grant', 'the grant was revoked'],
+      invalid_dpop_proof: ['invalid_dpop_proof', 'DPoP proof: htm must be POST, the method of this request'],
+      use_dpop_nonce: ['use_dpop_nonce', 'this server requires a nonce in DPoP proofs; retry with the one in the DPoP-Nonce header'],
+    },
+    { 'DPoP-Nonce': { description: 'With use_dpop_nonce: the nonce to put in the next proof', schema: { type: 'string' } } },
+  )
   async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
     const { params, lists } = formParams(req, ['audience'], { omitEmpty: true });
     const grant = this.grants.handlerFor(params.grant_type);
+    // RFC 9449 §4.3: htu is this endpoint as the issuer names it, never as the Host header does.
+    const dpop = await this.dpop.verify(req, { htm: 'POST', htu: `${this.config.issuer()}/oauth2/token` });
     const client = await this.auth.authenticate(req, params, grant.allowsPublicClients);
     allowClientOrigin(req, res, client.fields.allowed_cors_origins);
-    return this.grants.dispatch(grant, client, { params, lists });
+    if (!dpop && client.fields.dpop_bound_access_tokens === true) {
+      // RFC 9449 §5.2: such a client's token requests without a proof are refused.
+      throw new OAuthError('invalid_dpop_proof', 'the client is registered with dpop_bound_access_tokens: send a DPoP proof in the DPoP header');
+    }
+    const response = await this.grants.dispatch(grant, client, { params, lists, dpop });
+    // RFC 9449 §8: the nonce the next proof should carry.
+    if (this.dpop.nonceRequired()) res.header('DPoP-Nonce', this.dpop.currentNonce());
+    return response;
   }
 
   @Post('introspect')

@@ -48,7 +48,7 @@ export class TokenResponseDto {
   @ApiProperty({ example: 'eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9...' })
   access_token: string;
 
-  @ApiProperty({ example: 'Bearer' })
+  @ApiProperty({ example: 'Bearer', enum: ['Bearer', 'DPoP'], description: 'DPoP when the request carried a valid DPoP proof: the token is bound to its key (RFC 9449 §5)' })
   token_type: string;
 
   @ApiProperty({ example: 3600 })
@@ -87,10 +87,18 @@ export class IntrospectionResponseDto {
   @ApiPropertyOptional({ example: 1795680000 }) exp?: number;
   @ApiPropertyOptional({ example: 1795676400 }) iat?: number;
   @ApiPropertyOptional() jti?: string;
-  @ApiPropertyOptional({ example: 'Bearer' }) token_type?: string;
+  @ApiPropertyOptional({ example: 'Bearer', enum: ['Bearer', 'DPoP'] }) token_type?: string;
   @ApiPropertyOptional({ enum: ['access_token', 'refresh_token'] }) token_use?: string;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Extra claims the consent app set in session.access_token' })
   ext?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    properties: { jkt: { type: 'string', description: 'RFC 7638 SHA-256 thumbprint of the DPoP key' } },
+    required: ['jkt'],
+    description: 'RFC 9449 §6.2: the key a DPoP-bound token is bound to',
+  })
+  cnf?: { jkt: string };
 }
 
 export class SigningKeyDto {

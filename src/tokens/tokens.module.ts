@@ -5,6 +5,8 @@ import { AccessTokensService } from './access-tokens.service.js';
 import { AdminTokensController } from './admin-tokens.controller.js';
 import { ClientAssertionsRepository } from './client-assertions.repository.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
+import { DPoPProofsRepository } from './dpop-proofs.repository.js';
+import { DPoPService } from './dpop.service.js';
 import { GrantTokensService } from './grant-tokens.service.js';
 import { AuthorizationCodeGrant } from './grants/authorization-code.grant.js';
 import { ClientCredentialsGrant } from './grants/client-credentials.grant.js';
@@ -33,12 +35,14 @@ const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshToke
   providers: [
     AccessTokensRepository,
     ClientAssertionsRepository,
+    DPoPProofsRepository,
     GrantsRepository,
     RefreshTokensRepository,
     SigningKeysRepository,
     SubjectSaltRepository,
     SigningKeysService,
     ClientAuthenticationService,
+    DPoPService,
     AccessTokensService,
     GrantsService,
     RefreshTokensService,

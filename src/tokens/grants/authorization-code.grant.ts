@@ -44,7 +44,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
   }
 
   /** The code is spent first, then checked, so a wrong verifier or redirect_uri burns it. */
-  async handle(client: ClientEntity, { params }: TokenRequest): Promise<TokenResponse> {
+  async handle(client: ClientEntity, { params, dpop }: TokenRequest): Promise<TokenResponse> {
     if (!params.code) throw new OAuthError('invalid_request', 'code is required');
     const hashes = this.grants.hashes(params.code);
     const used = await this.repository.redeemCode(hashes, client.id);
@@ -63,8 +63,17 @@ export class AuthorizationCodeGrant implements GrantHandler {
       throw invalidGrant('redirect_uri does not match the one of the authorization request');
     }
     checkVerifier(used.code_challenge, params.code_verifier);
+    // RFC 9449 §10: a code requested with dpop_jkt is redeemed only with a proof signed by that key.
+    if (used.dpop_jkt !== null && dpop?.jkt !== used.dpop_jkt) {
+      throw invalidGrant(dpop ? 'the DPoP proof is signed by another key than the dpop_jkt of the authorization request' : 'the authorization request named dpop_jkt: send a DPoP proof signed by that key');
+    }
     const grant = await this.grants.findLive(used.grant_id);
     if (!grant) throw invalidGrant('the grant was revoked');
-    return this.tokens.issue(client, grant, { grantType: this.grantType, scope: splitScope(grant.scope), nonce: used.nonce ?? undefined });
+    return this.tokens.issue(client, grant, {
+      grantType: this.grantType,
+      scope: splitScope(grant.scope),
+      nonce: used.nonce ?? undefined,
+      jkt: dpop?.jkt,
+    });
   }
 }

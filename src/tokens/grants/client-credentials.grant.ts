@@ -20,10 +20,10 @@ export class ClientCredentialsGrant implements GrantHandler {
     return true;
   }
 
-  async handle(client: ClientEntity, { params, lists }: TokenRequest): Promise<TokenResponse> {
+  async handle(client: ClientEntity, { params, lists, dpop }: TokenRequest): Promise<TokenResponse> {
     const scope = grantedScope(params.scope, client.fields.scope);
     const audience = grantedAudience(lists.audience ?? [], client.fields.audience);
-    const response = await this.accessTokens.issue(client, this.grantType, { subject: client.id, scope: scope.join(' '), audience });
+    const response = await this.accessTokens.issue(client, this.grantType, { subject: client.id, scope: scope.join(' '), audience, jkt: dpop?.jkt });
     await this.activity.touch(client);
     return response;
   }

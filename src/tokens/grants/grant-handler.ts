@@ -3,11 +3,14 @@
 import type { ClientEntity } from '../../clients/client.entity.js';
 import { OAuthError } from '../../common/oauth-error.js';
 import type { TokenResponse } from '../access-tokens.service.js';
+import type { DPoPProof } from '../dpop.service.js';
 
-/** The form parameters of a token request: single values, and the repeatable `audience`. */
+/** The form parameters of a token request: single values, and the repeatable `audience`; the DPoP proof it carried, if any. */
 export interface TokenRequest {
   params: Record<string, string>;
   lists: Record<string, string[]>;
+  /** A verified DPoP proof (RFC 9449 §5): the access token is bound to its key. */
+  dpop?: DPoPProof;
 }
 
 export interface GrantHandler {

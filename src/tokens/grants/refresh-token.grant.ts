@@ -29,10 +29,17 @@ export class RefreshTokenGrant implements GrantHandler {
     return this.config.authorizationCodeFlowEnabled();
   }
 
-  async handle(client: ClientEntity, { params }: TokenRequest): Promise<TokenResponse> {
+  async handle(client: ClientEntity, { params, dpop }: TokenRequest): Promise<TokenResponse> {
     if (!params.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
     const row = await this.repository.findByHash(this.grants.hashes(params.refresh_token));
     if (!row || row.token_client !== client.id) throw invalidGrant('the refresh token is unknown or was issued to another client');
+    // RFC 9449 §5: only the holder of the key may use a bound token. Checked before reuse detection, so that
+    // whoever stole a bound token can neither use it nor, by presenting it, revoke its grant.
+    if (row.dpop_jkt !== null && dpop?.jkt !== row.dpop_jkt) {
+      throw invalidGrant(
+        dpop ? 'the refresh token is bound to another DPoP key' : 'the refresh token is DPoP-bound: send a DPoP proof signed with its key',
+      );
+    }
     if (row.token_revoked) throw invalidGrant('the refresh token was revoked');
     if (row.used_at) {
       await this.grants.revokeGrants([row.grant_id]);
@@ -52,6 +59,6 @@ export class RefreshTokenGrant implements GrantHandler {
     const grant = await this.grants.findLive(row.grant_id);
     if (!grant) throw invalidGrant('the grant was revoked');
     await this.grants.extend(grant.id, client.fields, tokenScope);
-    return this.tokens.issue(client, grant, { grantType: this.grantType, scope: requested, refreshScope: tokenScope });
+    return this.tokens.issue(client, grant, { grantType: this.grantType, scope: requested, refreshScope: tokenScope, jkt: dpop?.jkt });
   }
 }
