@@ -48,10 +48,11 @@ export class TokenController {
     invalid_request: ['invalid_request', 'grant_type is required'],
     unsupported_grant_type: ['unsupported_grant_type', 'grant_type password is not supported'],
     invalid_grant: ['invalid_grant', 'the grant was revoked'],
+    invalid_target: ['invalid_target', 'resource "https://api.example.com/" was not granted'],
   })
   async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
-    const { params, lists } = formParams(req, ['audience'], { omitEmpty: true });
+    const { params, lists } = formParams(req, ['audience', 'resource'], { omitEmpty: true });
     const grant = this.grants.handlerFor(params.grant_type);
     const client = await this.auth.authenticate(req, params, grant.allowsPublicClients);
     allowClientOrigin(req, res, client.fields.allowed_cors_origins);

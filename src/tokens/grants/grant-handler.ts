@@ -4,7 +4,7 @@ import type { ClientEntity } from '../../clients/client.entity.js';
 import { OAuthError } from '../../common/oauth-error.js';
 import type { TokenResponse } from '../access-tokens.service.js';
 
-/** The form parameters of a token request: single values, and the repeatable `audience`. */
+/** The form parameters of a token request: single values, and the repeatable `audience` and `resource` (RFC 8707). */
 export interface TokenRequest {
   params: Record<string, string>;
   lists: Record<string, string[]>;
