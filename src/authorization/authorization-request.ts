@@ -233,7 +233,9 @@ function requestedAudience(client: ClientEntity, params: Map<string, string>, fa
  * redirect URI like the other errors of the request.
  */
 function requestedResources(client: ClientEntity, query: URLSearchParams, fail: Fail): string[] {
-  return redirected(fail, () => checkedResources(query.getAll('resource'), clientAudience(client.fields), 'is not a resource the client may request'));
+  // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
+  const resources = query.getAll('resource').filter((r) => r !== '');
+  return redirected(fail, () => checkedResources(resources, clientAudience(client.fields), 'is not a resource the client may request'));
 }
 
 /** RFC 7636 §4.3: S256 only; required from public clients (RFC 9700 §2.1.1), and from all when the operator enforces it. */

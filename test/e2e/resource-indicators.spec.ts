@@ -280,6 +280,8 @@ describe('client_credentials with resource (RFC 8707 §2)', () => {
 
   it('gives a token without resource or audience the issuer as its one audience, a string', async () => {
     expect(audOf((await tokens(await cc(jwtClient, []))).access_token as string)).toBe(svc.url);
+    // RFC 6749 §3.2: an empty resource is an omitted one.
+    expect(audOf((await tokens(await cc(jwtClient, [['resource', '']]))).access_token as string)).toBe(svc.url);
   });
 });
 

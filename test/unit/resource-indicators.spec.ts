@@ -154,13 +154,18 @@ describe('resource on the authorization request', () => {
       ['https://other.example.com/', 'is not a resource the client may request'],
       [`${API}#f`, 'without a fragment'],
       ['/relative', 'absolute URI'],
-      ['', 'absolute URI'],
+      [' ', 'absolute URI'],
     ]) {
       const err = redirectedError(`resource=${encodeURIComponent(API)}&resource=${encodeURIComponent(value)}`);
       expect([err.code, err.redirectUri, err.state]).toEqual(['invalid_target', 'https://app.example.com/cb', 's']);
       expect(err.description).toContain(JSON.stringify(value));
       expect(err.description).toContain(text);
     }
+  });
+
+  it('treats a resource sent without a value as omitted (RFC 6749 §3.1)', () => {
+    expect(validate(`resource=&resource=${encodeURIComponent(API)}`).audience).toEqual([API]);
+    expect(validate('resource=').audience).toEqual([]);
   });
 
   it('still refuses other parameters repeated', () => {
