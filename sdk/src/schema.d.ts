@@ -1149,10 +1149,15 @@ export interface components {
              */
             scope?: string;
             /**
-             * @description Requested audience (repeatable or space-delimited); a subset of the client's audience
+             * @description Requested audience (Hydra; repeatable or space-delimited): client_credentials, a subset of the client's audience; authorization_code and refresh_token, a subset of the granted audience
              * @example
              */
             audience?: string;
+            /**
+             * @description RFC 8707 resource indicators, one absolute URI (no fragment) per parameter, repeatable. client_credentials: values of the client's audience; authorization_code and refresh_token: a subset of what was granted, to which the access token is narrowed (the refresh token keeps all of it). They become the access token's aud; otherwise 400 invalid_target
+             * @example []
+             */
+            resource?: string[];
             /**
              * @description client_secret_post, and public clients where the endpoint admits them
              * @example
@@ -2436,7 +2441,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponseDto"];
                 };
             };
-            /** @description RFC 6749 §5.2 error, or a DPoP error (RFC 9449 §5, §8) */
+            /** @description RFC 6749 §5.2 error, a resource indicator error (RFC 8707 §2) or a DPoP error (RFC 9449 §5, §8) */
             400: {
                 headers: {
                     /** @description With use_dpop_nonce: the nonce to put in the next proof */
@@ -2747,6 +2752,8 @@ export interface operations {
                 max_age?: number;
                 /** @description Space-delimited access token audience, within the client's */
                 audience?: string;
+                /** @description RFC 8707 resource indicators: absolute URIs without a fragment, repeatable, each one of the client's audience values; offered to the consent app with the audience */
+                resource?: string[];
             };
             header?: never;
             path?: never;

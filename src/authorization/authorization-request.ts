@@ -4,6 +4,7 @@
 import type { ClientEntity } from '../clients/client.entity.js';
 import type { HttpRequest } from '../common/http.js';
 import { OAuthError, type OAuthErrorCode } from '../common/oauth-error.js';
+import { checkedResources, clientAudience } from '../common/resource-indicators.js';
 import { grantedAudience, grantedScope, splitScope } from '../common/scopes.js';
 
 /** What the flow keeps of a validated request (stored with the flow as JSON). */
@@ -14,6 +15,7 @@ export interface AuthorizationRequest {
   /** Whether the request named it (then the token request must repeat it, RFC 6749 §4.1.3). */
   redirect_uri_sent: boolean;
   scope: string[];
+  /** The access token audience asked for: the `audience` values, then the `resource` values (RFC 8707). */
   audience: string[];
   state?: string;
   nonce?: string;
@@ -93,11 +95,12 @@ export function queryOf(req: HttpRequest): URLSearchParams {
   return new URLSearchParams(at < 0 ? '' : req.url.slice(at + 1));
 }
 
-/** The query parameters, each at most once (RFC 6749 §3.1). */
-export function singleParams(query: URLSearchParams): { params: Map<string, string>; repeated: string[] } {
+/** The query parameters, each at most once (RFC 6749 §3.1), except those named `repeatable`, which are left out. */
+export function singleParams(query: URLSearchParams, repeatable: readonly string[] = []): { params: Map<string, string>; repeated: string[] } {
   const params = new Map<string, string>();
   const repeated: string[] = [];
   for (const [name, value] of query) {
+    if (repeatable.includes(name)) continue;
     if (params.has(name)) repeated.push(name);
     else params.set(name, value);
   }
@@ -122,7 +125,8 @@ export function validateAuthorizationRequest(
   query: URLSearchParams,
   policy: RequestPolicy,
 ): AuthorizationRequest {
-  const { params, repeated } = singleParams(query);
+  // RFC 8707 §2: resource may be repeated, one URI per parameter.
+  const { params, repeated } = singleParams(query, ['resource']);
   const redirectUri = redirectUriOf(client, params, repeated);
   const state = params.get('state');
   const fail: Fail = (code, description) => {
@@ -132,7 +136,7 @@ export function validateAuthorizationRequest(
   checkNoRequestObject(params, fail);
   checkResponseType(client, params, fail);
   const scope = requestedScope(client, params, fail);
-  const audience = requestedAudience(client, params, fail);
+  const audience = [...new Set([...requestedAudience(client, params, fail), ...requestedResources(client, query, fail)])];
   const challenge = codeChallenge(client, params, policy, fail);
   const prompt = promptOf(params, fail);
   const maxAge = maxAgeOf(client, params, fail);
@@ -224,6 +228,17 @@ function requestedScope(client: ClientEntity, params: Map<string, string>, fail:
 /** The access token audience (Hydra's audience parameter, space-delimited), within the client's audience. */
 function requestedAudience(client: ClientEntity, params: Map<string, string>, fail: Fail): string[] {
   return redirected(fail, () => grantedAudience([params.get('audience') ?? ''], client.fields.audience));
+}
+
+/**
+ * RFC 8707 §2: each resource is an absolute URI without a fragment and one of
+ * the client's audience values; otherwise invalid_target, sent back to the
+ * redirect URI like the other errors of the request.
+ */
+function requestedResources(client: ClientEntity, query: URLSearchParams, fail: Fail): string[] {
+  // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
+  const resources = query.getAll('resource').filter((r) => r !== '');
+  return redirected(fail, () => checkedResources(resources, clientAudience(client.fields), 'is not a resource the client may request'));
 }
 
 /** RFC 7636 §4.3: S256 only; required from public clients (RFC 9700 §2.1.1), and from all when the operator enforces it. */

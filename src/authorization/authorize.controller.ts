@@ -25,7 +25,15 @@ const QUERY = [
   ['prompt', false, 'none, login or consent'],
   ['max_age', false, 'Seconds since authentication after which the user logs in again'],
   ['audience', false, 'Space-delimited access token audience, within the client\'s'],
+  ['resource', false, 'RFC 8707 resource indicators: absolute URIs without a fragment, repeatable, each one of the client\'s audience values; offered to the consent app with the audience'],
 ] as const;
+
+/** A query parameter's schema: repeatable ones are arrays sent as repeated parameters (form style, exploded). */
+function querySchema(name: string): Record<string, unknown> {
+  if (name === 'max_age') return { type: 'integer', minimum: 0 };
+  if (name === 'resource') return { type: 'array', items: { type: 'string', format: 'uri' } };
+  return { type: 'string' };
+}
 
 @ApiTags('oauth2')
 @UseGuards(CodeFlowEnabledGuard)
@@ -44,7 +52,7 @@ export class AuthorizeController {
   })
   @applyDecorators(
     ...QUERY.map(([name, required, description]) =>
-      ApiQuery({ name, required, description, schema: name === 'max_age' ? { type: 'integer', minimum: 0 } : { type: 'string' } }),
+      ApiQuery({ name, required, description, schema: querySchema(name), ...(name === 'resource' ? { style: 'form', explode: true } : {}) }),
     ),
   )
   @ApiResponse({ status: 302, description: 'To the login app, the consent app, or the client\'s redirect URI (with code or error, and iss)' })

@@ -127,7 +127,8 @@ export class AccessTokensService {
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.config.issuer())
       .setSubject(info.subject)
-      .setAudience(info.audience)
+      // RFC 9068 §2.2 / RFC 7519 §4.1.3: one audience as a string, several as an array.
+      .setAudience(info.audience.length === 1 ? info.audience[0] : info.audience)
       .setIssuedAt(info.issuedAt)
       .setExpirationTime(info.expiresAt)
       .setJti(info.jti)

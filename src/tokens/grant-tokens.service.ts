@@ -20,6 +20,8 @@ export interface Issuance {
   scope: string[];
   /** The scope of the new refresh token: a refresh keeps the old token's even when it narrows the access token's. */
   refreshScope?: string[];
+  /** The access token's audience when the request narrowed the grant's (RFC 8707 §2.2); the grant keeps all of it. */
+  audience?: string[];
   /** The nonce of the authorization request (OIDC Core §3.1.2.1), for the ID token of a code exchange. */
   nonce?: string;
   /** The key of the request's DPoP proof: the access token is bound to it, and a public client's refresh token too (RFC 9449 §5). */
@@ -37,11 +39,11 @@ export class GrantTokensService {
     private readonly activity: ClientActivityService,
   ) {}
 
-  async issue(client: ClientEntity, grant: GrantRow, { grantType, scope, refreshScope = scope, nonce, jkt }: Issuance): Promise<TokenResponse> {
+  async issue(client: ClientEntity, grant: GrantRow, { grantType, scope, refreshScope = scope, audience = grant.audience, nonce, jkt }: Issuance): Promise<TokenResponse> {
     const response = await this.accessTokens.issue(client, grantType, {
       subject: grant.subject,
       scope: scope.join(' '),
-      audience: grant.audience,
+      audience,
       grantId: grant.id,
       ext: grant.session.access_token,
       jkt,

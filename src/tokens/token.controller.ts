@@ -61,19 +61,20 @@ export class TokenController {
   })
   @ApiErrorResponse(
     400,
-    'RFC 6749 §5.2 error, or a DPoP error (RFC 9449 §5, §8)',
+    'RFC 6749 §5.2 error, a resource indicator error (RFC 8707 §2) or a DPoP error (RFC 9449 §5, §8)',
     {
       invalid_request: ['invalid_request', 'grant_type is required'],
       unsupported_grant_type: ['unsupported_grant_type', 'grant_type password is not supported'],
       invalid_grant: ['invalid_grant', 'the grant was revoked'],
       invalid_dpop_proof: ['invalid_dpop_proof', 'DPoP proof: htm must be POST, the method of this request'],
       use_dpop_nonce: ['use_dpop_nonce', 'this server requires a nonce in DPoP proofs; retry with the one in the DPoP-Nonce header'],
+      invalid_target: ['invalid_target', 'resource "https://api.example.com/" was not granted'],
     },
     { 'DPoP-Nonce': { description: 'With use_dpop_nonce: the nonce to put in the next proof', schema: { type: 'string' } } },
   )
   async token(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<TokenResponse> {
     noStore(res);
-    const { params, lists } = formParams(req, ['audience'], { omitEmpty: true });
+    const { params, lists } = formParams(req, ['audience', 'resource'], { omitEmpty: true });
     const grant = this.grants.handlerFor(params.grant_type);
     // RFC 9449 §4.3: htu is this endpoint as the issuer names it, never as the Host header does.
     const dpop = await this.dpop.verify(req, { htm: 'POST', htu: `${this.config.issuer()}/oauth2/token` });

@@ -38,8 +38,23 @@ class TokenGrantParamsDto {
   @ApiPropertyOptional({ description: 'Space-delimited; a subset of the client\'s scope (omitted: all of it)', example: 'invoices.read' })
   scope?: string;
 
-  @ApiPropertyOptional({ example: '', description: 'Requested audience (repeatable or space-delimited); a subset of the client\'s audience' })
+  @ApiPropertyOptional({
+    example: '',
+    description:
+      'Requested audience (Hydra; repeatable or space-delimited): client_credentials, a subset of the client\'s audience; ' +
+      'authorization_code and refresh_token, a subset of the granted audience',
+  })
   audience?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: [],
+    description:
+      'RFC 8707 resource indicators, one absolute URI (no fragment) per parameter, repeatable. client_credentials: values of the ' +
+      'client\'s audience; authorization_code and refresh_token: a subset of what was granted, to which the access token is narrowed ' +
+      '(the refresh token keeps all of it). They become the access token\'s aud; otherwise 400 invalid_target',
+  })
+  resource?: string[];
 }
 
 export class TokenRequestDto extends IntersectionType(TokenGrantParamsDto, ClientCredentialsDto) {}

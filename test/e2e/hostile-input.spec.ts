@@ -903,7 +903,7 @@ const hostileId = fc.oneof(
 // --- form bodies (token and introspection endpoints) ------------------------------
 
 const FORM_NAMES = [
-  'grant_type', 'client_id', 'client_secret', 'scope', 'audience', 'client_assertion', 'client_assertion_type', 'token', 'token_type_hint',
+  'grant_type', 'client_id', 'client_secret', 'scope', 'audience', 'resource', 'client_assertion', 'client_assertion_type', 'token', 'token_type_hint',
   'redirect_uri', 'code', 'code_verifier', 'refresh_token', 'grant_type[]', 'client_id[0]', 'scope[a]', '', ...PROTOTYPE_KEYS,
 ];
 
@@ -1145,6 +1145,7 @@ const tokenValues = (): fc.Arbitrary<string> =>
         fx.opaque.id, fx.opaque.secret, fx.post.id, fx.post.secret, fx.opaqueToken, fx.jwtToken,
         `${fx.jwtToken.slice(0, -2)}AA`, fx.jwtToken.split('.').slice(0, 2).join('.') + '.', fx.jwtToken.replace(/^[^.]+/, base64url('{"alg":"none","kid":"\\u0000"}')),
         `${fx.opaqueToken}x`, 'a.b.c', '..', 'x'.repeat(8_193),
+        'https://api.example.com', 'https://api.example.com/#x', '/relative', 'urn:example:resource',
       ),
     },
   );
@@ -1818,7 +1819,7 @@ const flowCookie: fc.Arbitrary<string | undefined> = fc
 
 const AUTHORIZE_NAMES = [
   'client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age',
-  'audience', 'login_verifier', 'consent_verifier', 'response_mode', 'request', 'request_uri', 'acr_values', 'ui_locales', 'login_hint',
+  'audience', 'resource', 'login_verifier', 'consent_verifier', 'response_mode', 'request', 'request_uri', 'acr_values', 'ui_locales', 'login_hint',
   'display', 'id_token_hint', 'client_id[]', 'redirect_uri[0]', '', ...PROTOTYPE_KEYS,
 ];
 
@@ -1833,7 +1834,7 @@ function flowValues(): fc.Arbitrary<string> {
       arbitrary: fc.constantFrom(
         'code', 'CODE', 'code id_token', 'token', 'S256', 's256', 'plain', 'none', 'login', 'consent', 'select_account', 'none login', 'login consent',
         'query', 'fragment', 'form_post', '0', '-1', '1.5', '999999999', '1000000000', ' 1', '1e3', 'openid', 'openid offline_access',
-        'openid  offline_access', 'offline', 'profile email', 'admin', 'openid admin', API, `${API} https://evil.example`,
+        'openid  offline_access', 'offline', 'profile email', 'admin', 'openid admin', API, `${API} https://evil.example`, `${API}#x`, `${API}/`,
         challenge, challenge.slice(1), `${challenge}A`, `+${challenge.slice(1)}`,
         WEB_CB, WEB_CB2, `${WEB_CB}/`, `${WEB_CB}?x=1`, `${WEB_CB}#x`, 'https://APP.example.com/cb', 'https://app.example.com:443/cb',
         'https://app.example.com/CB', 'https://app.example.com/x/../cb', 'https://app.example.com.evil.example/cb', 'https://app.example.com@evil.example/cb',

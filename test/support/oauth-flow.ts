@@ -91,7 +91,17 @@ export async function runFlow(
   params: Record<string, string | undefined>,
   answers: { login?: Record<string, unknown>; consent?: Record<string, unknown> } = {},
 ): Promise<FlowResult> {
-  const toLogin = await browser.follow(authorizeUrl(svc, params));
+  return runFlowFrom(svc, browser, authorizeUrl(svc, params), answers);
+}
+
+/** runFlow from an authorization URL built by the caller (repeated parameters such as resource included). */
+export async function runFlowFrom(
+  svc: RunningApp,
+  browser: Browser,
+  authorizationUrl: URL,
+  answers: { login?: Record<string, unknown>; consent?: Record<string, unknown> } = {},
+): Promise<FlowResult> {
+  const toLogin = await browser.follow(authorizationUrl);
   const loginChallenge = toLogin.searchParams.get('login_challenge');
   if (!loginChallenge) throw new Error(`expected the login app, got ${toLogin.toString()}`);
   const login = await acceptLogin(svc, loginChallenge, answers.login);

@@ -11,6 +11,7 @@ import { GrantTokensService } from '../grant-tokens.service.js';
 import { GrantsRepository } from '../grants.repository.js';
 import { GrantsService } from '../grants.service.js';
 import { invalidGrant, type GrantHandler, type TokenRequest } from './grant-handler.js';
+import { requestedTokenAudience } from './token-audience.js';
 
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -44,7 +45,8 @@ export class AuthorizationCodeGrant implements GrantHandler {
   }
 
   /** The code is spent first, then checked, so a wrong verifier or redirect_uri burns it. */
-  async handle(client: ClientEntity, { params, dpop }: TokenRequest): Promise<TokenResponse> {
+  async handle(client: ClientEntity, request: TokenRequest): Promise<TokenResponse> {
+    const { params, dpop } = request;
     if (!params.code) throw new OAuthError('invalid_request', 'code is required');
     const hashes = this.grants.hashes(params.code);
     const used = await this.repository.redeemCode(hashes, client.id);
@@ -69,9 +71,12 @@ export class AuthorizationCodeGrant implements GrantHandler {
     }
     const grant = await this.grants.findLive(used.grant_id);
     if (!grant) throw invalidGrant('the grant was revoked');
+    // RFC 8707 §2.2: resource narrows the token to part of what was granted.
+    const audience = requestedTokenAudience(request, grant.audience, 'was not granted');
     return this.tokens.issue(client, grant, {
       grantType: this.grantType,
       scope: splitScope(grant.scope),
+      audience,
       nonce: used.nonce ?? undefined,
       jkt: dpop?.jkt,
     });

@@ -2,9 +2,11 @@
 import { Injectable } from '@nestjs/common';
 import type { ClientEntity } from '../../clients/client.entity.js';
 import { ClientActivityService } from '../../clients/client-activity.service.js';
-import { grantedAudience, grantedScope } from '../../common/scopes.js';
+import { clientAudience } from '../../common/resource-indicators.js';
+import { grantedScope } from '../../common/scopes.js';
 import { AccessTokensService, type TokenResponse } from '../access-tokens.service.js';
 import type { GrantHandler, TokenRequest } from './grant-handler.js';
+import { requestedTokenAudience } from './token-audience.js';
 
 @Injectable()
 export class ClientCredentialsGrant implements GrantHandler {
@@ -20,10 +22,11 @@ export class ClientCredentialsGrant implements GrantHandler {
     return true;
   }
 
-  async handle(client: ClientEntity, { params, lists, dpop }: TokenRequest): Promise<TokenResponse> {
-    const scope = grantedScope(params.scope, client.fields.scope);
-    const audience = grantedAudience(lists.audience ?? [], client.fields.audience);
-    const response = await this.accessTokens.issue(client, this.grantType, { subject: client.id, scope: scope.join(' '), audience, jkt: dpop?.jkt });
+  async handle(client: ClientEntity, request: TokenRequest): Promise<TokenResponse> {
+    const scope = grantedScope(request.params.scope, client.fields.scope);
+    // RFC 8707 §2: the resources (and Hydra's audiences) must be the client's; none asked for, none given.
+    const audience = requestedTokenAudience(request, clientAudience(client.fields), 'is not a resource the client may request') ?? [];
+    const response = await this.accessTokens.issue(client, this.grantType, { subject: client.id, scope: scope.join(' '), audience, jkt: request.dpop?.jkt });
     await this.activity.touch(client);
     return response;
   }

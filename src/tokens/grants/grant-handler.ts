@@ -5,7 +5,7 @@ import { OAuthError } from '../../common/oauth-error.js';
 import type { TokenResponse } from '../access-tokens.service.js';
 import type { DPoPProof } from '../dpop.service.js';
 
-/** The form parameters of a token request: single values, and the repeatable `audience`; the DPoP proof it carried, if any. */
+/** The form parameters of a token request: single values, and the repeatable `audience` and `resource` (RFC 8707); the DPoP proof it carried, if any. */
 export interface TokenRequest {
   params: Record<string, string>;
   lists: Record<string, string[]>;

@@ -10,6 +10,7 @@ import { GrantTokensService } from '../grant-tokens.service.js';
 import { GrantsService } from '../grants.service.js';
 import { RefreshTokensRepository } from '../refresh-tokens.repository.js';
 import { invalidGrant, type GrantHandler, type TokenRequest } from './grant-handler.js';
+import { requestedTokenAudience } from './token-audience.js';
 
 const REUSED = 'the refresh token was already used; every token of its grant is revoked';
 
@@ -29,7 +30,8 @@ export class RefreshTokenGrant implements GrantHandler {
     return this.config.authorizationCodeFlowEnabled();
   }
 
-  async handle(client: ClientEntity, { params, dpop }: TokenRequest): Promise<TokenResponse> {
+  async handle(client: ClientEntity, request: TokenRequest): Promise<TokenResponse> {
+    const { params, dpop } = request;
     if (!params.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
     const row = await this.repository.findByHash(this.grants.hashes(params.refresh_token));
     if (!row || row.token_client !== client.id) throw invalidGrant('the refresh token is unknown or was issued to another client');
@@ -51,6 +53,8 @@ export class RefreshTokenGrant implements GrantHandler {
     const requested = params.scope === undefined ? tokenScope : splitScope(params.scope);
     const wider = requested.filter((s) => !tokenScope.includes(s));
     if (wider.length > 0) throw new OAuthError('invalid_scope', `the refresh token was not granted: ${wider.join(' ')}`);
+    // RFC 8707 §2.2: checked before the token is spent, so a refused request leaves it usable.
+    const audience = await this.narrowedAudience(request, row.grant_id);
     if (!(await this.repository.spend(row.token_id))) {
       // Another request spent it a moment ago: two holders of one token.
       await this.grants.revokeGrants([row.grant_id]);
@@ -59,6 +63,18 @@ export class RefreshTokenGrant implements GrantHandler {
     const grant = await this.grants.findLive(row.grant_id);
     if (!grant) throw invalidGrant('the grant was revoked');
     await this.grants.extend(grant.id, client.fields, tokenScope);
-    return this.tokens.issue(client, grant, { grantType: this.grantType, scope: requested, refreshScope: tokenScope, jkt: dpop?.jkt });
+    return this.tokens.issue(client, grant, { grantType: this.grantType, scope: requested, refreshScope: tokenScope, audience, jkt: dpop?.jkt });
+  }
+
+  /**
+   * The access token's audience when the request names resources (or
+   * audiences): within the grant's, which the new refresh token keeps, so a
+   * later refresh may ask for any of it again. Undefined: all of the grant's.
+   */
+  private async narrowedAudience(request: TokenRequest, grantId: string): Promise<string[] | undefined> {
+    if (!request.lists.resource && !request.lists.audience) return undefined;
+    const grant = await this.grants.findLive(grantId);
+    if (!grant) throw invalidGrant('the grant was revoked');
+    return requestedTokenAudience(request, grant.audience, 'was not granted');
   }
 }
