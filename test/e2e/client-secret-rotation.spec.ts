@@ -155,6 +155,25 @@ describe('POST /admin/clients/{id}/secrets/rotate (Hydra rotateOAuth2ClientSecre
     expect((await adminView(client.client_id as string)).client_secrets).toHaveLength(1);
   });
 
+  it.each([
+    ['a JSON array', 'application/json', '[]'],
+    ['a JSON string', 'application/json', '"1h"'],
+    ['malformed JSON', 'application/json', '{"previous_secret_expires_in":'],
+    ['a nested object', 'application/json', '{"previous_secret_expires_in":{"$gt":0}}'],
+    ['an unsupported media type', 'text/plain', 'previous_secret_expires_in=0'],
+  ])('answers %s as the body with a JSON 4xx, never a 5xx, and rotates nothing', async (_what, type, raw) => {
+    const client = await createClient(machineClient());
+    const id = client.client_id as string;
+    const res = await svc.admin(`/admin/clients/${encodeURIComponent(id)}/secrets/rotate`, { method: 'POST', headers: { 'Content-Type': type }, body: raw });
+    const body = (await res.json()) as Body;
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(typeof body.error).toBe('string');
+    expect(body).not.toHaveProperty('client_secret');
+    expect((await adminView(id)).client_secrets).toHaveLength(1);
+    expect(await tokenStatus(id, client.client_secret as string)).toBe(200);
+  });
+
   it('refuses a public client (token_endpoint_auth_method none) with 400 invalid_request saying it has no secret', async () => {
     const client = await createClient(webClient({ token_endpoint_auth_method: 'none' }));
     const { status, body } = await rotate(client.client_id as string);
@@ -322,6 +341,25 @@ describe('POST /oauth2/register/{client_id}/secrets/rotate (RFC 7592 §2.2, self
     expect({ status: res.status, error: body.error }).toEqual({ status: 400, error: 'invalid_request' });
     expect(body.error_description).toContain('previous_secret_expires_in');
     expect(await tokenStatus(registered.client_id as string, registered.client_secret as string)).toBe(200);
+  });
+
+  it.each([
+    ['a JSON array', 'application/json', '[]'],
+    ['a JSON string', 'application/json', '"x"'],
+    ['malformed JSON', 'application/json', '{"a":'],
+    ['form data', 'application/x-www-form-urlencoded', 'client_secret=x'],
+  ])('answers %s as the body with a JSON 4xx, never a 5xx, and rotates nothing', async (_what, type, raw) => {
+    const registered = await registerClient(svc, machineClient());
+    const res = await selfRotate(registered.client_id as string, registered.registration_access_token as string, {
+      body: raw,
+      headers: { 'Content-Type': type },
+    });
+    const body = (await res.json()) as Body;
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(typeof body.error).toBe('string');
+    expect(body).not.toHaveProperty('client_secret');
+    expect((await adminView(registered.client_id as string)).client_secrets).toHaveLength(1);
   });
 
   it('answers a missing, wrong or other client\'s registration access token with the same 401 invalid_token', async () => {
