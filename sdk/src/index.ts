@@ -96,6 +96,19 @@ export class RegisteredClient {
     return this.metadata;
   }
 
+  /**
+   * Rotates the client secret: the new one lands in `metadata.client_secret`; the
+   * previous one keeps working for the server's overlap, so running instances can switch over.
+   */
+  async rotateSecret(): Promise<RegisteredClientMetadata> {
+    const result = await this.api.POST('/oauth2/register/{client_id}/secrets/rotate', {
+      params: { path: { client_id: this.clientId } },
+      headers: bearer(this.registrationAccessToken),
+    });
+    this.metadata = { ...this.metadata, ...unwrap(result) };
+    return this.metadata;
+  }
+
   async delete(): Promise<void> {
     const result = await this.api.DELETE('/oauth2/register/{client_id}', {
       params: { path: { client_id: this.clientId } },
@@ -216,6 +229,14 @@ export class RegistrarAdmin {
 
   async createClient(client: OAuth2Client): Promise<OAuth2Client> {
     return unwrap(await this.api.POST('/admin/clients', { body: client, headers: this.headers }));
+  }
+
+  /**
+   * Issues a new client secret (in the answer's client_secret, shown this once); the previous one
+   * keeps working for `previous_secret_expires_in` (seconds or e.g. '1h'), or the server's configured overlap.
+   */
+  async rotateClientSecret(id: string, options: components['schemas']['RotateClientSecretDto'] = {}): Promise<OAuth2Client> {
+    return unwrap(await this.api.POST('/admin/clients/{id}/secrets/rotate', { params: { path: { id } }, body: options, headers: this.headers }));
   }
 
   async deleteClient(id: string): Promise<void> {

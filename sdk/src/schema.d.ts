@@ -76,6 +76,24 @@ export interface paths {
         patch: operations["patchOAuth2Client"];
         trace?: never;
     };
+    "/admin/clients/{id}/secrets/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate the client secret: a new one is returned once; the previous one keeps working for the overlap */
+        post: operations["rotateOAuth2ClientSecret"];
+        /** End every rotated client secret at once; the current secret stays */
+        delete: operations["deleteRotatedOAuth2ClientSecrets"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth2/register": {
         parameters: {
             query?: never;
@@ -107,6 +125,23 @@ export interface paths {
         post?: never;
         /** Delete a registered client (RFC 7592) */
         delete: operations["deleteOidcDynamicClient"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/register/{client_id}/secrets/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate the client secret (RFC 7592 §2.2 extension): the new one is returned once, the previous one keeps working for the configured overlap; the registration access token stays */
+        post: operations["rotateOidcDynamicClientSecret"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -544,6 +579,20 @@ export interface components {
             /** @example redirect_uris must be an array */
             error_description?: string;
         };
+        ClientSecretInfo: {
+            /**
+             * Format: date-time
+             * @example 2026-01-05T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description null: it does not expire
+             */
+            expires_at: string | null;
+            /** @description true for the current secret; false for one a rotation replaced, valid until expires_at */
+            current: boolean;
+        };
         OAuth2Client: {
             /**
              * @description How the client was created
@@ -560,7 +609,7 @@ export interface components {
              * @example client_secret_basic
              * @enum {string}
              */
-            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "client_secret_jwt" | "private_key_jwt" | "none";
             /**
              * @example [
              *       "client_credentials"
@@ -609,7 +658,7 @@ export interface components {
             /** @enum {string} */
             request_object_signing_alg?: "none" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
             /** @enum {string} */
-            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
+            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA" | "HS256" | "HS384" | "HS512";
             default_max_age?: number | null;
             require_auth_time?: boolean;
             default_acr_values?: string[];
@@ -681,7 +730,7 @@ export interface components {
              */
             client_id?: string;
             /**
-             * @description Returned once, when created or replaced; stored only as a hash
+             * @description Returned once, when created, replaced or rotated; stored only as a hash
              * @example mD8n2rV0cQ4kX1yH7sL9pT3wZ6aF5eJ0uB2gN8vK4xE
              */
             client_secret?: string;
@@ -689,6 +738,8 @@ export interface components {
             client_id_issued_at?: number;
             /** @description Set by the server */
             client_secret_expires_at?: number;
+            /** @description The secrets that authenticate the client now, without their values (README "Rotating client secrets") */
+            readonly client_secrets?: components["schemas"]["ClientSecretInfo"][];
             /** @description RFC 7592 bearer token for /oauth2/register/{client_id}; returned when issued or rotated */
             registration_access_token?: string;
             /** @description Set by the server */
@@ -703,6 +754,13 @@ export interface components {
             /** @description Set by the server */
             updated_at?: string;
         };
+        RotateClientSecretDto: {
+            /**
+             * @description How long the replaced secret keeps authenticating: seconds, or a duration such as 15m, 12h, 7d; 0 ends it at once. Omitted: oauth2.client_secret.rotation_overlap (24h by default).
+             * @example 1h
+             */
+            previous_secret_expires_in?: number | string;
+        };
         ClientRegistrationRequest: {
             /**
              * @example [
@@ -714,7 +772,7 @@ export interface components {
              * @example client_secret_basic
              * @enum {string}
              */
-            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "client_secret_jwt" | "private_key_jwt" | "none";
             /**
              * @example [
              *       "client_credentials"
@@ -763,7 +821,7 @@ export interface components {
             /** @enum {string} */
             request_object_signing_alg?: "none" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
             /** @enum {string} */
-            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
+            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA" | "HS256" | "HS384" | "HS512";
             default_max_age?: number | null;
             require_auth_time?: boolean;
             default_acr_values?: string[];
@@ -797,7 +855,7 @@ export interface components {
              * @example client_secret_basic
              * @enum {string}
              */
-            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "client_secret_jwt" | "private_key_jwt" | "none";
             /**
              * @example [
              *       "client_credentials"
@@ -846,7 +904,7 @@ export interface components {
             /** @enum {string} */
             request_object_signing_alg?: "none" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
             /** @enum {string} */
-            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
+            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA" | "HS256" | "HS384" | "HS512";
             default_max_age?: number | null;
             require_auth_time?: boolean;
             default_acr_values?: string[];
@@ -874,7 +932,7 @@ export interface components {
              */
             client_id?: string;
             /**
-             * @description Returned once, when created or replaced; stored only as a hash
+             * @description Returned once, when created, replaced or rotated; stored only as a hash
              * @example mD8n2rV0cQ4kX1yH7sL9pT3wZ6aF5eJ0uB2gN8vK4xE
              */
             client_secret?: string;
@@ -898,7 +956,7 @@ export interface components {
              * @example client_secret_basic
              * @enum {string}
              */
-            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "client_secret_jwt" | "private_key_jwt" | "none";
             /**
              * @example [
              *       "client_credentials"
@@ -947,7 +1005,7 @@ export interface components {
             /** @enum {string} */
             request_object_signing_alg?: "none" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
             /** @enum {string} */
-            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
+            token_endpoint_auth_signing_alg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA" | "HS256" | "HS384" | "HS512";
             default_max_age?: number | null;
             require_auth_time?: boolean;
             default_acr_values?: string[];
@@ -975,7 +1033,7 @@ export interface components {
              */
             client_id?: string;
             /**
-             * @description Returned once, when created or replaced; stored only as a hash
+             * @description Returned once, when created, replaced or rotated; stored only as a hash
              * @example mD8n2rV0cQ4kX1yH7sL9pT3wZ6aF5eJ0uB2gN8vK4xE
              */
             client_secret?: string;
@@ -1783,6 +1841,107 @@ export interface operations {
             };
         };
     };
+    rotateOAuth2ClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RotateClientSecretDto"];
+            };
+        };
+        responses: {
+            /** @description The client, with the new client_secret shown this once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuth2Client"];
+                };
+            };
+            /** @description The client uses no secret, or a malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description No client has this client_id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    deleteRotatedOAuth2ClientSecrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuth2Client"];
+                };
+            };
+            /** @description The client uses no secret */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description No client has this client_id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
     createOidcDynamicClient: {
         parameters: {
             query?: never;
@@ -1987,6 +2146,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid registration access token (the same answer for every cause) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Dynamic client registration is disabled */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    rotateOidcDynamicClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The client_id issued at registration */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Carries the new client_secret and its client_secret_expires_at */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientRegistrationResponse"];
+                };
+            };
+            /** @description The client uses no secret, or the request has a body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
             };
             /** @description Invalid registration access token (the same answer for every cause) */
             401: {

@@ -59,6 +59,23 @@ describe('@registrar/sdk', () => {
     expect(token.scope).toBe('read');
   });
 
+  it('rotates a client secret, as the registrant and as the operator: the new secret and the previous one both get tokens', async () => {
+    const iat = await registrar.mintInitialAccessToken(ADMIN_KEY);
+    const client = await registrar.register({ grant_types: ['client_credentials'], scope: 'read' }, iat.token);
+    const first = client.metadata.client_secret as string;
+    await client.rotateSecret();
+    const second = client.metadata.client_secret as string;
+    expect(second).not.toBe(first);
+    const rotated = await registrar.admin(ADMIN_KEY).rotateClientSecret(client.clientId, { previous_secret_expires_in: '1h' });
+    const third = rotated.client_secret as string;
+    expect(new Set([first, second, third]).size).toBe(3);
+    expect(rotated.client_secrets).toHaveLength(3);
+    for (const clientSecret of [first, second, third]) {
+      expect((await registrar.clientCredentials({ clientId: client.clientId, clientSecret })).token_type).toBe('Bearer');
+    }
+    await expect(registrar.admin(ADMIN_KEY).rotateClientSecret('no-such-client')).rejects.toMatchObject({ status: 404, error: 'not_found' });
+  });
+
   it('ships types generated from the committed openapi.json (regenerate with npm run generate -w sdk)', async () => {
     const spec = JSON.parse(readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8'));
     const generated = astToString(await openapiTS(spec, { defaultNonNullable: false }));

@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { Database } from '../database/database.js';
 import { CliError, localError, render, usageError } from './output.js';
-import { lifetime, positiveInteger } from './options.js';
+import { lifetime, overlap, positiveInteger } from './options.js';
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -250,6 +250,14 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
       print(await all(`/admin/clients?${q.toString()}`), CLIENT_COLUMNS);
     });
   clients.command('get <id>').action(async (id: string) => print(await api('GET', `/admin/clients/${encodeURIComponent(id)}`)));
+  clients
+    .command('rotate-secret <id>')
+    .description('issue a new client secret (shown once); the previous one keeps working for the overlap')
+    .option('--overlap <duration>', 'how long the previous secret keeps working, e.g. 3600, 1h or 0; default: the server\'s oauth2.client_secret.rotation_overlap', overlap)
+    .action(async (id: string, o: { overlap?: number | string }) => {
+      const body = o.overlap === undefined ? {} : { previous_secret_expires_in: o.overlap };
+      print(await api('POST', `/admin/clients/${encodeURIComponent(id)}/secrets/rotate`, body));
+    });
   clients.command('delete <id>').action(async (id: string) => {
     await api('DELETE', `/admin/clients/${encodeURIComponent(id)}`);
     print({ deleted: id });

@@ -21,3 +21,13 @@ export function lifetime(value: string): number | string {
   if (seconds === undefined || seconds < 1) throw new InvalidArgumentError('expected seconds or a duration such as 15m, 12h or 7d.');
   return /^\d+$/.test(value.trim()) ? seconds : value.trim();
 }
+
+/**
+ * How long a replaced client secret keeps working (`--overlap`): seconds or a
+ * duration such as 1h; 0 ends it at once. Sent as `previous_secret_expires_in`.
+ */
+export function overlap(value: string): number | string {
+  const seconds = parseDuration(value);
+  if (seconds === undefined) throw new InvalidArgumentError('expected 0, seconds or a duration such as 15m, 12h or 7d.');
+  return /^\d+$/.test(value.trim()) ? seconds : value.trim();
+}

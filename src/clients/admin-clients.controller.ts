@@ -11,8 +11,10 @@ import type { HttpReply, HttpRequest } from '../common/http.js';
 import { AdminApi } from '../common/admin-api-key.guard.js';
 import { ApiErrorResponse, ApiFetchesBusyResponse, ApiPageResponse, PAGE_TOKEN_QUERY, type ErrorExamples } from '../common/api-responses.js';
 import { JsonObjectPipe } from '../common/json-object.pipe.js';
+import { ShapePipe } from '../common/shape.pipe.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageRequest, queryParam, sendPage } from '../common/pagination.js';
 import { AdminClientsService } from './admin-clients.service.js';
+import { RotateClientSecretDto } from './client-secret-rotation.dto.js';
 import { OAuth2Client } from './client.dto.js';
 import { ClientsService } from './clients.service.js';
 
@@ -116,6 +118,40 @@ export class AdminClientsController {
     const issued = await this.admin.patch(id, body);
     if (issued.secret) res.header('Cache-Control', 'no-store');
     return this.clients.adminView(issued);
+  }
+
+  @Post(':id/secrets/rotate')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Rotate the client secret: a new one is returned once; the previous one keeps working for the overlap',
+    operationId: 'rotateOAuth2ClientSecret',
+  })
+  @ApiBody({ type: RotateClientSecretDto, required: false })
+  @ApiOkResponse({ type: OAuth2Client, description: 'The client, with the new client_secret shown this once' })
+  @ApiErrorResponse(400, 'The client uses no secret, or a malformed body', {
+    no_secret: ['invalid_request', 'client c1 authenticates with token_endpoint_auth_method none, which uses no client secret: there is no secret to rotate'],
+    overlap: ['invalid_request', 'previous_secret_expires_in must be a number of seconds from 0 to one year, or a duration such as 1h or 7d'],
+  })
+  @ApiErrorResponse(404, 'No client has this client_id', NOT_FOUND)
+  async rotateSecret(@Param('id') id: string, @Body(ShapePipe) body: RotateClientSecretDto, @Res({ passthrough: true }) res: HttpReply) {
+    const issued = await this.admin.rotateSecret(id, body);
+    res.header('Cache-Control', 'no-store');
+    return this.clients.adminView(issued);
+  }
+
+  @Delete(':id/secrets/rotate')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'End every rotated client secret at once; the current secret stays',
+    operationId: 'deleteRotatedOAuth2ClientSecrets',
+  })
+  @ApiOkResponse({ type: OAuth2Client })
+  @ApiErrorResponse(400, 'The client uses no secret', {
+    no_secret: ['invalid_request', 'client c1 authenticates with token_endpoint_auth_method none, which uses no client secret: there is no secret to rotate'],
+  })
+  @ApiErrorResponse(404, 'No client has this client_id', NOT_FOUND)
+  async dropRotatedSecrets(@Param('id') id: string) {
+    return this.clients.adminView(await this.admin.dropRotatedSecrets(id));
   }
 
   @Delete(':id')

@@ -4,8 +4,11 @@
 import { Injectable } from '@nestjs/common';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
+import { parseDuration } from '../config/parsers.js';
+import { Database } from '../database/database.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
 import { mintRegistrationToken } from '../registration/registration-access-token.js';
+import type { RotateClientSecretDto } from './client-secret-rotation.dto.js';
 import type { ValidationOptions } from './client-validator.js';
 import type { IssuedClient } from './client-views.js';
 import { ClientsService } from './clients.service.js';
@@ -39,6 +42,7 @@ export class AdminClientsService {
   constructor(
     private readonly clients: ClientsService,
     private readonly config: ConfigService,
+    private readonly database: Database,
   ) {}
 
   async create(input: Record<string, unknown>): Promise<IssuedClient> {
@@ -69,8 +73,7 @@ export class AdminClientsService {
     client.accessTokenStrategy = adminStrategy(input);
     const clientSecret = adminSecret(input);
     const fields = await this.clients.validate(input, ADMIN_VALIDATION);
-    // A secret an operator gives a registered client lives as long as one the client got itself.
-    const secretLifetime = client.createdVia === 'dcr' ? this.config.get('oidc.dynamic_client_registration.client_secret.expires_in') : undefined;
+    const secretLifetime = this.secretLifetime(client.createdVia);
     const issued = await this.clients.replace(client, fields, { clientSecret, secretLifetime });
     await this.clients.invalidate(id);
     return issued;
@@ -86,5 +89,38 @@ export class AdminClientsService {
     const body = patched as Record<string, unknown>;
     if (body.client_id !== id) throw new OAuthError('invalid_request', 'JSON Patch: client_id cannot be changed');
     return this.replace(id, body);
+  }
+
+  /**
+   * Issues a new secret; the current one keeps authenticating for the overlap
+   * (the body's previous_secret_expires_in, else oauth2.client_secret.rotation_overlap).
+   */
+  async rotateSecret(id: string, body: RotateClientSecretDto): Promise<IssuedClient> {
+    const requested = body.previous_secret_expires_in;
+    const overlap = requested === undefined ? this.config.get('oauth2.client_secret.rotation_overlap') : parseDuration(requested)!;
+    const issued = await this.database.transaction(async () => {
+      const client = await this.lockedClient(id);
+      return this.clients.rotateSecret(client, { overlap, secretLifetime: this.secretLifetime(client.createdVia) });
+    });
+    await this.clients.invalidate(id);
+    return issued;
+  }
+
+  /** Ends every rotated secret at once; the current one stays. */
+  async dropRotatedSecrets(id: string): Promise<IssuedClient> {
+    const issued = await this.database.transaction(async () => this.clients.dropRotatedSecrets(await this.lockedClient(id)));
+    await this.clients.invalidate(id);
+    return issued;
+  }
+
+  private async lockedClient(id: string) {
+    const client = await this.clients.lockForUpdate(id);
+    if (!client) throw new OAuthError('not_found', `client ${id} does not exist`);
+    return client;
+  }
+
+  /** A secret an operator gives a registered client lives as long as one the client got itself. */
+  private secretLifetime(createdVia: string): number | undefined {
+    return createdVia === 'dcr' ? this.config.get('oidc.dynamic_client_registration.client_secret.expires_in') : undefined;
   }
 }

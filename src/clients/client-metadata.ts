@@ -13,11 +13,15 @@ export const RESPONSE_TYPES = [
   'code id_token token',
   'none',
 ] as const;
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** Algorithms accepted from clients (assertions, request objects); also advertised in discovery. */
 export const CLIENT_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+/** HMAC algorithms of client_secret_jwt assertions, keyed with the client secret (RFC 7523 §2.2, OIDC Core §9). */
+export const SECRET_SIGNING_ALGS = ['HS256', 'HS384', 'HS512'];
+/** Algorithms of client assertions at the token, introspection and revocation endpoints; also advertised in discovery. */
+export const CLIENT_AUTH_SIGNING_ALGS = [...CLIENT_SIGNING_ALGS, ...SECRET_SIGNING_ALGS];
 /** Algorithms Registrar can sign ID tokens and userinfo responses with. */
 export const SERVER_SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'];
 
@@ -126,7 +130,7 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   id_token_signed_response_alg: registrant('enum', { values: SERVER_SIGNING_ALGS }),
   userinfo_signed_response_alg: registrant('enum', { values: ['none', ...SERVER_SIGNING_ALGS] }),
   request_object_signing_alg: registrant('enum', { values: ['none', ...CLIENT_SIGNING_ALGS], unserved: NO_REQUEST_OBJECTS }),
-  token_endpoint_auth_signing_alg: registrant('enum', { values: CLIENT_SIGNING_ALGS }),
+  token_endpoint_auth_signing_alg: registrant('enum', { values: CLIENT_AUTH_SIGNING_ALGS }),
   default_max_age: registrant('max_age'),
   require_auth_time: registrant('boolean'),
   default_acr_values: registrant('strings', { maxItems: 20 }),
@@ -154,6 +158,8 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   client_secret: serverSet(true),
   client_id_issued_at: serverSet(true),
   client_secret_expires_at: serverSet(true),
+  // When each valid secret was issued and expires (README "Rotating client secrets"); admin responses only.
+  client_secrets: serverSet(false),
   registration_access_token: serverSet(true),
   registration_client_uri: serverSet(true),
   access_token_strategy: serverSet(false),

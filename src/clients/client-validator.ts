@@ -2,7 +2,7 @@
 // doors (the admin API and DCR) call it after their own restrictions; it
 // returns the normalised metadata with defaults applied or throws an OAuthError.
 import { clientMetadataError, redirectUriError } from '../common/oauth-error.js';
-import { fieldDef, splitLocalized, type ClientFields, type FieldDef } from './client-metadata.js';
+import { fieldDef, SECRET_SIGNING_ALGS, splitLocalized, type ClientFields, type FieldDef } from './client-metadata.js';
 import { goDurationSeconds, MAX_LIFESPAN_SECONDS, UNSERVED_LIFESPANS } from './lifespans.js';
 
 export interface ValidationOptions {
@@ -265,8 +265,19 @@ function checkAuthentication(fields: ClientFields): void {
   if (method === 'private_key_jwt' && fields.jwks === undefined && fields.jwks_uri === undefined) {
     fail('token_endpoint_auth_method', 'private_key_jwt needs jwks or jwks_uri');
   }
-  if (fields.token_endpoint_auth_signing_alg !== undefined && method !== 'private_key_jwt') {
-    fail('token_endpoint_auth_signing_alg', 'only applies to private_key_jwt');
+  const alg = fields.token_endpoint_auth_signing_alg;
+  if (alg !== undefined) {
+    if (method !== 'private_key_jwt' && method !== 'client_secret_jwt') {
+      fail('token_endpoint_auth_signing_alg', 'only applies to private_key_jwt and client_secret_jwt');
+    }
+    // An HMAC is keyed with the secret, a signature with the client's public key: each method takes only its own.
+    const hmac = SECRET_SIGNING_ALGS.includes(alg as string);
+    if (method === 'client_secret_jwt' && !hmac) {
+      fail('token_endpoint_auth_signing_alg', `must be one of ${SECRET_SIGNING_ALGS.join(', ')} for client_secret_jwt`);
+    }
+    if (method === 'private_key_jwt' && hmac) {
+      fail('token_endpoint_auth_signing_alg', `${String(alg)} is an HMAC algorithm; private_key_jwt needs an asymmetric one`);
+    }
   }
 }
 
@@ -310,5 +321,6 @@ export function normaliseField(name: string, value: unknown): unknown {
 
 /** True when a client authenticates with a shared secret. */
 export function usesClientSecret(fields: ClientFields): boolean {
-  return fields.token_endpoint_auth_method === 'client_secret_basic' || fields.token_endpoint_auth_method === 'client_secret_post';
+  const method = fields.token_endpoint_auth_method;
+  return method === 'client_secret_basic' || method === 'client_secret_post' || method === 'client_secret_jwt';
 }

@@ -2,6 +2,7 @@
 // its registrant (RFC 7591 §3.2.1, RFC 7592 §3). Each view is given the
 // client's registration_client_uri, when it has one, by whoever builds it.
 import { fieldDef } from './client-metadata.js';
+import { secretsView } from './client-secrets.js';
 import type { ClientEntity } from './client.entity.js';
 
 /** A client together with the credentials that exist in plain text only in this response. */
@@ -27,6 +28,7 @@ export function adminClientView(issued: IssuedClient, clientUri: string | undefi
   view.owner ??= '';
   view.access_token_strategy = client.accessTokenStrategy ?? '';
   view.created_via = client.createdVia;
+  view.client_secrets = secretsView(client);
   view.created_at = client.createdAt.toISOString();
   view.updated_at = client.updatedAt.toISOString();
   return view;

@@ -47,8 +47,21 @@ function schemaFor(name: string, def: FieldDef): ApiPropertyOptions {
   }
 }
 
+/** One entry of `client_secrets`: a secret that still authenticates, shown without its value. */
+export class ClientSecretInfo {
+  @ApiProperty({ format: 'date-time', example: '2026-01-05T09:00:00.000Z' })
+  created_at: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'null: it does not expire' })
+  expires_at: string | null;
+
+  @ApiProperty({ description: 'true for the current secret; false for one a rotation replaced, valid until expires_at' })
+  current: boolean;
+}
+
 function describeField(name: string, def: FieldDef): string {
-  if (name === 'client_secret') return 'Returned once, when created or replaced; stored only as a hash';
+  if (name === 'client_secret') return 'Returned once, when created, replaced or rotated; stored only as a hash';
+  if (name === 'client_secrets') return 'The secrets that authenticate the client now, without their values (README "Rotating client secrets")';
   if (name === 'registration_access_token') return 'RFC 7592 bearer token for /oauth2/register/{client_id}; returned when issued or rotated';
   if (name === 'access_token_strategy') return 'Token format for this client (opaque or jwt); empty = the global strategies.access_token';
   if (def.setBy === 'server') return 'Set by the server';
@@ -62,6 +75,7 @@ export function decorateClientFields(target: object, filter: (name: string, def:
     if (!filter(name, def)) continue;
     let options = schemaFor(name, def);
     if (['client_id_issued_at', 'client_secret_expires_at'].includes(name)) options = { ...options, type: Number } as ApiPropertyOptions;
+    if (name === 'client_secrets') options = { required: false, type: ClientSecretInfo, isArray: true, readOnly: true };
     const description = describeField(name, def);
     ApiProperty(description ? { ...options, description } : options)(target, name);
   }

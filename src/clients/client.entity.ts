@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import type { AccessTokenStrategy } from '../config/schema.js';
 import type { ClientFields } from './client-metadata.js';
+import type { RotatedSecret } from './client-secrets.js';
 
 /** `metadata_document`: a client described by its Client ID Metadata Document, never a row of this table. */
 export type CreatedVia = 'admin' | 'dcr' | 'metadata_document';
@@ -27,6 +28,20 @@ export class ClientEntity {
 
   @Column({ name: 'secret_expires_at', type: 'timestamptz', nullable: true })
   secretExpiresAt: Date | null;
+
+  @Column({ name: 'secret_created_at', type: 'timestamptz', nullable: true })
+  secretCreatedAt: Date | null;
+
+  /**
+   * The current secret encrypted under secrets.system, kept only for
+   * client_secret_jwt clients (an HMAC is verified with the secret itself); null otherwise.
+   */
+  @Column({ name: 'secret_encrypted', type: 'text', nullable: true })
+  secretEncrypted: string | null;
+
+  /** Secrets replaced by a rotation that still authenticate until their expires_at (README "Rotating client secrets"). */
+  @Column({ name: 'rotated_secrets', type: 'jsonb', default: () => "'[]'" })
+  rotatedSecrets: RotatedSecret[];
 
   @Column({ type: 'jsonb' })
   fields: ClientFields;

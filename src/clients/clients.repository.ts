@@ -10,6 +10,16 @@ export interface ClientFilter {
   owner?: string;
 }
 
+function secretColumns(client: ClientEntity): Partial<ClientEntity> {
+  return {
+    secretHash: client.secretHash,
+    secretExpiresAt: client.secretExpiresAt,
+    secretCreatedAt: client.secretCreatedAt,
+    secretEncrypted: client.secretEncrypted,
+    rotatedSecrets: client.rotatedSecrets,
+  };
+}
+
 /** Queries on the clients table; every one joins the ambient transaction when there is one. */
 @Injectable()
 export class ClientsRepository {
@@ -51,14 +61,20 @@ export class ClientsRepository {
    * registration module) changes it, so an admin update racing an RFC 7592 update cannot bring back
    * a token that was just rotated away.
    */
-  async updateMetadata(client: ClientEntity): Promise<void> {
+  async updateMetadata(client: ClientEntity, secretsChanged: boolean): Promise<void> {
+    // Secrets are written only when this update changed them, so that an update
+    // racing a rotation cannot bring back the secret the rotation replaced.
     await this.repo().update({ id: client.id }, {
       fields: client.fields,
-      secretHash: client.secretHash,
-      secretExpiresAt: client.secretExpiresAt,
+      ...(secretsChanged ? secretColumns(client) : {}),
       accessTokenStrategy: client.accessTokenStrategy,
       updatedAt: client.updatedAt,
     } as QueryDeepPartialEntity<ClientEntity>);
+  }
+
+  /** Writes a client's secrets only (a rotation); call it on a row locked by findByIdForUpdate. */
+  async updateSecrets(client: ClientEntity): Promise<void> {
+    await this.repo().update({ id: client.id }, { ...secretColumns(client), updatedAt: client.updatedAt } as QueryDeepPartialEntity<ClientEntity>);
   }
 
   /** Records use, unless it was recorded within the last `intervalSeconds`. */

@@ -3,13 +3,14 @@ import { Injectable } from '@nestjs/common';
 import { OAuthError, clientMetadataError, redirectUriError } from '../common/oauth-error.js';
 import { FetchBusyError, FetchError, ServerFetcher, tooManyFetches } from '../common/safe-fetch.js';
 import type { PageRequest } from '../common/pagination.js';
-import { hashClientSecret, randomToken } from '../common/secrets.js';
+import { encryptWithSecret, hashClientSecret, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { isUniqueViolation } from '../database/db-errors.js';
 import { DatabaseEvents } from '../database/database-events.js';
 import { AppLogger } from '../common/logging.js';
 import type { AccessTokenStrategy } from '../config/schema.js';
 import { strategyAtCreation } from './access-token-strategy.js';
+import { rotatedAfterRotation } from './client-secrets.js';
 import { adminClientView, registrationClientUri, type IssuedClient } from './client-views.js';
 import { usesClientSecret, validateClientMetadata, type ValidationOptions } from './client-validator.js';
 import { ClientEntity } from './client.entity.js';
@@ -57,11 +58,26 @@ export interface CreateClientCommand {
 
 export interface ReplaceOptions {
   clientSecret?: string;
+  /**
+   * The current secret as the caller presented it (and the caller verified):
+   * a client switching to client_secret_jwt keeps it, encrypted, instead of getting a new one.
+   */
+  presentedSecret?: string;
   /** Seconds a new client secret lives; undefined: it never expires. */
   secretLifetime?: number;
   /** Fields the caller carries over from the stored client. */
   keep?: Record<string, unknown>;
 }
+
+export interface RotateOptions {
+  /** Seconds the replaced secret keeps authenticating; 0: it stops at once. */
+  overlap: number;
+  /** Seconds the new secret lives; undefined: it never expires. */
+  secretLifetime?: number;
+}
+
+/** HMAC keys guessable offline from one captured assertion are refused: at least 256 bits of a random-looking string. */
+const MIN_HMAC_SECRET_LENGTH = 32;
 
 const CLIENT_CHANGED = 'client-changed';
 const CLIENT_CACHE_MS = 30_000;
@@ -154,6 +170,9 @@ export class ClientsService {
     client.accessTokenStrategy = strategyAtCreation(client.createdVia, cmd.dcr?.accessTokenStrategy, cmd.accessTokenStrategy ?? null);
     client.fields = cmd.fields;
     client.secretExpiresAt = null;
+    client.secretCreatedAt = null;
+    client.secretEncrypted = null;
+    client.rotatedSecrets = [];
     client.registrationPolicies = cmd.registrationPolicies ?? [];
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
     client.lastUsedAt = null;
@@ -161,6 +180,7 @@ export class ClientsService {
     client.ratHash = cmd.registrationAccessToken?.hash ?? null;
     client.ratExpiresAt = cmd.registrationAccessToken?.expiresAt ?? null;
     client.createdAt = client.updatedAt = new Date();
+    if (client.secretHash) client.secretCreatedAt = client.createdAt;
     try {
       await (cmd.store ?? ((c: ClientEntity) => this.clients.insert(c)))(client);
     } catch (err) {
@@ -233,10 +253,45 @@ export class ClientsService {
    */
   async replace(client: ClientEntity, fields: ValidatedFields, options: ReplaceOptions = {}): Promise<IssuedClient> {
     client.fields = { ...fields, ...options.keep };
-    const secret = await this.assignSecret(client, options.clientSecret, options.secretLifetime);
+    const before = secretState(client);
+    const secret = await this.assignSecret(client, options.clientSecret, options.secretLifetime, options.presentedSecret);
     client.updatedAt = new Date();
-    await this.clients.updateMetadata(client);
+    await this.clients.updateMetadata(client, secretState(client) !== before);
     return { client, secret };
+  }
+
+  /**
+   * Issues a new secret for a client whose row the caller locked (in its
+   * transaction); the current one joins the rotated secrets for the overlap.
+   * Two rotations at once take turns on the row lock, so each sees what the
+   * other left. The caller calls invalidate once the change committed.
+   */
+  async rotateSecret(client: ClientEntity, options: RotateOptions): Promise<IssuedClient> {
+    this.assertRotatable(client);
+    client.rotatedSecrets = rotatedAfterRotation(client, options.overlap);
+    const secret = randomToken(32);
+    await this.setSecret(client, secret, true, options.secretLifetime);
+    client.updatedAt = new Date();
+    await this.clients.updateSecrets(client);
+    return { client, secret };
+  }
+
+  /** Ends every rotated secret at once (Hydra's DELETE .../secrets/rotate); the current one stays. */
+  async dropRotatedSecrets(client: ClientEntity): Promise<IssuedClient> {
+    this.assertRotatable(client);
+    client.rotatedSecrets = [];
+    client.updatedAt = new Date();
+    await this.clients.updateSecrets(client);
+    return { client };
+  }
+
+  private assertRotatable(client: ClientEntity): void {
+    if (!usesClientSecret(client.fields)) {
+      throw new OAuthError(
+        'invalid_request',
+        `client ${client.id} authenticates with token_endpoint_auth_method ${String(client.fields.token_endpoint_auth_method)}, which uses no client secret: there is no secret to rotate`,
+      );
+    }
   }
 
   async delete(id: string): Promise<void> {
@@ -249,7 +304,18 @@ export class ClientsService {
     return adminClientView(issued, registrationClientUri(this.config.issuer(), issued.client));
   }
 
-  private async assignSecret(client: ClientEntity, chosen: string | undefined, lifetime: number | undefined): Promise<string | undefined> {
+  /**
+   * Decides the secret after an update. A new secret (chosen, or generated when
+   * the client has none) replaces every rotated one, as in Hydra. A client on
+   * client_secret_jwt needs its secret itself: when it switches to that method
+   * it keeps the secret it presented, or else gets a new one (returned).
+   */
+  private async assignSecret(
+    client: ClientEntity,
+    chosen: string | undefined,
+    lifetime: number | undefined,
+    presented?: string,
+  ): Promise<string | undefined> {
     if (!usesClientSecret(client.fields)) {
       if (chosen !== undefined) {
         throw clientMetadataError(
@@ -258,18 +324,53 @@ export class ClientsService {
       }
       client.secretHash = null;
       client.secretExpiresAt = null;
+      client.secretCreatedAt = null;
+      client.secretEncrypted = null;
+      client.rotatedSecrets = [];
       return undefined;
     }
-    const expiresAt = lifetime ? new Date(Date.now() + lifetime * 1000) : null;
+    const hmac = client.fields.token_endpoint_auth_method === 'client_secret_jwt';
     if (chosen !== undefined) {
-      client.secretHash = await hashClientSecret(chosen, false);
-      client.secretExpiresAt = expiresAt;
+      if (hmac && chosen.length < MIN_HMAC_SECRET_LENGTH) {
+        throw clientMetadataError(`client_secret must have at least ${MIN_HMAC_SECRET_LENGTH} characters for client_secret_jwt`);
+      }
+      await this.setSecret(client, chosen, false, lifetime);
+      client.rotatedSecrets = [];
       return chosen;
     }
-    if (client.secretHash) return undefined;
+    if (client.secretHash) {
+      if (!hmac) {
+        // Not on client_secret_jwt (any more): no secret is kept other than as a hash.
+        client.secretEncrypted = null;
+        client.rotatedSecrets = (client.rotatedSecrets ?? []).map(({ encrypted: _dropped, ...rest }) => rest);
+        return undefined;
+      }
+      if (client.secretEncrypted) return undefined;
+      if (presented !== undefined && presented.length >= MIN_HMAC_SECRET_LENGTH) {
+        client.secretEncrypted = this.encrypt(presented);
+        return undefined;
+      }
+    }
     const generated = randomToken(32);
-    client.secretHash = await hashClientSecret(generated, true);
-    client.secretExpiresAt = expiresAt;
+    await this.setSecret(client, generated, true, lifetime);
+    client.rotatedSecrets = [];
     return generated;
   }
+
+  /** Makes `secret` the current one: its hash, its issue and expiry times and, for client_secret_jwt, its ciphertext. */
+  private async setSecret(client: ClientEntity, secret: string, generated: boolean, lifetime: number | undefined): Promise<void> {
+    client.secretHash = await hashClientSecret(secret, generated);
+    client.secretCreatedAt = new Date();
+    client.secretExpiresAt = lifetime ? new Date(Date.now() + lifetime * 1000) : null;
+    client.secretEncrypted = client.fields.token_endpoint_auth_method === 'client_secret_jwt' ? this.encrypt(secret) : null;
+  }
+
+  private encrypt(secret: string): string {
+    return encryptWithSecret(secret, this.config.systemSecrets()[0]);
+  }
+}
+
+/** Everything stored about a client's secrets, to tell whether an update changed them. */
+function secretState(client: ClientEntity): string {
+  return JSON.stringify([client.secretHash, client.secretExpiresAt, client.secretEncrypted, client.rotatedSecrets]);
 }

@@ -84,6 +84,12 @@ export const SCHEMA = {
     true,
     'Serve the authorization code flow (/oauth2/auth, login and consent, refresh tokens, ID tokens, userinfo)',
   ),
+  'oauth2.client_secret.rotation_overlap': key(
+    duration(false),
+    86400,
+    'After a client secret rotation, how long the previous secret keeps authenticating; 0 = it stops at once',
+    { defaultText: '24h' },
+  ),
   'oauth2.pkce.enforced': key(boolean, false, 'Require PKCE (S256) from every client, not only from public ones'),
   'oauth2.dpop.proof_max_age': key(
     duration(),

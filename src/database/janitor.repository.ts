@@ -57,6 +57,17 @@ export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolea
             SELECT id FROM consent_sessions WHERE expires_at < now() OR revoked_at < now() - interval '1 day' LIMIT $1)`,
   },
   {
+    // Secrets a rotation replaced stop authenticating at their expires_at; this only removes their hashes.
+    name: 'expired_rotated_client_secrets',
+    sql: `UPDATE clients c SET rotated_secrets = COALESCE(
+              (SELECT jsonb_agg(s) FROM jsonb_array_elements(c.rotated_secrets) s WHERE (s->>'expires_at')::timestamptz > now()),
+              '[]'::jsonb)
+           WHERE c.id IN (
+             SELECT id FROM clients WHERE EXISTS (
+               SELECT 1 FROM jsonb_array_elements(rotated_secrets) s WHERE (s->>'expires_at')::timestamptz <= now())
+             LIMIT $1)`,
+  },
+  {
     name: 'inactive_dcr_clients',
     needsTtl: true,
     sql: `DELETE FROM clients WHERE id IN (

@@ -52,8 +52,8 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
           }
         }
         this.logger.info({ deleted: counts }, 'janitor pass');
-        // Deleted clients must leave every instance's client cache.
-        if (counts.inactive_dcr_clients > 0) await this.events.publish('client-changed');
+        // Deleted and changed clients must leave every instance's client cache.
+        if (counts.inactive_dcr_clients > 0 || counts.expired_rotated_client_secrets > 0) await this.events.publish('client-changed');
         return counts;
       });
     } catch (err) {

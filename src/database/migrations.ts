@@ -8,6 +8,7 @@ import { AddOperations1764180000000 } from '../../migrations/1764180000000-AddOp
 import { AddAuthorizationCodeFlow1764190000000 } from '../../migrations/1764190000000-AddAuthorizationCodeFlow.js';
 import { AddSubjectSaltAndKeyUse1764200000000 } from '../../migrations/1764200000000-AddSubjectSaltAndKeyUse.js';
 import { AddDPoP1764220000000 } from '../../migrations/1764220000000-AddDPoP.js';
+import { AddClientSecretRotation1764230000000 } from '../../migrations/1764230000000-AddClientSecretRotation.js';
 import { AddClientIdMetadataDocuments1764250000000 } from '../../migrations/1764250000000-AddClientIdMetadataDocuments.js';
 
 export const MIGRATIONS = [
@@ -19,5 +20,6 @@ export const MIGRATIONS = [
   AddAuthorizationCodeFlow1764190000000,
   AddSubjectSaltAndKeyUse1764200000000,
   AddDPoP1764220000000,
+  AddClientSecretRotation1764230000000,
   AddClientIdMetadataDocuments1764250000000,
 ];

@@ -1,4 +1,4 @@
-import { AUTH_METHODS, CLIENT_SIGNING_ALGS, SERVER_SIGNING_ALGS } from '../clients/client-metadata.js';
+import { AUTH_METHODS, CLIENT_AUTH_SIGNING_ALGS, SERVER_SIGNING_ALGS } from '../clients/client-metadata.js';
 import type { ConfigService } from '../config/config.service.js';
 import { DPOP_SIGNING_ALGS } from '../tokens/dpop.service.js';
 
@@ -29,11 +29,11 @@ export function buildDiscoveryDocument(config: ConfigService): Record<string, un
     response_types_supported: [],
     subject_types_supported: ['public'],
     token_endpoint_auth_methods_supported: ENDPOINT_AUTH_METHODS,
-    token_endpoint_auth_signing_alg_values_supported: CLIENT_SIGNING_ALGS,
+    token_endpoint_auth_signing_alg_values_supported: CLIENT_AUTH_SIGNING_ALGS,
     introspection_endpoint_auth_methods_supported: ENDPOINT_AUTH_METHODS,
-    introspection_endpoint_auth_signing_alg_values_supported: CLIENT_SIGNING_ALGS,
+    introspection_endpoint_auth_signing_alg_values_supported: CLIENT_AUTH_SIGNING_ALGS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
-    revocation_endpoint_auth_signing_alg_values_supported: CLIENT_SIGNING_ALGS,
+    revocation_endpoint_auth_signing_alg_values_supported: CLIENT_AUTH_SIGNING_ALGS,
     // RFC 9449 §5.1: DPoP proofs are checked at the token endpoint (and at userinfo, with the flow).
     dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
   };

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiErrorResponse, ApiFetchesBusyResponse, RETRY_AFTER_HEADER, type ErrorExamples } from '../common/api-responses.js';
 import type { HttpReply } from '../common/http.js';
+import { OAuthError } from '../common/oauth-error.js';
 import { InitialAccessTokenGuard, type RequestWithIat } from '../policy/initial-access-token.guard.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { RegistrationRateLimitGuard } from './rate-limiter.js';
@@ -28,6 +29,17 @@ const INVALID_METADATA: ErrorExamples = {
   invalid_redirect_uri: ['invalid_redirect_uri', 'redirect_uris: "app/callback" is not an absolute URI'],
 };
 const INVALID_RAT: ErrorExamples = { invalid_token: ['invalid_token', 'the registration access token is not valid for this client'] };
+/** The self-service rotation takes nothing from the registrant: an empty body, `{}` or none. */
+function assertNoBody(body: unknown): void {
+  if (body === undefined || body === null || body === '') return;
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    const names = Object.keys(body);
+    if (names.length === 0) return;
+    throw new OAuthError('invalid_request', `this request takes no body; found ${names.join(', ')}`);
+  }
+  throw new OAuthError('invalid_request', 'this request takes no body');
+}
+
 const CLIENT_ID_PARAM = { name: 'client_id', description: 'The client_id issued at registration', schema: { type: 'string' } } as const;
 
 @ApiTags('dynamic client registration')
@@ -119,6 +131,28 @@ export class RegistrationController {
   ) {
     res.header('Cache-Control', 'no-store');
     return this.registration.update(req.registeredClient!, req.registrationTokenHash!, body);
+  }
+
+  @Post(':client_id/secrets/rotate')
+  @HttpCode(200)
+  @UseGuards(RegistrationAccessTokenGuard)
+  @ApiOperation({
+    summary:
+      'Rotate the client secret (RFC 7592 §2.2 extension): the new one is returned once, the previous one keeps working for the configured overlap; the registration access token stays',
+    operationId: 'rotateOidcDynamicClientSecret',
+  })
+  @ApiBearerAuth(RAT_SECURITY)
+  @ApiParam(CLIENT_ID_PARAM)
+  @ApiOkResponse({ type: ClientRegistrationResponse, description: 'Carries the new client_secret and its client_secret_expires_at' })
+  @ApiErrorResponse(400, 'The client uses no secret, or the request has a body', {
+    no_secret: ['invalid_request', 'client c1 authenticates with token_endpoint_auth_method none, which uses no client secret: there is no secret to rotate'],
+    body: ['invalid_request', 'this request takes no body; found client_secret'],
+  })
+  @ApiErrorResponse(401, 'Invalid registration access token (the same answer for every cause)', INVALID_RAT)
+  async rotateSecret(@Req() req: RequestWithClient, @Body() body: unknown, @Res({ passthrough: true }) res: HttpReply) {
+    assertNoBody(body);
+    res.header('Cache-Control', 'no-store');
+    return this.registration.rotateSecret(req.registeredClient!, req.registrationTokenHash!);
   }
 
   @Delete(':client_id')

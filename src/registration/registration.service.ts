@@ -92,11 +92,31 @@ export class RegistrationService {
       // Operator-set fields are not the registrant's to replace (nor to see).
       const operatorFields = Object.fromEntries(Object.entries(client.fields).filter(([name]) => fieldDef(name)?.setBy === 'admin'));
       const secretLifetime = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
-      const issued: IssuedClient = await this.clients.replace(client, fields, { keep: operatorFields, secretLifetime });
+      // A verified current secret lets a client switching to client_secret_jwt keep it (README "Client authentication").
+      const presentedSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+      const issued: IssuedClient = await this.clients.replace(client, fields, { keep: operatorFields, secretLifetime, presentedSecret });
       issued.registrationAccessToken = await this.tokens.rotate(client, tokenHash);
       return this.view(issued);
     });
     await this.clients.invalidate(clientId);
+    return response;
+  }
+
+  /**
+   * Issues a new client secret (RFC 7592 §2.2 lets the server do so; README
+   * "Rotating client secrets"): the previous one keeps authenticating for
+   * oauth2.client_secret.rotation_overlap. The registration access token stays.
+   */
+  async rotateSecret(registered: ClientEntity, tokenHash: string): Promise<RegistrationResponse> {
+    const response = await this.database.transaction(async () => {
+      const client = await this.tokens.lockClient(registered.id, tokenHash);
+      const issued = await this.clients.rotateSecret(client, {
+        overlap: this.config.get('oauth2.client_secret.rotation_overlap'),
+        secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
+      });
+      return this.view(issued);
+    });
+    await this.clients.invalidate(registered.id);
     return response;
   }
 

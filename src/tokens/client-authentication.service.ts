@@ -2,14 +2,26 @@
 // (RFC 6749 §2.3, RFC 7523 §2.2): the method must be the one the client registered.
 import { Injectable } from '@nestjs/common';
 import type { HttpRequest } from '../common/http.js';
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { CLIENT_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+} from 'jose';
+import { CLIENT_SIGNING_ALGS, SECRET_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
+import { usableSecrets } from '../clients/client-secrets.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { AppLogger } from '../common/logging.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ServerFetcher } from '../common/safe-fetch.js';
-import { SecretVerifier } from '../common/secrets.js';
+import { decryptWithSecrets, SecretVerifier } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { ClientAssertionsRepository } from './client-assertions.repository.js';
 
@@ -72,15 +84,20 @@ function readCredentials(req: HttpRequest, params: Record<string, string>): Pres
       throw new OAuthError('invalid_request', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
     }
     let sub: unknown;
+    let alg: unknown;
     try {
       sub = decodeJwt(assertion).sub;
+      alg = decodeProtectedHeader(assertion).alg;
     } catch {
       throw new OAuthError('invalid_client', AUTHENTICATION_FAILED);
     }
     if (typeof sub !== 'string' || (params.client_id !== undefined && params.client_id !== sub)) {
       throw new OAuthError('invalid_client', AUTHENTICATION_FAILED);
     }
-    return { method: 'private_key_jwt', clientId: sub, assertion, viaBasic: false };
+    // RFC 7523 §2.2 names one assertion type for both methods: an HMAC is client_secret_jwt
+    // (OIDC Core §9), anything else private_key_jwt; the method must still be the registered one.
+    const method = typeof alg === 'string' && SECRET_SIGNING_ALGS.includes(alg) ? 'client_secret_jwt' : 'private_key_jwt';
+    return { method, clientId: sub, assertion, viaBasic: false };
   }
   if (params.client_id === undefined) throw new OAuthError('invalid_client', `${AUTHENTICATION_FAILED}: no client credentials were sent`);
   if (params.client_secret !== undefined) {
@@ -120,42 +137,78 @@ export class ClientAuthenticationService {
       if (presented.viaBasic && err instanceof OAuthError && err.code === 'invalid_client') return fail(err.description ?? err.code);
       throw err;
     });
-    if (presented.secret !== undefined) {
-      const ok = await this.secrets.verify(presented.secret, client?.secretHash ?? DUMMY_HASH);
-      if (!client || !ok) fail('unknown client or wrong secret');
+    if (presented.secret !== undefined && !(await this.matchesSecret(presented.secret, client))) {
+      fail('unknown client, or a wrong or expired secret');
     }
     if (!client) return fail('unknown client or wrong secret');
     if (client.fields.token_endpoint_auth_method !== presented.method) {
       fail(`the client is registered for ${String(client.fields.token_endpoint_auth_method)}`);
     }
     if (presented.method === 'none' && !allowPublic) fail('public clients cannot use this endpoint');
-    if (presented.secret !== undefined && client.secretExpiresAt && client.secretExpiresAt.getTime() <= Date.now()) {
-      fail('the client secret has expired');
-    }
     if (presented.assertion !== undefined) await this.verifyAssertion(client, presented.assertion, fail);
     return client;
   }
 
-  /** RFC 7523 §3 with Registrar's limits: iss = sub = client_id, aud names this server, exp within 10 minutes, jti once. */
+  /**
+   * Compares the secret with every secret of the client that is still valid
+   * (the current one and those a rotation replaced, README "Rotating client
+   * secrets"), each in constant time and all of them every time, so neither
+   * the answer nor its timing tells which one matched.
+   */
+  private async matchesSecret(secret: string, client: ClientEntity | null): Promise<boolean> {
+    const hashes = client ? usableSecrets(client).map((s) => s.hash) : [];
+    // Unknown clients, and clients without a valid secret, cost one comparison like the others.
+    const compared = hashes.length > 0 ? hashes : [DUMMY_HASH];
+    const results = await Promise.all(compared.map((hash) => this.secrets.verify(secret, hash)));
+    return hashes.length > 0 && results.includes(true);
+  }
+
+  /**
+   * RFC 7523 §3 with Registrar's limits: iss = sub = client_id, aud names this
+   * server, exp within 10 minutes, jti once. private_key_jwt assertions are
+   * signed with a key of the client's JWKS; client_secret_jwt ones carry an
+   * HMAC keyed with the client secret (OIDC Core §9).
+   */
   private async verifyAssertion(client: ClientEntity, assertion: string, fail: (why: string) => never): Promise<void> {
     const issuer = this.config.issuer();
     const alg = client.fields.token_endpoint_auth_signing_alg as string | undefined;
-    let payload;
+    const hmac = client.fields.token_endpoint_auth_method === 'client_secret_jwt';
+    const options: JWTVerifyOptions = {
+      issuer: client.id,
+      subject: client.id,
+      audience: [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`],
+      algorithms: alg ? [alg] : hmac ? SECRET_SIGNING_ALGS : CLIENT_SIGNING_ALGS,
+      requiredClaims: ['exp', 'jti'],
+      clockTolerance: 5,
+    };
+    let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(assertion, this.keySet(client), {
-        issuer: client.id,
-        subject: client.id,
-        audience: [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`],
-        algorithms: alg ? [alg] : CLIENT_SIGNING_ALGS,
-        requiredClaims: ['exp', 'jti'],
-        clockTolerance: 5,
-      }));
+      payload = hmac ? await this.verifyHmac(client, assertion, options) : (await jwtVerify(assertion, this.keySet(client), options)).payload;
     } catch (err) {
       return fail(`client_assertion rejected (${(err as { code?: string }).code ?? 'invalid'})`);
     }
     const now = Math.floor(Date.now() / 1000);
     if (payload.exp! > now + MAX_ASSERTION_LIFETIME_S) fail(`client_assertion exp is more than ${MAX_ASSERTION_LIFETIME_S} s ahead`);
     if (!(await this.assertions.recordJti(client.id, payload.jti!, payload.exp!))) fail('client_assertion jti was already used');
+  }
+
+  /**
+   * Verifies a client_secret_jwt assertion with every secret of the client
+   * that is still valid (during a rotation's overlap the previous one too),
+   * trying all of them so the timing does not tell which one signed it.
+   */
+  private async verifyHmac(client: ClientEntity, assertion: string, options: JWTVerifyOptions): Promise<JWTPayload> {
+    const secrets = this.config.systemSecrets();
+    const keys = usableSecrets(client)
+      .filter((s) => s.encrypted !== null)
+      .map((s) => new TextEncoder().encode(decryptWithSecrets(s.encrypted!, secrets)));
+    if (keys.length === 0) throw Object.assign(new Error('no client secret to verify with'), { code: 'ERR_NO_SECRET' });
+    const outcomes = await Promise.allSettled(keys.map((key) => jwtVerify(assertion, key, options)));
+    const verified = outcomes.find((o) => o.status === 'fulfilled');
+    if (verified) return verified.value.payload;
+    // A claim error (aud, exp) comes from the key that verified the signature; otherwise every key failed alike.
+    const failures = outcomes.map((o) => (o as PromiseRejectedResult).reason as { code?: string });
+    throw failures.find((f) => f.code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') ?? failures[0];
   }
 
   private keySet(client: ClientEntity): JWTVerifyGetKey {

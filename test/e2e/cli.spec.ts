@@ -51,6 +51,45 @@ describe('the operator CLI', () => {
     expect(gone.err).toContain('404 not_found');
   });
 
+  it('rotates a client secret: the new one is printed once, the previous one keeps working for --overlap', async () => {
+    const created = JSON.parse((await cli(['--json', 'clients', 'create', '--grant-types', 'client_credentials', '--scope', 'read'])).out) as {
+      client_id: string;
+      client_secret: string;
+    };
+    const token = async (secret: string) =>
+      (
+        await fetch(`${svc.url}/oauth2/token`, {
+          method: 'POST',
+          headers: { Authorization: `Basic ${Buffer.from(`${created.client_id}:${secret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        })
+      ).status;
+    const rotated = await cli(['--json', 'clients', 'rotate-secret', created.client_id, '--overlap', '1h']);
+    expect(rotated.code).toBe(0);
+    const body = JSON.parse(rotated.out) as { client_secret: string; client_secrets: Array<{ expires_at: string | null }> };
+    expect(body.client_secret).not.toBe(created.client_secret);
+    expect(body.client_secrets).toHaveLength(2);
+    expect(Math.abs(Date.parse(body.client_secrets[1].expires_at!) - (Date.now() + 3600_000))).toBeLessThan(60_000);
+    expect(await token(created.client_secret)).toBe(200);
+    expect(await token(body.client_secret)).toBe(200);
+
+    // --overlap 0 ends the previous secret at once; the plain output shows the new one.
+    const again = await cli(['clients', 'rotate-secret', created.client_id, '--overlap', '0']);
+    expect(again.code).toBe(0);
+    const newest = /^client_secret:\s+(\S+)$/m.exec(again.out)?.[1];
+    expect(newest).toBeTruthy();
+    expect(await token(body.client_secret)).toBe(401);
+    expect(await token(newest!)).toBe(200);
+    expect(await token(created.client_secret)).toBe(200);
+
+    const unknown = await cli(['clients', 'rotate-secret', 'no-such-client']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('404 not_found');
+    const usage = await cli(['clients', 'rotate-secret', created.client_id, '--overlap', 'soon']);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toContain('--overlap');
+  });
+
   it('prints lists as tables whose first row names the columns', async () => {
     const owner = `table-owner-${Date.now()}`;
     const created = JSON.parse((await cli(['--json', 'clients', 'create', '--name', 'tabled', '--grant-types', 'client_credentials', '--owner', owner])).out) as { client_id: string };

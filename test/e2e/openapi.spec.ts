@@ -80,7 +80,7 @@ describe('the OpenAPI document and Swagger UI', () => {
         ? ['admin-api-key']
         : path === '/oauth2/register'
           ? ['initial-access-token']
-          : path === '/oauth2/register/{client_id}'
+          : path === '/oauth2/register/{client_id}' || path === '/oauth2/register/{client_id}/secrets/rotate'
             ? ['registration-access-token']
             : path === '/userinfo'
               ? ['access-token']

@@ -8,7 +8,9 @@
 //
 // Every secret value seen on the wire is collected; then every row of every
 // table and every log line is searched for each of them.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
 import { machineClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { acceptConsent, acceptLogin, authorizeUrl, Browser } from '../support/oauth-flow.js';
@@ -187,6 +189,45 @@ async function lifecycle(): Promise<void> {
   await expectStatus(call(path, { authorization: bearer(rat1) }), 401);
   await expectStatus(call(path, { authorization: bearer(rat2) }), 200);
 
+  // Client secret rotation: by the operator, and by a client itself through RFC 7592 (README "Rotating client secrets").
+  const jwtClientId = jwtClient.client_id as string;
+  const rotatedJwtClient = await expectStatus(call(`/admin/clients/${encodeURIComponent(jwtClientId)}/secrets/rotate`, { authorization: admin, json: {} }), 200);
+  const jwtSecretRotated = keep('JWT admin client secret after rotation', rotatedJwtClient.client_secret);
+  await issueJwt(jwtClientId, jwtSecretRotated, 'JWT access token after secret rotation');
+  const selfRotated = await expectStatus(
+    call(`/oauth2/register/${encodeURIComponent(opaqueClient.client_id as string)}/secrets/rotate`, {
+      method: 'POST',
+      authorization: bearer(keep('registration access token of the opaque admin client', opaqueClient.registration_access_token)),
+    }),
+    200,
+  );
+  keep('opaque admin client secret after self-rotation', selfRotated.client_secret);
+
+  // client_secret_jwt: the secret is kept encrypted (an HMAC needs it), never in clear; the assertion is a credential too.
+  const hmacClient = await expectStatus(call('/admin/clients', { authorization: admin, json: machineClient({ token_endpoint_auth_method: 'client_secret_jwt' }) }), 201);
+  const hmacId = hmacClient.client_id as string;
+  const hmacSecret = keep('client_secret_jwt client secret', hmacClient.client_secret);
+  const signAssertion = (secret: string) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(hmacId)
+      .setSubject(hmacId)
+      .setAudience(`${svc.url}/oauth2/token`)
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(new TextEncoder().encode(secret));
+  const assertionForm = async (secret: string, what: string) => ({
+    grant_type: 'client_credentials',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: keep(what, await signAssertion(secret)),
+  });
+  keep('opaque access token of the client_secret_jwt client', (await expectStatus(call('/oauth2/token', { form: await assertionForm(hmacSecret, 'client_secret_jwt assertion') }), 200)).access_token);
+  const hmacRotated = await expectStatus(call(`/admin/clients/${encodeURIComponent(hmacId)}/secrets/rotate`, { method: 'POST', authorization: admin }), 200);
+  const hmacSecret2 = keep('client_secret_jwt client secret after rotation', hmacRotated.client_secret);
+  await expectStatus(call('/oauth2/token', { form: await assertionForm(hmacSecret, 'client_secret_jwt assertion with the previous secret') }), 200);
+  await expectStatus(call('/oauth2/token', { form: await assertionForm(hmacSecret2, 'client_secret_jwt assertion with the new secret') }), 200);
+
   // Signing key rotation, then a JWT signed with the new key.
   await expectStatus(call('/admin/keys/rotate', { method: 'POST', authorization: admin }), 201);
   const jwt2 = await issueJwt(jwtClient.client_id as string, jwtSecret, 'second JWT access token (after key rotation)');
@@ -272,6 +313,16 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
         'second registration access token',
         'system secret',
         'code-flow client secret',
+        'JWT admin client secret after rotation',
+        'JWT access token after secret rotation signature',
+        'registration access token of the opaque admin client',
+        'opaque admin client secret after self-rotation',
+        'client_secret_jwt client secret',
+        'client_secret_jwt assertion',
+        'opaque access token of the client_secret_jwt client',
+        'client_secret_jwt client secret after rotation',
+        'client_secret_jwt assertion with the previous secret',
+        'client_secret_jwt assertion with the new secret',
         'login challenge',
         'login verifier',
         'login session cookie',
@@ -306,6 +357,30 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
     expect(found).toEqual([]);
     const all = [...dump.values()].flat().join('\n');
     for (const jwt of jwts) expect(all).not.toContain(jwt);
+  });
+
+  it('keeps rotated secrets only as hashes and a client_secret_jwt secret only encrypted (the rows are there to search)', async () => {
+    const { rows } = await query(
+      `SELECT id, secret_hash, secret_encrypted, rotated_secrets, fields->>'token_endpoint_auth_method' AS method FROM clients WHERE jsonb_array_length(rotated_secrets) > 0`,
+      [],
+      db!.dsn,
+    );
+    // The operator's two rotations and the client's own one each left the previous secret behind.
+    expect(rows).toHaveLength(3);
+    for (const row of rows as Array<{ secret_hash: string; secret_encrypted: string | null; rotated_secrets: Array<Record<string, string>>; method: string }>) {
+      expect(row.secret_hash).toMatch(/^sha256\$/);
+      for (const rotated of row.rotated_secrets) {
+        expect(Object.keys(rotated).sort()).toEqual(row.method === 'client_secret_jwt' ? ['created_at', 'encrypted', 'expires_at', 'hash'] : ['created_at', 'expires_at', 'hash']);
+        expect(rotated.hash).toMatch(/^(sha256|scrypt)\$/);
+      }
+      // Only the client_secret_jwt client keeps its secret encrypted, and it decrypts to nothing readable without the system secret.
+      if (row.method === 'client_secret_jwt') {
+        expect(row.secret_encrypted).toEqual(expect.any(String));
+        expect(row.secret_encrypted!.length).toBeGreaterThan(43);
+      } else {
+        expect(row.secret_encrypted).toBeNull();
+      }
+    }
   });
 
   it('encrypts the private signing keys: private_jwk_encrypted is not JSON, carries no "d", and the public JWK has no private member', async () => {

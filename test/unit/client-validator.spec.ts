@@ -283,10 +283,14 @@ describe('validateClientMetadata: token endpoint authentication', () => {
         .token_endpoint_auth_method,
     ).toBe('private_key_jwt');
     expect(validate(web({ token_endpoint_auth_method: 'none' })).token_endpoint_auth_method).toBe('none');
+    expect(validate(machine({ token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS512' }))).toMatchObject({
+      token_endpoint_auth_method: 'client_secret_jwt',
+      token_endpoint_auth_signing_alg: 'HS512',
+    });
   });
 
   it('refuses an unsupported method', () => {
-    refusedMetadata(machine({ token_endpoint_auth_method: 'client_secret_jwt' }), 'token_endpoint_auth_method');
+    refusedMetadata(machine({ token_endpoint_auth_method: 'self_signed_tls_client_auth' }), 'token_endpoint_auth_method');
     refusedMetadata(machine({ token_endpoint_auth_method: 'tls_client_auth' }), 'token_endpoint_auth_method');
   });
 
