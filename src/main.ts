@@ -1,10 +1,13 @@
-import { AppLogger } from './common/logging.js';
+import { AppLogger, createPino } from './common/logging.js';
 import { ConfigError, loadConfig, type ResolvedConfig } from './config/load-config.js';
+import { tracingFromEnv, type TracingSettings } from './config/tracing.js';
 
 async function main(): Promise<void> {
   let config: ResolvedConfig;
+  let tracingSettings: TracingSettings | undefined;
   try {
     config = loadConfig();
+    tracingSettings = tracingFromEnv();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`registrar: ${err.message}\n`);
@@ -12,9 +15,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Tracing starts before bootstrap.js loads Fastify, pg and node:http(s), which it instruments;
+  // without OTEL_* variables asking for it, the SDK is never even loaded (README "Tracing").
+  const tracing =
+    tracingSettings && (await import('./common/tracing.js')).startTracing(tracingSettings, createPino(config.values['log.level']));
   // Loaded after the configuration so that a bad value fails fast, before Nest starts.
   const { createApp, listen } = await import('./bootstrap.js');
   const app = await createApp({ config });
+  // Fastify closes after the last in-flight request; the spans still buffered are exported then.
+  if (tracing) app.getHttpAdapter().getInstance().addHook('onClose', () => tracing.shutdown());
   await listen(app, config);
   const adminPort = config.values['serve.admin.port'];
   app.get(AppLogger).info(

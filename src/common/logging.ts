@@ -3,6 +3,7 @@
 // only, so headers (Authorization, cookies) and query strings never reach the
 // log; the redact list is a second fence for any object logged by hand.
 import { Injectable, type LoggerService } from '@nestjs/common';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger as Pino } from 'pino';
 
 export const REDACTED_PATHS = [
@@ -22,11 +23,23 @@ export const REDACTED_PATHS = [
   '*.client_assertion',
 ];
 
+/**
+ * The trace a line was written in (README "Tracing"): the W3C Trace Context ids of
+ * the active span as `trace_id` and `span_id`. With tracing off no span is ever
+ * active, and the line gets no fields.
+ */
+function traceFields(): object {
+  // A new object every time: pino merges the line's own fields into it.
+  const context = trace.getActiveSpan()?.spanContext();
+  return context && isSpanContextValid(context) ? { trace_id: context.traceId, span_id: context.spanId } : {};
+}
+
 export function createPino(level: string, destination?: DestinationStream): Pino {
   const options = {
     level,
     formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    mixin: traceFields,
   };
   return destination ? pino(options, destination) : pino(options);
 }

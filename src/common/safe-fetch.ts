@@ -5,7 +5,10 @@
 // so a DNS answer that changes between check and connect cannot slip past.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
+// The module object, not a named import: tracing patches https.request on it after
+// this module may have been linked, and only a call through it sees the patch
+// (which adds the W3C traceparent header; README "Tracing").
+import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
@@ -244,7 +247,7 @@ export class SafeFetcher {
         if (!settled) reject(err);
         settled = true;
       };
-      const req = request(
+      const req = https.request(
         target,
         {
           method: 'GET',

@@ -9,6 +9,25 @@ function defaultText(def: KeyDef<unknown>): string {
   return String(def.default);
 }
 
+/** The standard OpenTelemetry variables that tracing reads (src/config/tracing.ts; README "Tracing"). */
+const TRACING = [
+  '# Tracing (README "Tracing"): the standard OpenTelemetry variables, read from the environment only.',
+  '# Off, and the SDK not loaded, unless OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT or',
+  '# OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; OTEL_SDK_DISABLED=true keeps it off.',
+  '# OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318',
+  '# OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=',
+  '# OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf',
+  '# OTEL_EXPORTER_OTLP_HEADERS=',
+  '# OTEL_TRACES_EXPORTER=otlp',
+  '# OTEL_SERVICE_NAME=registrar',
+  '# OTEL_RESOURCE_ATTRIBUTES=',
+  '# OTEL_TRACES_SAMPLER=parentbased_always_on',
+  '# OTEL_TRACES_SAMPLER_ARG=',
+  '# OTEL_PROPAGATORS=tracecontext,baggage',
+  '# OTEL_LOG_LEVEL=warn',
+  '# OTEL_SDK_DISABLED=false',
+];
+
 export function renderEnvExample(): string {
   const lines = [
     '# Registrar configuration. Every key can be set here as an environment variable,',
@@ -27,6 +46,7 @@ export function renderEnvExample(): string {
     const value = fixed ? defaultText(def) : '';
     lines.push(`# ${envName(key)}=${value}`);
   }
+  lines.push('', ...TRACING);
   return lines.join('\n') + '\n';
 }
 
