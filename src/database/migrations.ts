@@ -7,6 +7,7 @@ import { AddPolicies1764170000000 } from '../../migrations/1764170000000-AddPoli
 import { AddOperations1764180000000 } from '../../migrations/1764180000000-AddOperations.js';
 import { AddAuthorizationCodeFlow1764190000000 } from '../../migrations/1764190000000-AddAuthorizationCodeFlow.js';
 import { AddSubjectSaltAndKeyUse1764200000000 } from '../../migrations/1764200000000-AddSubjectSaltAndKeyUse.js';
+import { AddJwtBearerTrustAndTokenExchange1764240000000 } from '../../migrations/1764240000000-AddJwtBearerTrustAndTokenExchange.js';
 
 export const MIGRATIONS = [
   CreateClients1764140000000,
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   AddOperations1764180000000,
   AddAuthorizationCodeFlow1764190000000,
   AddSubjectSaltAndKeyUse1764200000000,
+  AddJwtBearerTrustAndTokenExchange1764240000000,
 ];
