@@ -34,6 +34,10 @@ export class AccessTokenEntity {
   @Column({ name: 'grant_id', type: 'text', nullable: true })
   grantId: string | null;
 
+  /** RFC 8693 §4.1: the actor chain of a token issued by token exchange. */
+  @Column({ type: 'jsonb', nullable: true })
+  act: Record<string, unknown> | null;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
 }

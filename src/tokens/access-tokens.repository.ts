@@ -15,11 +15,14 @@ export interface StoredAccessToken {
   issuedAt: number;
   expiresAt: number;
   grantId?: string;
+  /** RFC 8693 §4.1: the actor chain of a token issued by token exchange. */
+  act?: Record<string, unknown>;
 }
 
 /** An active opaque token with the consent app's access token claims of its grant. */
-export interface ActiveAccessToken extends StoredAccessToken {
+export interface ActiveAccessToken extends Omit<StoredAccessToken, 'act'> {
   ext: Record<string, unknown> | null;
+  act: Record<string, unknown> | null;
 }
 
 interface AccessTokenRow {
@@ -32,6 +35,7 @@ interface AccessTokenRow {
   exp: string;
   grant_id: string | null;
   ext: Record<string, unknown> | null;
+  act: Record<string, unknown> | null;
 }
 
 @Injectable()
@@ -42,8 +46,8 @@ export class AccessTokensRepository {
     // Plain SQL on the hot path: the ORM's insert costs more CPU than the round trip.
     await this.database.run(
       'access_token_insert',
-      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id)
-       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9)`,
+      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id, act)
+       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9, $10)`,
       [
         token.jti,
         tokenHash,
@@ -54,6 +58,7 @@ export class AccessTokensRepository {
         token.issuedAt,
         token.expiresAt,
         token.grantId ?? null,
+        token.act ? JSON.stringify(token.act) : null,
       ],
     );
   }
@@ -62,7 +67,7 @@ export class AccessTokensRepository {
   async findActiveByHash(hashes: string[]): Promise<ActiveAccessToken | undefined> {
     const [row] = await this.database.run<AccessTokenRow>(
       'access_token_by_hash',
-      `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, g.session->'access_token' AS ext,
+      `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, g.session->'access_token' AS ext, t.act,
               extract(epoch FROM t.issued_at)::bigint AS iat, extract(epoch FROM t.expires_at)::bigint AS exp
          FROM access_tokens t LEFT JOIN oauth2_grants g ON g.id = t.grant_id
         WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now()`,
@@ -79,6 +84,7 @@ export class AccessTokensRepository {
       expiresAt: Number(row.exp),
       grantId: row.grant_id ?? undefined,
       ext: row.ext,
+      act: row.act,
     };
   }
 

@@ -21,6 +21,8 @@ export interface TokenResponse {
   scope?: string;
   refresh_token?: string;
   id_token?: string;
+  /** RFC 8693 §2.2.1: the type of the token issued by token exchange. */
+  issued_token_type?: string;
 }
 
 /** What an access token is issued for: the client itself, or a subject through a grant of the authorization code flow. */
@@ -32,6 +34,10 @@ export interface AccessGrant {
   grantId?: string;
   /** Extra claims the consent app set in session.access_token (the `ext` claim). */
   ext?: Record<string, unknown>;
+  /** RFC 8693 §4.1: the acting party, and the chain of prior ones nested in it. */
+  act?: Record<string, unknown>;
+  /** The token expires no later than this (epoch seconds): an exchanged token does not outlive its subject token. */
+  notAfter?: number;
 }
 
 /** The facts about a token that introspection reports. */
@@ -54,6 +60,7 @@ export type IntrospectionResponse =
       token_type: 'Bearer';
       token_use: 'access_token' | 'refresh_token';
       ext?: Record<string, unknown>;
+      act?: Record<string, unknown>;
     };
 
 const INACTIVE = { active: false } as const;
@@ -74,6 +81,7 @@ export class AccessTokensService {
     // Hydra's <grant>_grant_access_token_lifespan, else ttl.access_token (README "Token lifetimes").
     const ttl = clientLifespan(client.fields, grantType, 'access_token') ?? this.config.get('ttl.access_token');
     const now = Math.floor(Date.now() / 1000);
+    const expiresAt = grant.notAfter === undefined ? now + ttl : Math.min(now + ttl, grant.notAfter);
     const info: TokenInfo = {
       jti: randomUUID(),
       clientId: client.id,
@@ -82,14 +90,15 @@ export class AccessTokensService {
       // RFC 9068 requires aud; without a requested audience the token is for this server.
       audience: grant.audience.length > 0 ? grant.audience : [this.config.issuer()],
       issuedAt: now,
-      expiresAt: now + ttl,
+      expiresAt,
       grantId: grant.grantId,
       ext: grant.ext && Object.keys(grant.ext).length > 0 ? grant.ext : undefined,
+      act: grant.act,
     };
     const format = effectiveStrategy(client.accessTokenStrategy, this.config.accessTokenStrategy());
     const accessToken = format === 'jwt' ? await this.signJwt(info) : await this.storeOpaque(info);
     this.metrics.tokensIssued.inc({ format, grant_type: grantType });
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: ttl, ...(info.scope ? { scope: info.scope } : {}) };
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresAt - now, ...(info.scope ? { scope: info.scope } : {}) };
   }
 
   private async signJwt(info: TokenInfo): Promise<string> {
@@ -98,7 +107,7 @@ export class AccessTokensService {
       // Listed so that revoking the grant (code replay, refresh token reuse, consent revoked) revokes this JWT too.
       await this.repository.recordGrantJwt(info.jti, info.grantId, info.expiresAt);
     }
-    return new SignJWT({ client_id: info.clientId, scope: info.scope, ...(info.ext ? { ext: info.ext } : {}) })
+    return new SignJWT({ client_id: info.clientId, scope: info.scope, ...(info.ext ? { ext: info.ext } : {}), ...(info.act ? { act: info.act } : {}) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.config.issuer())
       .setSubject(info.subject)
@@ -154,13 +163,14 @@ export class AccessTokensService {
       issuedAt: payload.iat!,
       expiresAt: payload.exp!,
       ext: payload.ext && typeof payload.ext === 'object' ? (payload.ext as Record<string, unknown>) : undefined,
+      act: payload.act && typeof payload.act === 'object' ? (payload.act as Record<string, unknown>) : undefined,
     };
   }
 
   private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
     const row = await this.repository.findActiveByHash(keyedHashes(this.config.systemSecrets(), token));
     if (!row) return undefined;
-    return { ...row, ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined };
+    return { ...row, ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined, act: row.act ?? undefined };
   }
 
   /**
@@ -184,7 +194,19 @@ export class AccessTokensService {
       token_type: 'Bearer',
       token_use: 'access_token',
       ...(info.ext ? { ext: info.ext } : {}),
+      ...(info.act ? { act: info.act } : {}),
     };
+  }
+
+  /**
+   * An active access token of this server presented for token exchange
+   * (RFC 8693 §2.1), with the grant it belongs to in either format, so that
+   * what is exchanged from it is revoked with that grant.
+   */
+  async lookupForExchange(token: string): Promise<TokenInfo | undefined> {
+    const info = await this.lookup(token);
+    if (info && info.grantId === undefined && JWT_SHAPE.test(token)) info.grantId = await this.repository.grantOfJwt(info.jti);
+    return info;
   }
 
   /** RFC 7009: unknown and inactive tokens are fine; another client's token is refused. */

@@ -13,6 +13,7 @@ import { GrantDispatcher } from './grants/grant-dispatcher.service.js';
 import { GRANT_HANDLERS, type GrantHandler } from './grants/grant-handler.js';
 import { JwtBearerGrant } from './grants/jwt-bearer.grant.js';
 import { RefreshTokenGrant } from './grants/refresh-token.grant.js';
+import { TokenExchangeGrant } from './grants/token-exchange.grant.js';
 import { GrantsRepository } from './grants.repository.js';
 import { GrantsService } from './grants.service.js';
 import { IdTokensService } from './id-tokens.service.js';
@@ -27,7 +28,7 @@ import { UserinfoController } from './userinfo.controller.js';
 import { UserinfoService } from './userinfo.service.js';
 
 /** The token endpoint's grant types (RFC 6749 §4, §6); a new one is a handler listed here. */
-const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshTokenGrant, JwtBearerGrant];
+const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshTokenGrant, JwtBearerGrant, TokenExchangeGrant];
 
 @Module({
   imports: [ClientsModule, TrustModule],
