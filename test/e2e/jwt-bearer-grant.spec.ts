@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Configuration, OAuth2Api } from '@ory/hydra-client';
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { main } from '../../src/cli/cli.js';
 import { machineClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { mintIat, register } from '../support/dcr.js';
@@ -387,5 +388,40 @@ describe('switched by configuration', () => {
       body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: 'x' }).toString(),
     });
     await expectOAuthError(res, 400, 'unsupported_grant_type');
+  });
+});
+
+describe('the operator CLI: registrar trust', () => {
+  async function cli(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await main(['node', 'registrar', '--url', svc.url, ...args], {
+      env: { REGISTRAR_ADMIN_KEY: ADMIN_KEY },
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+      stdin: async () => stdin,
+    });
+    return { code, out, err };
+  }
+
+  it('creates from standard input, lists by issuer as a table, reads and deletes', async () => {
+    const key = await newKey();
+    const issuer = `https://cli-${randomUUID()}.example.com`;
+    const created = await cli(['--json', 'trust', 'create', '-f', '-'], JSON.stringify({ issuer, subject: 'alice', scope: ['profile'], jwk: key.publicJwk, expires_at: FAR }));
+    expect(created.code).toBe(0);
+    const trustId = (JSON.parse(created.out) as { id: string }).id;
+    const lines = (await cli(['trust', 'list', '--issuer', issuer])).out.trimEnd().split('\n');
+    expect(lines[0].split(/\s+/)).toEqual(['id', 'issuer', 'subject', 'allow_any_subject', 'expires_at']);
+    expect(lines).toHaveLength(2);
+    expect(lines[1].startsWith(trustId)).toBe(true);
+    expect(JSON.parse((await cli(['--json', 'trust', 'get', trustId])).out)).toMatchObject({ issuer, subject: 'alice' });
+    expect((await cli(['trust', 'delete', trustId])).code).toBe(0);
+    const gone = await cli(['trust', 'get', trustId]);
+    expect({ code: gone.code, err: gone.err }).toEqual({ code: 1, err: expect.stringContaining('404 not_found') });
+  });
+
+  it('reports a refused trust with exit code 1 and the server\'s error', async () => {
+    const refused = await cli(['trust', 'create', '-f', '-'], JSON.stringify({ issuer: 'x', subject: 'y', scope: [], jwk: { kty: 'oct', kid: 'k', k: 'AA' }, expires_at: FAR }));
+    expect({ code: refused.code, err: refused.err }).toEqual({ code: 1, err: expect.stringContaining('400 invalid_request') });
   });
 });
