@@ -11,6 +11,7 @@ import { DiscoveryModule } from './discovery/discovery.module.js';
 import { PolicyModule } from './policy/policy.module.js';
 import { RegistrationModule } from './registration/registration.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
+import { TrustModule } from './trust/trust.module.js';
 
 export interface AppOptions {
   config: ResolvedConfig;
@@ -34,6 +35,7 @@ export class AppModule {
         ClientsModule,
         RegistrationModule,
         PolicyModule,
+        TrustModule,
         TokensModule,
         AuthorizationModule,
         DiscoveryModule,

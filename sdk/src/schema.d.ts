@@ -220,6 +220,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/trust/grants/jwt-bearer/issuers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List trusted JWT grant issuers, paginated */
+        get: operations["listTrustedOAuth2JwtGrantIssuers"];
+        put?: never;
+        /** Trust an issuer's key for JWT bearer grant assertions (RFC 7523 §2.1) */
+        post: operations["trustOAuth2JwtGrantIssuer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/trust/grants/jwt-bearer/issuers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a trusted JWT grant issuer */
+        get: operations["getTrustedOAuth2JwtGrantIssuer"];
+        put?: never;
+        post?: never;
+        /** Stop trusting an issuer's key; its assertions are refused from now on */
+        delete: operations["deleteTrustedOAuth2JwtGrantIssuer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth2/token": {
         parameters: {
             query?: never;
@@ -229,7 +265,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code (with PKCE) and refresh_token */
+        /** Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code (with PKCE), refresh_token, jwt-bearer (RFC 7523) and token-exchange (RFC 8693) */
         post: operations["oauth2TokenExchange"];
         delete?: never;
         options?: never;
@@ -615,7 +651,7 @@ export interface components {
              *       "client_credentials"
              *     ]
              */
-            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit")[];
+            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit" | "urn:ietf:params:oauth:grant-type:jwt-bearer" | "urn:ietf:params:oauth:grant-type:token-exchange")[];
             /** @example [] */
             response_types?: ("code" | "id_token" | "token" | "code id_token" | "code token" | "id_token token" | "code id_token token" | "none")[];
             /** @example Billing integration */
@@ -778,7 +814,7 @@ export interface components {
              *       "client_credentials"
              *     ]
              */
-            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit")[];
+            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit" | "urn:ietf:params:oauth:grant-type:jwt-bearer" | "urn:ietf:params:oauth:grant-type:token-exchange")[];
             /** @example [] */
             response_types?: ("code" | "id_token" | "token" | "code id_token" | "code token" | "id_token token" | "code id_token token" | "none")[];
             /** @example Billing integration */
@@ -861,7 +897,7 @@ export interface components {
              *       "client_credentials"
              *     ]
              */
-            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit")[];
+            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit" | "urn:ietf:params:oauth:grant-type:jwt-bearer" | "urn:ietf:params:oauth:grant-type:token-exchange")[];
             /** @example [] */
             response_types?: ("code" | "id_token" | "token" | "code id_token" | "code token" | "id_token token" | "code id_token token" | "none")[];
             /** @example Billing integration */
@@ -962,7 +998,7 @@ export interface components {
              *       "client_credentials"
              *     ]
              */
-            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit")[];
+            grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "implicit" | "urn:ietf:params:oauth:grant-type:jwt-bearer" | "urn:ietf:params:oauth:grant-type:token-exchange")[];
             /** @example [] */
             response_types?: ("code" | "id_token" | "token" | "code id_token" | "code token" | "id_token token" | "code id_token token" | "none")[];
             /** @example Billing integration */
@@ -1178,9 +1214,94 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        TrustedIssuerJwkDto: {
+            /** @enum {string} */
+            kty: "RSA" | "EC" | "OKP";
+            /**
+             * @description Required: assertions name it in their kid header
+             * @example partner-key-1
+             */
+            kid: string;
+            /** @example RS256 */
+            alg?: string;
+            /** @enum {string} */
+            use?: "sig";
+            /** @description RSA modulus */
+            n?: string;
+            /** @description RSA exponent */
+            e?: string;
+            /** @enum {string} */
+            crv?: "P-256" | "P-384" | "Ed25519";
+            x?: string;
+            y?: string;
+        };
+        TrustJwtGrantIssuerDto: {
+            /**
+             * @description The iss of the assertions
+             * @example https://jwt-idp.example.com
+             */
+            issuer: string;
+            /**
+             * @description The sub the assertions may carry; required unless allow_any_subject
+             * @example mike@example.com
+             */
+            subject?: string;
+            /**
+             * @description Any sub is accepted; then subject must be empty
+             * @example false
+             */
+            allow_any_subject?: boolean;
+            /**
+             * @description The scopes tokens obtained with these assertions may carry
+             * @example [
+             *       "invoices.read"
+             *     ]
+             */
+            scope: string[];
+            /** @description The issuer's public key (RSA, EC or OKP; never a private or symmetric key) */
+            jwk: components["schemas"]["TrustedIssuerJwkDto"];
+            /**
+             * Format: date-time
+             * @description When the trust ends; must be in the future
+             */
+            expires_at: string;
+        };
+        TrustedJwtGrantPublicKeyDto: {
+            /**
+             * @description The key set, which is the issuer
+             * @example https://jwt-idp.example.com
+             */
+            set: string;
+            /** @example partner-key-1 */
+            kid: string;
+        };
+        TrustedJwtGrantIssuerDto: {
+            /** @example 9edc811f-4e28-453c-9b46-4de65f00217f */
+            id: string;
+            /** @example https://jwt-idp.example.com */
+            issuer: string;
+            /**
+             * @description Empty when allow_any_subject
+             * @example mike@example.com
+             */
+            subject: string;
+            /** @example false */
+            allow_any_subject: boolean;
+            /**
+             * @example [
+             *       "invoices.read"
+             *     ]
+             */
+            scope: string[];
+            public_key: components["schemas"]["TrustedJwtGrantPublicKeyDto"];
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: date-time */
+            created_at: string;
+        };
         TokenRequestDto: {
             /** @enum {string} */
-            grant_type: "client_credentials" | "authorization_code" | "refresh_token";
+            grant_type: "client_credentials" | "authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:jwt-bearer" | "urn:ietf:params:oauth:grant-type:token-exchange";
             /**
              * @description authorization_code: the code from the authorization response
              * @example
@@ -1216,6 +1337,39 @@ export interface components {
              * @example []
              */
             resource?: string[];
+            /**
+             * @description jwt-bearer (RFC 7523 §2.1): a JWT signed by a trusted issuer, naming the subject
+             * @example
+             */
+            assertion?: string;
+            /**
+             * @description token-exchange (RFC 8693 §2.1): an active access token of this server
+             * @example
+             */
+            subject_token?: string;
+            /**
+             * @description token-exchange: required with subject_token
+             * @example
+             * @enum {string}
+             */
+            subject_token_type?: "urn:ietf:params:oauth:token-type:access_token";
+            /**
+             * @description token-exchange: an access token of the acting party; the new token names it in act
+             * @example
+             */
+            actor_token?: string;
+            /**
+             * @description token-exchange: required with actor_token
+             * @example
+             * @enum {string}
+             */
+            actor_token_type?: "urn:ietf:params:oauth:token-type:access_token";
+            /**
+             * @description token-exchange: only access tokens are issued
+             * @example
+             * @enum {string}
+             */
+            requested_token_type?: "urn:ietf:params:oauth:token-type:access_token";
             /**
              * @description client_secret_post, and public clients where the endpoint admits them
              * @example
@@ -1255,6 +1409,11 @@ export interface components {
             refresh_token?: string;
             /** @description OpenID Connect ID token, issued when openid was granted */
             id_token?: string;
+            /**
+             * @description Token exchange (RFC 8693 §2.2.1)
+             * @example urn:ietf:params:oauth:token-type:access_token
+             */
+            issued_token_type?: string;
         };
         ClientTokenParamDto: {
             /** @description The token to introspect or revoke */
@@ -1312,6 +1471,18 @@ export interface components {
             cnf?: {
                 /** @description RFC 7638 SHA-256 thumbprint of the DPoP key */
                 jkt?: string;
+            };
+            /**
+             * @description RFC 8693 §4.1: the acting party of a token issued by token exchange; nested act claims are prior actors
+             * @example {
+             *       "sub": "billing-service",
+             *       "act": {
+             *         "sub": "gateway"
+             *       }
+             *     }
+             */
+            act?: {
+                [key: string]: unknown;
             };
         };
         TokenParamDto: {
@@ -2615,6 +2786,172 @@ export interface operations {
             };
             /** @description Named by the configuration, an unexpired initial access token or a client */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    listTrustedOAuth2JwtGrantIssuers: {
+        parameters: {
+            query?: {
+                /** @description Only the trust relationships of this issuer */
+                issuer?: string;
+                /** @description Opaque token from the rel="next" link of the previous page */
+                page_token?: string;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page; the Link header has rel="next" while more remain */
+            200: {
+                headers: {
+                    /**
+                     * @description rel="first", and rel="next" while more remain; the next link carries the page_token of the following page
+                     * @example </admin/trust/grants/jwt-bearer/issuers?page_size=100>; rel="first", </admin/trust/grants/jwt-bearer/issuers?page_size=100&page_token=eyJhZnRlciI6IngifQ>; rel="next"
+                     */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedJwtGrantIssuerDto"][];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    trustOAuth2JwtGrantIssuer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrustJwtGrantIssuerDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedJwtGrantIssuerDto"];
+                };
+            };
+            /** @description A missing or malformed field, a private or symmetric key, an expiry in the past */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The issuer already trusts this key for this subject */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getTrustedOAuth2JwtGrantIssuer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedJwtGrantIssuerDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    deleteTrustedOAuth2JwtGrantIssuer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,5 @@
 // The operator CLI (`npx registrar ...`): migrations on the configured
-// database, and the admin API for clients, initial access tokens, keys and policies.
+// database, and the admin API for clients, initial access tokens, keys, policies and trusted issuers.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ interface Globals {
 const CLIENT_COLUMNS = ['client_id', 'client_name', 'created_via', 'access_token_strategy'];
 const IAT_COLUMNS = ['id', 'uses', 'max_uses', 'expires_at', 'description'];
 const POLICY_COLUMNS = ['name', 'clients_created', 'description'];
+const TRUST_COLUMNS = ['id', 'issuer', 'subject', 'allow_any_subject', 'expires_at'];
 
 /** The version in the package.json next to the sources or the build (dist/src/cli). */
 function packageVersion(): string {
@@ -288,6 +289,26 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
   const keys = program.command('keys').description('signing keys');
   keys.command('list').action(async () => print(await api('GET', '/admin/keys'), ['kid', 'alg', 'state', 'created_at', 'retired_at']));
   keys.command('rotate').action(async () => print(await api('POST', '/admin/keys/rotate')));
+
+  const trust = program.command('trust').description('issuers trusted for the JWT bearer grant (RFC 7523)');
+  const trustPath = '/admin/trust/grants/jwt-bearer/issuers';
+  trust
+    .command('create')
+    .description('trust an issuer\'s public key (a JSON file with issuer, subject or allow_any_subject, scope, jwk, expires_at; - for standard input)')
+    .requiredOption('-f, --file <file>', 'JSON file')
+    .action(async (o: { file: string }) => print(await api('POST', trustPath, await readJson(o.file))));
+  trust
+    .command('list')
+    .option('--issuer <issuer>', 'only this issuer\'s trust relationships')
+    .action(async (o: { issuer?: string }) => {
+      const q = new URLSearchParams({ page_size: '500', ...(o.issuer !== undefined ? { issuer: o.issuer } : {}) });
+      print(await all(`${trustPath}?${q.toString()}`), TRUST_COLUMNS);
+    });
+  trust.command('get <id>').action(async (id: string) => print(await api('GET', `${trustPath}/${encodeURIComponent(id)}`)));
+  trust.command('delete <id>').action(async (id: string) => {
+    await api('DELETE', `${trustPath}/${encodeURIComponent(id)}`);
+    print({ deleted: id });
+  });
 
   const policies = program.command('policies').description('registration policies');
   policies.command('list').action(async () => print(await all('/admin/policies?page_size=500'), POLICY_COLUMNS));

@@ -2,7 +2,11 @@
 // may set it and where it is shown. The validator (client-validator.ts), the
 // admin API and the registration endpoints all read this one table.
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit'] as const;
+/** RFC 7523 §2.1: an assertion from a trusted issuer as the authorization grant. */
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** RFC 8693 §2.1: token exchange. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'implicit', JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT] as const;
 export const RESPONSE_TYPES = [
   'code',
   'id_token',

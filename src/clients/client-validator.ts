@@ -2,7 +2,7 @@
 // doors (the admin API and DCR) call it after their own restrictions; it
 // returns the normalised metadata with defaults applied or throws an OAuthError.
 import { clientMetadataError, redirectUriError } from '../common/oauth-error.js';
-import { fieldDef, SECRET_SIGNING_ALGS, splitLocalized, type ClientFields, type FieldDef } from './client-metadata.js';
+import { fieldDef, JWT_BEARER_GRANT, SECRET_SIGNING_ALGS, splitLocalized, TOKEN_EXCHANGE_GRANT, type ClientFields, type FieldDef } from './client-metadata.js';
 import { goDurationSeconds, MAX_LIFESPAN_SECONDS, UNSERVED_LIFESPANS } from './lifespans.js';
 
 export interface ValidationOptions {
@@ -17,6 +17,11 @@ export interface ValidationOptions {
    * list allows none); unset = any audience (the admin door).
    */
   allowedAudiences?: readonly string[];
+  /**
+   * Grant types this caller may not put in grant_types, each with the reason
+   * (the DCR door: grants that only an admin may give a client).
+   */
+  refusedGrantTypes?: Readonly<Record<string, string>>;
 }
 
 const MAX_STRING = 2000;
@@ -259,8 +264,11 @@ function checkAuthentication(fields: ClientFields): void {
   const method = fields.token_endpoint_auth_method;
   const grants = fields.grant_types as string[];
   if (fields.jwks !== undefined && fields.jwks_uri !== undefined) fail('jwks', 'and jwks_uri are mutually exclusive');
-  if (method === 'none' && grants.includes('client_credentials')) {
-    fail('token_endpoint_auth_method', 'none cannot be used with the client_credentials grant type');
+  // These grants issue tokens on the strength of the client's own authentication, which a public client has not.
+  for (const grant of ['client_credentials', JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT]) {
+    if (method === 'none' && grants.includes(grant)) {
+      fail('token_endpoint_auth_method', `none cannot be used with the ${grant} grant type`);
+    }
   }
   if (method === 'private_key_jwt' && fields.jwks === undefined && fields.jwks_uri === undefined) {
     fail('token_endpoint_auth_method', 'private_key_jwt needs jwks or jwks_uri');
@@ -288,6 +296,13 @@ function checkScopesAllowed(fields: ClientFields, opts: ValidationOptions): void
   if (refused.length > 0) fail('scope', `contains scopes that are not allowed: ${refused.join(' ')}`);
 }
 
+function checkGrantTypesAllowed(fields: ClientFields, opts: ValidationOptions): void {
+  const refused = opts.refusedGrantTypes ?? {};
+  for (const grant of fields.grant_types as string[]) {
+    if (Object.hasOwn(refused, grant)) fail('grant_types', `may not contain ${grant}: ${refused[grant]}`);
+  }
+}
+
 function checkAudiencesAllowed(fields: ClientFields, opts: ValidationOptions): void {
   if (!opts.allowedAudiences) return;
   const refused = (fields.audience as string[]).filter((a) => !opts.allowedAudiences!.includes(a));
@@ -306,6 +321,7 @@ export function validateClientMetadata(input: Record<string, unknown>, opts: Val
   checkGrantsAndResponses(fields);
   checkRedirects(fields, opts);
   checkAuthentication(fields);
+  checkGrantTypesAllowed(fields, opts);
   checkScopesAllowed(fields, opts);
   checkAudiencesAllowed(fields, opts);
   return fields;

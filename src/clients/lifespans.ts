@@ -1,10 +1,10 @@
 // Hydra's per-client token lifespans: a Go duration such as `1h30m0s`, or an
 // empty string for the server's ttl.* default (README "Token lifetimes").
-import { LIFESPANS, type ClientFields } from './client-metadata.js';
+import { JWT_BEARER_GRANT, LIFESPANS, type ClientFields } from './client-metadata.js';
 
 /** Grants Registrar does not implement: a lifespan for them could change nothing, so only an empty one is accepted. */
 export const UNSERVED_LIFESPANS: readonly string[] = LIFESPANS.filter((name) =>
-  /^(device_authorization|implicit|jwt_bearer)_grant_/.test(name),
+  /^(device_authorization|implicit)_grant_/.test(name),
 );
 
 const GO_DURATION = /^([0-9]+(ns|us|ms|s|m|h))+$/;
@@ -20,6 +20,9 @@ export function goDurationSeconds(value: string): number | undefined {
   return Math.floor(seconds);
 }
 
+/** Hydra's lifespan field prefix of grant types whose grant_type value is a URN. */
+const LIFESPAN_PREFIX: Record<string, string> = { [JWT_BEARER_GRANT]: 'jwt_bearer' };
+
 export type LifespanToken = 'access_token' | 'id_token' | 'refresh_token';
 
 /**
@@ -28,6 +31,6 @@ export type LifespanToken = 'access_token' | 'id_token' | 'refresh_token';
  * when the client sets none and the ttl.* default applies.
  */
 export function clientLifespan(fields: ClientFields, grantType: string, token: LifespanToken): number | undefined {
-  const value = fields[`${grantType}_grant_${token}_lifespan`];
+  const value = fields[`${LIFESPAN_PREFIX[grantType] ?? grantType}_grant_${token}_lifespan`];
   return typeof value === 'string' && value !== '' ? goDurationSeconds(value) : undefined;
 }

@@ -107,6 +107,24 @@ export const SCHEMA = {
     'redirect',
     'How /oauth2/auth reports errors for DCR clients before the user interacted: redirect (RFC 6749) or an HTML error page (no open redirector, RFC 9700 §4.11.2)',
   ),
+  'oauth2.grant.jwt.enabled': key(
+    boolean,
+    true,
+    'Serve the JWT bearer grant (RFC 7523 §2.1) to clients an admin gave urn:ietf:params:oauth:grant-type:jwt-bearer, for issuers trusted under /admin/trust/grants/jwt-bearer/issuers',
+  ),
+  'oauth2.grant.jwt.max_ttl': key(duration(), 3600, 'Latest exp accepted in a JWT bearer grant assertion, counted from now', {
+    defaultText: '1h',
+  }),
+  'oauth2.grant.jwt.allow_dynamic_registration': key(
+    boolean,
+    false,
+    'Let DCR registrants put the jwt-bearer grant type in grant_types; false = only admins can give it',
+  ),
+  'oauth2.grant.token_exchange.enabled': key(
+    boolean,
+    true,
+    'Serve token exchange (RFC 8693) to clients an admin gave urn:ietf:params:oauth:grant-type:token-exchange',
+  ),
   dsn: key(postgresUrl, undefined, 'PostgreSQL connection URL; unset = the embedded database in data_dir', {
     aliases: ['DATABASE_URL'],
     secret: true,

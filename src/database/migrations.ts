@@ -9,6 +9,7 @@ import { AddAuthorizationCodeFlow1764190000000 } from '../../migrations/17641900
 import { AddSubjectSaltAndKeyUse1764200000000 } from '../../migrations/1764200000000-AddSubjectSaltAndKeyUse.js';
 import { AddDPoP1764220000000 } from '../../migrations/1764220000000-AddDPoP.js';
 import { AddClientSecretRotation1764230000000 } from '../../migrations/1764230000000-AddClientSecretRotation.js';
+import { AddJwtBearerTrustAndTokenExchange1764240000000 } from '../../migrations/1764240000000-AddJwtBearerTrustAndTokenExchange.js';
 import { AddClientIdMetadataDocuments1764250000000 } from '../../migrations/1764250000000-AddClientIdMetadataDocuments.js';
 
 export const MIGRATIONS = [
@@ -21,5 +22,6 @@ export const MIGRATIONS = [
   AddSubjectSaltAndKeyUse1764200000000,
   AddDPoP1764220000000,
   AddClientSecretRotation1764230000000,
+  AddJwtBearerTrustAndTokenExchange1764240000000,
   AddClientIdMetadataDocuments1764250000000,
 ];

@@ -1,4 +1,4 @@
-import { AUTH_METHODS, CLIENT_AUTH_SIGNING_ALGS, SERVER_SIGNING_ALGS } from '../clients/client-metadata.js';
+import { AUTH_METHODS, CLIENT_AUTH_SIGNING_ALGS, JWT_BEARER_GRANT, SERVER_SIGNING_ALGS, TOKEN_EXCHANGE_GRANT } from '../clients/client-metadata.js';
 import type { ConfigService } from '../config/config.service.js';
 import { DPOP_SIGNING_ALGS } from '../tokens/dpop.service.js';
 
@@ -68,6 +68,12 @@ export function buildDiscoveryDocument(config: ConfigService): Record<string, un
   if (config.get('oidc.client_id_metadata_document.enabled') && config.get('oidc.client_id_metadata_document.allowed_hosts').length > 0) {
     doc.client_id_metadata_document_supported = true;
   }
+  // RFC 7523 §2.1 and RFC 8693: listed while switched on (each also needs an admin to give clients the grant type).
+  const extraGrants = [
+    ...(config.get('oauth2.grant.jwt.enabled') ? [JWT_BEARER_GRANT] : []),
+    ...(config.get('oauth2.grant.token_exchange.enabled') ? [TOKEN_EXCHANGE_GRANT] : []),
+  ];
+  doc.grant_types_supported = [...(doc.grant_types_supported as string[]), ...extraGrants];
   const scopes = config.get('oidc.dynamic_client_registration.allowed_scopes');
   if (scopes) doc.scopes_supported = scopes;
   return doc;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { fieldDef } from '../clients/client-metadata.js';
+import { fieldDef, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from '../clients/client-metadata.js';
 import type { ValidationOptions } from '../clients/client-validator.js';
 import { registrantClientView, type IssuedClient } from '../clients/client-views.js';
 import type { ClientEntity } from '../clients/client.entity.js';
@@ -84,7 +84,7 @@ export class RegistrationService {
     const metadata = await this.policies.apply(policies, submitted);
     // Validation (which may fetch) and the secret check read the client as the
     // token guard found it; the transaction below only re-checks what they relied on.
-    const fields = await this.clients.validate(metadata, this.validation(policies, registered.fields.audience));
+    const fields = await this.clients.validate(metadata, this.validation(policies, registered.fields.audience, registered.fields.grant_types));
     await this.checkPresentedSecret(registered, body.client_secret);
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(clientId, tokenHash);
@@ -163,7 +163,7 @@ export class RegistrationService {
    * update may keep the audiences the client already has (an admin may have
    * set them), but not add others.
    */
-  private validation(policies: readonly ResolvedPolicy[], stored: unknown = []): ValidationOptions {
+  private validation(policies: readonly ResolvedPolicy[], stored: unknown = [], storedGrants: unknown = []): ValidationOptions {
     const policyDecides = policies.some((p) => p.allowedAudiences !== undefined);
     const configured = this.config.get('oidc.dynamic_client_registration.allowed_audiences') ?? [];
     return {
@@ -171,6 +171,22 @@ export class RegistrationService {
       allowLocalhostRedirects: this.config.get('oidc.dynamic_client_registration.allow_localhost_redirects'),
       allowedScopes: this.config.get('oidc.dynamic_client_registration.allowed_scopes'),
       allowedAudiences: policyDecides ? undefined : [...configured, ...(stored as string[])],
+      refusedGrantTypes: this.adminOnlyGrantTypes(storedGrants),
     };
+  }
+
+  /**
+   * Grant types that let a client obtain tokens for subjects other than
+   * itself: only an admin gives them (README "JWT bearer grant", "Token
+   * exchange"). An update may keep one an admin gave the client.
+   */
+  private adminOnlyGrantTypes(stored: unknown): Record<string, string> {
+    const refused: Record<string, string> = {};
+    if (!this.config.get('oauth2.grant.jwt.allow_dynamic_registration')) {
+      refused[JWT_BEARER_GRANT] = 'only an administrator can give this grant type (oauth2.grant.jwt.allow_dynamic_registration)';
+    }
+    refused[TOKEN_EXCHANGE_GRANT] = 'only an administrator can give this grant type';
+    for (const grant of Array.isArray(stored) ? (stored as string[]) : []) delete refused[grant];
+    return refused;
   }
 }

@@ -37,6 +37,9 @@ export class AccessTokenEntity {
   /** RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449 §6.2); null = a bearer token. */
   @Column({ name: 'dpop_jkt', type: 'text', nullable: true })
   dpopJkt: string | null;
+  /** RFC 8693 §4.1: the actor chain of a token issued by token exchange. */
+  @Column({ type: 'jsonb', nullable: true })
+  act: Record<string, unknown> | null;
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;

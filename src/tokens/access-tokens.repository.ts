@@ -17,11 +17,14 @@ export interface StoredAccessToken {
   grantId?: string;
   /** RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449 §6). */
   jkt?: string;
+  /** RFC 8693 §4.1: the actor chain of a token issued by token exchange. */
+  act?: Record<string, unknown>;
 }
 
 /** An active opaque token with the consent app's access token claims of its grant. */
-export interface ActiveAccessToken extends StoredAccessToken {
+export interface ActiveAccessToken extends Omit<StoredAccessToken, 'act'> {
   ext: Record<string, unknown> | null;
+  act: Record<string, unknown> | null;
 }
 
 interface AccessTokenRow {
@@ -35,6 +38,7 @@ interface AccessTokenRow {
   grant_id: string | null;
   dpop_jkt: string | null;
   ext: Record<string, unknown> | null;
+  act: Record<string, unknown> | null;
 }
 
 @Injectable()
@@ -45,8 +49,8 @@ export class AccessTokensRepository {
     // Plain SQL on the hot path: the ORM's insert costs more CPU than the round trip.
     await this.database.run(
       'access_token_insert',
-      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id, dpop_jkt)
-       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9, $10)`,
+      `INSERT INTO access_tokens (id, token_hash, client_id, subject, scope, audience, issued_at, expires_at, grant_id, dpop_jkt, act)
+       VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), to_timestamp($8), $9, $10, $11)`,
       [
         token.jti,
         tokenHash,
@@ -58,6 +62,7 @@ export class AccessTokensRepository {
         token.expiresAt,
         token.grantId ?? null,
         token.jkt ?? null,
+        token.act ? JSON.stringify(token.act) : null,
       ],
     );
   }
@@ -66,7 +71,7 @@ export class AccessTokensRepository {
   async findActiveByHash(hashes: string[]): Promise<ActiveAccessToken | undefined> {
     const [row] = await this.database.run<AccessTokenRow>(
       'access_token_by_hash',
-      `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, t.dpop_jkt, g.session->'access_token' AS ext,
+      `SELECT t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, t.dpop_jkt, g.session->'access_token' AS ext, t.act,
               extract(epoch FROM t.issued_at)::bigint AS iat, extract(epoch FROM t.expires_at)::bigint AS exp
          FROM access_tokens t LEFT JOIN oauth2_grants g ON g.id = t.grant_id
         WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now()`,
@@ -84,6 +89,7 @@ export class AccessTokensRepository {
       grantId: row.grant_id ?? undefined,
       jkt: row.dpop_jkt ?? undefined,
       ext: row.ext,
+      act: row.act,
     };
   }
 

@@ -24,6 +24,8 @@ export interface TokenResponse {
   scope?: string;
   refresh_token?: string;
   id_token?: string;
+  /** RFC 8693 §2.2.1: the type of the token issued by token exchange. */
+  issued_token_type?: string;
 }
 
 /** What an access token is issued for: the client itself, or a subject through a grant of the authorization code flow. */
@@ -37,6 +39,10 @@ export interface AccessGrant {
   ext?: Record<string, unknown>;
   /** The thumbprint of the DPoP proof's key: the token is bound to it (RFC 9449 §6). */
   jkt?: string;
+  /** RFC 8693 §4.1: the acting party, and the chain of prior ones nested in it. */
+  act?: Record<string, unknown>;
+  /** The token expires no later than this (epoch seconds): an exchanged token does not outlive its subject token. */
+  notAfter?: number;
 }
 
 /** The facts about a token that introspection reports. */
@@ -61,6 +67,7 @@ export type IntrospectionResponse =
       ext?: Record<string, unknown>;
       /** RFC 9449 §6.2: the key a DPoP-bound token is bound to. */
       cnf?: { jkt: string };
+      act?: Record<string, unknown>;
     };
 
 /** The token_type and cnf of a token bound (or not) to a DPoP key, as responses and introspection show them. */
@@ -92,6 +99,7 @@ export class AccessTokensService {
     // Hydra's <grant>_grant_access_token_lifespan, else ttl.access_token (README "Token lifetimes").
     const ttl = clientLifespan(client.fields, grantType, 'access_token') ?? this.config.get('ttl.access_token');
     const now = Math.floor(Date.now() / 1000);
+    const expiresAt = grant.notAfter === undefined ? now + ttl : Math.min(now + ttl, grant.notAfter);
     const info: TokenInfo = {
       jti: randomUUID(),
       clientId: client.id,
@@ -100,15 +108,16 @@ export class AccessTokensService {
       // RFC 9068 requires aud; without a requested audience the token is for this server.
       audience: grant.audience.length > 0 ? grant.audience : [this.config.issuer()],
       issuedAt: now,
-      expiresAt: now + ttl,
+      expiresAt,
       grantId: grant.grantId,
       ext: grant.ext && Object.keys(grant.ext).length > 0 ? grant.ext : undefined,
       jkt: grant.jkt,
+      act: grant.act,
     };
     const format = effectiveStrategy(client.accessTokenStrategy, this.config.accessTokenStrategy());
     const accessToken = format === 'jwt' ? await this.signJwt(info) : await this.storeOpaque(info);
     this.metrics.tokensIssued.inc({ format, grant_type: grantType });
-    return { access_token: accessToken, token_type: binding(info.jkt).token_type, expires_in: ttl, ...(info.scope ? { scope: info.scope } : {}) };
+    return { access_token: accessToken, token_type: binding(info.jkt).token_type, expires_in: expiresAt - now, ...(info.scope ? { scope: info.scope } : {}) };
   }
 
   private async signJwt(info: TokenInfo): Promise<string> {
@@ -123,6 +132,8 @@ export class AccessTokensService {
       ...(info.ext ? { ext: info.ext } : {}),
       // RFC 9449 §6.1: the confirmation of a DPoP-bound token.
       ...(info.jkt ? { cnf: { jkt: info.jkt } } : {}),
+      // RFC 8693 §4.1: the actor chain of an exchanged token.
+      ...(info.act ? { act: info.act } : {}),
     })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.config.issuer())
@@ -181,13 +192,14 @@ export class AccessTokensService {
       expiresAt: payload.exp!,
       ext: payload.ext && typeof payload.ext === 'object' ? (payload.ext as Record<string, unknown>) : undefined,
       jkt: jwtConfirmation(payload.cnf),
+      act: payload.act && typeof payload.act === 'object' ? (payload.act as Record<string, unknown>) : undefined,
     };
   }
 
   private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
     const row = await this.repository.findActiveByHash(keyedHashes(this.config.systemSecrets(), token));
     if (!row) return undefined;
-    return { ...row, ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined };
+    return { ...row, ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined, act: row.act ?? undefined };
   }
 
   /**
@@ -211,7 +223,19 @@ export class AccessTokensService {
       ...binding(info.jkt),
       token_use: 'access_token',
       ...(info.ext ? { ext: info.ext } : {}),
+      ...(info.act ? { act: info.act } : {}),
     };
+  }
+
+  /**
+   * An active access token of this server presented for token exchange
+   * (RFC 8693 §2.1), with the grant it belongs to in either format, so that
+   * what is exchanged from it is revoked with that grant.
+   */
+  async lookupForExchange(token: string): Promise<TokenInfo | undefined> {
+    const info = await this.lookup(token);
+    if (info && info.grantId === undefined && JWT_SHAPE.test(token)) info.grantId = await this.repository.grantOfJwt(info.jti);
+    return info;
   }
 
   /** RFC 7009: unknown and inactive tokens are fine; another client's token is refused. */

@@ -16,4 +16,13 @@ export class ClientAssertionsRepository {
     );
     return inserted.length > 0;
   }
+
+  /**
+   * Records the jti of a JWT bearer grant assertion (RFC 7523 §3, item 7): a
+   * jti is unique per issuer (RFC 7519 §4.1.7), so the issuer takes the place
+   * of the client id, in a namespace of its own.
+   */
+  recordGrantJti(issuer: string, jti: string, expiresAt: number): Promise<boolean> {
+    return this.recordJti(`jwt-bearer-grant ${issuer}`, jti, expiresAt);
+  }
 }

@@ -43,7 +43,7 @@ export class TokenController {
   @Post('token')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code (with PKCE) and refresh_token',
+    summary: 'Token endpoint (RFC 6749 §3.2): client_credentials, authorization_code (with PKCE), refresh_token, jwt-bearer (RFC 7523) and token-exchange (RFC 8693)',
     operationId: 'oauth2TokenExchange',
   })
   @ApiConsumes('application/x-www-form-urlencoded')

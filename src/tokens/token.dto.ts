@@ -20,7 +20,15 @@ export class ClientCredentialsDto {
 
 /** The grant's own parameters (RFC 6749 §4.1.3, §4.4.2, §6). */
 class TokenGrantParamsDto {
-  @ApiProperty({ enum: ['client_credentials', 'authorization_code', 'refresh_token'] })
+  @ApiProperty({
+    enum: [
+      'client_credentials',
+      'authorization_code',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ],
+  })
   grant_type: string;
 
   @ApiPropertyOptional({ example: '', description: 'authorization_code: the code from the authorization response' })
@@ -55,6 +63,25 @@ class TokenGrantParamsDto {
       '(the refresh token keeps all of it). They become the access token\'s aud; otherwise 400 invalid_target',
   })
   resource?: string[];
+
+  @ApiPropertyOptional({ example: '', description: 'jwt-bearer (RFC 7523 §2.1): a JWT signed by a trusted issuer, naming the subject' })
+  assertion?: string;
+
+  @ApiPropertyOptional({ example: '', description: 'token-exchange (RFC 8693 §2.1): an active access token of this server' })
+  subject_token?: string;
+
+  @ApiPropertyOptional({ example: '', enum: ['urn:ietf:params:oauth:token-type:access_token'], description: 'token-exchange: required with subject_token' })
+  subject_token_type?: string;
+
+  @ApiPropertyOptional({ example: '', description: 'token-exchange: an access token of the acting party; the new token names it in act' })
+  actor_token?: string;
+
+  @ApiPropertyOptional({ example: '', enum: ['urn:ietf:params:oauth:token-type:access_token'], description: 'token-exchange: required with actor_token' })
+  actor_token_type?: string;
+
+  @ApiPropertyOptional({ example: '', enum: ['urn:ietf:params:oauth:token-type:access_token'], description: 'token-exchange: only access tokens are issued' })
+  requested_token_type?: string;
+
 }
 
 export class TokenRequestDto extends IntersectionType(TokenGrantParamsDto, ClientCredentialsDto) {}
@@ -77,6 +104,9 @@ export class TokenResponseDto {
 
   @ApiPropertyOptional({ description: 'OpenID Connect ID token, issued when openid was granted' })
   id_token?: string;
+
+  @ApiPropertyOptional({ example: 'urn:ietf:params:oauth:token-type:access_token', description: 'Token exchange (RFC 8693 §2.2.1)' })
+  issued_token_type?: string;
 }
 
 export class TokenParamDto {
@@ -114,6 +144,14 @@ export class IntrospectionResponseDto {
     description: 'RFC 9449 §6.2: the key a DPoP-bound token is bound to',
   })
   cnf?: { jkt: string };
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { sub: 'billing-service', act: { sub: 'gateway' } },
+    description: 'RFC 8693 §4.1: the acting party of a token issued by token exchange; nested act claims are prior actors',
+  })
+  act?: Record<string, unknown>;
 }
 
 export class SigningKeyDto {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
+import { TrustModule } from '../trust/trust.module.js';
 import { AccessTokensRepository } from './access-tokens.repository.js';
 import { AccessTokensService } from './access-tokens.service.js';
 import { AdminTokensController } from './admin-tokens.controller.js';
@@ -12,7 +13,9 @@ import { AuthorizationCodeGrant } from './grants/authorization-code.grant.js';
 import { ClientCredentialsGrant } from './grants/client-credentials.grant.js';
 import { GrantDispatcher } from './grants/grant-dispatcher.service.js';
 import { GRANT_HANDLERS, type GrantHandler } from './grants/grant-handler.js';
+import { JwtBearerGrant } from './grants/jwt-bearer.grant.js';
 import { RefreshTokenGrant } from './grants/refresh-token.grant.js';
+import { TokenExchangeGrant } from './grants/token-exchange.grant.js';
 import { GrantsRepository } from './grants.repository.js';
 import { GrantsService } from './grants.service.js';
 import { IdTokensService } from './id-tokens.service.js';
@@ -27,10 +30,10 @@ import { UserinfoController } from './userinfo.controller.js';
 import { UserinfoService } from './userinfo.service.js';
 
 /** The token endpoint's grant types (RFC 6749 §4, §6); a new one is a handler listed here. */
-const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshTokenGrant];
+const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshTokenGrant, JwtBearerGrant, TokenExchangeGrant];
 
 @Module({
-  imports: [ClientsModule],
+  imports: [ClientsModule, TrustModule],
   controllers: [TokenController, AdminTokensController, UserinfoController],
   providers: [
     AccessTokensRepository,

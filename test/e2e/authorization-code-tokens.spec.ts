@@ -1146,7 +1146,9 @@ describe('with the authorization code flow turned off (OAUTH2_AUTHORIZATION_CODE
       expect(doc).not.toHaveProperty(name);
     }
     expect(doc.response_types_supported ?? []).not.toContain('code');
-    expect(doc.grant_types_supported).toEqual(['client_credentials']);
+    expect(doc.grant_types_supported).toContain('client_credentials');
+    expect(doc.grant_types_supported).not.toEqual(expect.arrayContaining(['authorization_code']));
+    expect(doc.grant_types_supported).not.toEqual(expect.arrayContaining(['refresh_token']));
     expect(doc.token_endpoint).toBe(`${svc.url}/oauth2/token`);
   });
 

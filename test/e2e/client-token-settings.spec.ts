@@ -23,7 +23,6 @@ const UNSERVED = [
   'device_authorization_grant_refresh_token_lifespan',
   'implicit_grant_access_token_lifespan',
   'implicit_grant_id_token_lifespan',
-  'jwt_bearer_grant_access_token_lifespan',
 ];
 
 let svc: RunningApp;

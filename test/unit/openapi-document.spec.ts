@@ -79,6 +79,7 @@ describe('the committed openapi.json', () => {
       'get /admin/clients',
       'get /admin/initial-access-tokens',
       'get /admin/policies',
+      'get /admin/trust/grants/jwt-bearer/issuers',
     ]);
     for (const { operation: op } of paginated) {
       expect(op.responses['200'].headers?.Link?.schema).toEqual({ type: 'string' });
