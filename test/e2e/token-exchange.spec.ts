@@ -101,7 +101,7 @@ describe('exchanging an access token (RFC 8693 §2)', () => {
   it('exchanges a JWT subject token, verified with the server\'s own keys, into a JWT', async () => {
     const subject = await clientToken(frontendJwt, { scope: 'read', audience: apiJwt.id });
     const body = await exchanged(await exchange(apiJwt, subject, { resource: DOWNSTREAM }));
-    expect(decodeJwt(body.access_token as string)).toMatchObject({ sub: frontendJwt.id, client_id: apiJwt.id, scope: 'read', aud: [DOWNSTREAM] });
+    expect(decodeJwt(body.access_token as string)).toMatchObject({ sub: frontendJwt.id, client_id: apiJwt.id, scope: 'read', aud: DOWNSTREAM });
   });
 
   it('grants, when no scope is requested, what both the subject token and the client have', async () => {
