@@ -13,6 +13,8 @@ export type Introspection = components['schemas']['IntrospectionResponseDto'];
 export type Policy = components['schemas']['PolicyDto'];
 export type PolicyInput = components['schemas']['PolicyInputDto'];
 export type SigningKey = components['schemas']['SigningKeyDto'];
+export type TrustedJwtGrantIssuer = components['schemas']['TrustedJwtGrantIssuerDto'];
+export type TrustJwtGrantIssuer = components['schemas']['TrustJwtGrantIssuerDto'];
 
 /** How a client authenticates at the token, introspection and revocation endpoints. */
 export interface ClientCredentials {
@@ -205,7 +207,7 @@ export async function* pages<T>(fetchPage: (pageToken: string | undefined) => Pr
   } while (token !== undefined);
 }
 
-/** The admin API (clients, initial access tokens, policies, keys), authenticated with an admin key. */
+/** The admin API (clients, initial access tokens, policies, keys, trusted JWT grant issuers), authenticated with an admin key. */
 export class RegistrarAdmin {
   private readonly headers: { Authorization: string };
 
@@ -275,5 +277,25 @@ export class RegistrarAdmin {
 
   async rotateSigningKey(): Promise<SigningKey> {
     return unwrap(await this.api.POST('/admin/keys/rotate', { headers: this.headers }));
+  }
+
+  /** Trusts an issuer's key for the JWT bearer grant (RFC 7523 §2.1), for one subject or any. */
+  async trustJwtGrantIssuer(trust: TrustJwtGrantIssuer): Promise<TrustedJwtGrantIssuer> {
+    return unwrap(await this.api.POST('/admin/trust/grants/jwt-bearer/issuers', { body: trust, headers: this.headers }));
+  }
+
+  /** Every trusted JWT grant issuer, optionally only those of one issuer, across all pages. */
+  trustedJwtGrantIssuers(filter: { issuer?: string; page_size?: number } = {}): AsyncGenerator<TrustedJwtGrantIssuer> {
+    return pages((page_token) =>
+      this.api.GET('/admin/trust/grants/jwt-bearer/issuers', { params: { query: { ...filter, ...(page_token ? { page_token } : {}) } }, headers: this.headers }),
+    );
+  }
+
+  async getTrustedJwtGrantIssuer(id: string): Promise<TrustedJwtGrantIssuer> {
+    return unwrap(await this.api.GET('/admin/trust/grants/jwt-bearer/issuers/{id}', { params: { path: { id } }, headers: this.headers }));
+  }
+
+  async deleteTrustedJwtGrantIssuer(id: string): Promise<void> {
+    unwrap(await this.api.DELETE('/admin/trust/grants/jwt-bearer/issuers/{id}', { params: { path: { id } }, headers: this.headers }));
   }
 }

@@ -1,6 +1,7 @@
 // The SDK against the real service, over real HTTP.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { exportJWK, generateKeyPair } from 'jose';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { startApp, ADMIN_KEY, type RunningApp } from '../../test/support/app.js';
 import { Registrar, RegistrarError } from '../src/index.js';
@@ -74,6 +75,22 @@ describe('@registrar/sdk', () => {
       expect((await registrar.clientCredentials({ clientId: client.clientId, clientSecret })).token_type).toBe('Bearer');
     }
     await expect(registrar.admin(ADMIN_KEY).rotateClientSecret('no-such-client')).rejects.toMatchObject({ status: 404, error: 'not_found' });
+  });
+
+  it('trusts, lists, reads and removes JWT grant issuers', async () => {
+    const admin = registrar.admin(ADMIN_KEY);
+    const { publicKey } = await generateKeyPair('ES256');
+    const { x, y } = await exportJWK(publicKey);
+    const jwk = { kty: 'EC' as const, crv: 'P-256' as const, x, y, kid: `sdk-${Date.now()}` };
+    const issuer = `https://sdk-idp-${Date.now()}.example.com`;
+    const trusted = await admin.trustJwtGrantIssuer({ issuer, subject: 'alice', scope: ['read'], jwk, expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(trusted).toMatchObject({ issuer, subject: 'alice', scope: ['read'], public_key: { kid: jwk.kid } });
+    const listed: string[] = [];
+    for await (const t of admin.trustedJwtGrantIssuers({ issuer, page_size: 1 })) listed.push(t.id as string);
+    expect(listed).toEqual([trusted.id]);
+    expect((await admin.getTrustedJwtGrantIssuer(trusted.id as string)).issuer).toBe(issuer);
+    await admin.deleteTrustedJwtGrantIssuer(trusted.id as string);
+    await expect(admin.getTrustedJwtGrantIssuer(trusted.id as string)).rejects.toMatchObject({ status: 404 });
   });
 
   it('ships types generated from the committed openapi.json (regenerate with npm run generate -w sdk)', async () => {
