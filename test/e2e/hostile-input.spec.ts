@@ -306,9 +306,14 @@ function redirectViolation(o: Outcome): string | undefined {
   return undefined;
 }
 
-/** RFC 6750 §3: a 401 from a bearer-protected route carries a Bearer challenge. */
+/**
+ * RFC 6750 §3: a 401 from a bearer-protected route carries a Bearer challenge;
+ * userinfo, which also takes DPoP-bound tokens, may answer with a DPoP one
+ * (RFC 9449 §7.1).
+ */
 function missingBearerChallenge(o: Outcome): string | undefined {
-  return o.status === 401 && !(o.wwwAuthenticate ?? '').startsWith('Bearer') ? `401 without a Bearer challenge (WWW-Authenticate: ${o.wwwAuthenticate})` : undefined;
+  const challenge = o.request.path.startsWith('/userinfo') ? /^(?:Bearer|DPoP)\b/ : /^Bearer\b/;
+  return o.status === 401 && !challenge.test(o.wwwAuthenticate ?? '') ? `401 without a Bearer challenge (WWW-Authenticate: ${o.wwwAuthenticate})` : undefined;
 }
 
 /** A refusal by a bearer-protected route: a 401 carries a Bearer challenge, and `status` carries the error code `error`. */
@@ -853,6 +858,21 @@ const formContentType = fc.oneof(
   { weight: 1, arbitrary: headerJunk },
 );
 
+/** DPoP proofs (RFC 9449 §4.2) that no server should accept: junk, JWT-shaped junk, and headers of the wrong kind. */
+const dpopJunk = fc.oneof(
+  headerJunk,
+  fc
+    .tuple(fc.json(), fc.json(), fc.base64String({ maxLength: 86 }))
+    .map(([h, p, sig]) => `${Buffer.from(h).toString('base64url')}.${Buffer.from(p).toString('base64url')}.${sig.replace(/[+/=]/g, '')}`),
+  fc.constantFrom(
+    'a.b.c',
+    '..',
+    `${Buffer.from('{"typ":"dpop+jwt","alg":"none","jwk":{"kty":"EC"}}').toString('base64url')}.${Buffer.from('{"htm":"POST"}').toString('base64url')}.`,
+    `${Buffer.from('{"typ":"dpop+jwt","alg":"HS256","jwk":{"kty":"oct","k":"AA"}}').toString('base64url')}.e30.AA`,
+    'x, y',
+  ),
+);
+
 const oddHeaders = fc.oneof(
   { weight: 8, arbitrary: fc.constant<Record<string, string>>({}) },
   {
@@ -866,6 +886,7 @@ const oddHeaders = fc.oneof(
         Origin: fc.constantFrom('null', 'https://evil.example', 'http://127.0.0.1'),
         'X-Forwarded-For': headerJunk,
         'X-HTTP-Method-Override': fc.constantFrom('DELETE', 'PUT', 'GET'),
+        DPoP: dpopJunk,
       },
       { requiredKeys: [] },
     ) as fc.Arbitrary<Record<string, string>>,
@@ -878,7 +899,7 @@ function headersOf(contentType: string | undefined, odd: Record<string, string>)
 
 const bearerJunk = fc.oneof(
   headerJunk.map((j) => rawAuth(`Bearer ${j}`)),
-  fc.constantFrom('Bearer', 'Bearer ', 'Bearer a b', 'Bearer =', 'Token abc', 'Negotiate YII=', 'bearer x', 'Bearer\tx', 'Bearer ' + 'A'.repeat(4_000)).map(rawAuth),
+  fc.constantFrom('Bearer', 'Bearer ', 'Bearer a b', 'Bearer =', 'Token abc', 'Negotiate YII=', 'bearer x', 'Bearer\tx', 'Bearer ' + 'A'.repeat(4_000), 'DPoP', 'DPoP x', 'dpop a.b.c').map(rawAuth),
 );
 const basicJunk = fc.oneof(
   headerJunk.map((j) => rawAuth(`Basic ${j}`)),
