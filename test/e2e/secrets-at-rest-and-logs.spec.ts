@@ -10,7 +10,7 @@
 // table and every log line is searched for each of them.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { machineClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { acceptConsent, acceptLogin, authorizeUrl, Browser } from '../support/oauth-flow.js';
@@ -228,6 +228,68 @@ async function lifecycle(): Promise<void> {
   await expectStatus(call('/oauth2/token', { form: await assertionForm(hmacSecret, 'client_secret_jwt assertion with the previous secret') }), 200);
   await expectStatus(call('/oauth2/token', { form: await assertionForm(hmacSecret2, 'client_secret_jwt assertion with the new secret') }), 200);
 
+  // Token exchange (RFC 8693): the subject token and the exchanged one are credentials; the exchanged one is stored hashed like any opaque token.
+  const exchanger = await expectStatus(
+    call('/admin/clients', {
+      authorization: admin,
+      json: machineClient({ grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'], audience: ['https://downstream.example.com'], scope: 'read' }),
+    }),
+    201,
+  );
+  const exchangerAuth = basicAuth(exchanger.client_id as string, keep('token exchange client secret', exchanger.client_secret));
+  const subjectToken = keep(
+    'token exchange subject token',
+    (await expectStatus(call('/oauth2/token', { authorization: exchangerAuth, form: { grant_type: 'client_credentials', scope: 'read' } }), 200)).access_token,
+  );
+  const exchanged = await expectStatus(
+    call('/oauth2/token', {
+      authorization: exchangerAuth,
+      form: {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: subjectToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        resource: 'https://downstream.example.com',
+      },
+    }),
+    200,
+  );
+  keep('exchanged access token', exchanged.access_token);
+
+  // The JWT bearer grant (RFC 7523 §2.1): the assertion is a credential; the trusted key is public and may be stored.
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const trustedIssuer = 'https://workload-idp.example.com';
+  await expectStatus(
+    call('/admin/trust/grants/jwt-bearer/issuers', {
+      authorization: admin,
+      json: { issuer: trustedIssuer, subject: 'workload-7', scope: ['read'], jwk: { ...(await exportJWK(publicKey)), kid: 'workload-key' }, expires_at: new Date(Date.now() + 3_600_000).toISOString() },
+    }),
+    201,
+  );
+  const bearerClient = await expectStatus(
+    call('/admin/clients', { authorization: admin, json: machineClient({ grant_types: ['urn:ietf:params:oauth:grant-type:jwt-bearer'], scope: 'read' }) }),
+    201,
+  );
+  const grantAssertion = keep(
+    'JWT bearer grant assertion',
+    await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'workload-key' })
+      .setIssuer(trustedIssuer)
+      .setSubject('workload-7')
+      .setAudience(`${svc.url}/oauth2/token`)
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey),
+  );
+  const bearerGranted = await expectStatus(
+    call('/oauth2/token', {
+      authorization: basicAuth(bearerClient.client_id as string, keep('JWT bearer grant client secret', bearerClient.client_secret)),
+      form: { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: grantAssertion, scope: 'read' },
+    }),
+    200,
+  );
+  keep('JWT bearer grant access token', bearerGranted.access_token);
+
   // Signing key rotation, then a JWT signed with the new key.
   await expectStatus(call('/admin/keys/rotate', { method: 'POST', authorization: admin }), 201);
   const jwt2 = await issueJwt(jwtClient.client_id as string, jwtSecret, 'second JWT access token (after key rotation)');
@@ -323,6 +385,12 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
         'client_secret_jwt client secret after rotation',
         'client_secret_jwt assertion with the previous secret',
         'client_secret_jwt assertion with the new secret',
+        'token exchange client secret',
+        'token exchange subject token',
+        'exchanged access token',
+        'JWT bearer grant assertion',
+        'JWT bearer grant client secret',
+        'JWT bearer grant access token',
         'login challenge',
         'login verifier',
         'login session cookie',
