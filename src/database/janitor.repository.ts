@@ -33,6 +33,11 @@ export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolea
             SELECT jkt, jti FROM dpop_proof_jtis WHERE expires_at < now() LIMIT $1)`,
   },
   {
+    // An expired trust no longer admits assertions (README "JWT bearer grant"); this removes its row, as Hydra's flush does.
+    name: 'expired_jwt_grant_issuers',
+    sql: `DELETE FROM trusted_jwt_issuers WHERE id IN (SELECT id FROM trusted_jwt_issuers WHERE expires_at < now() LIMIT $1)`,
+  },
+  {
     name: 'old_rate_limit_windows',
     sql: `DELETE FROM rate_limit_hits WHERE (key, window_start) IN (
             SELECT key, window_start FROM rate_limit_hits WHERE window_start < extract(epoch FROM now())::bigint - 86400 LIMIT $1)`,

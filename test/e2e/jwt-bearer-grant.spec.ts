@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Configuration, OAuth2Api } from '@ory/hydra-client';
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { main } from '../../src/cli/cli.js';
+import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { mintIat, register } from '../support/dcr.js';
@@ -303,6 +304,11 @@ describe('the grant (RFC 7523 §2.1, §3)', () => {
     expect((await grant(client, { assertion: await assertion(oldKey, oldIssuer) })).status).toBe(200);
     await query(`UPDATE trusted_jwt_issuers SET expires_at = now() - interval '1 second' WHERE id = $1`, [created.id]);
     await expectOAuthError(await grant(client, { assertion: await assertion(oldKey, oldIssuer) }), 400, 'invalid_grant', 'expired');
+    // The janitor removes the expired trust; live ones stay.
+    const counts = await svc.app.get(JanitorService).runOnce();
+    expect(counts?.expired_jwt_grant_issuers).toBeGreaterThanOrEqual(1);
+    expect((await svc.admin(`${TRUST_PATH}/${String(created.id)}`)).status).toBe(404);
+    expect((await query(`SELECT count(*)::int AS n FROM trusted_jwt_issuers WHERE expires_at > now()`)).rows[0].n).toBeGreaterThan(0);
   });
 
   it('refuses an assertion of a deleted trust relationship', async () => {
