@@ -9,7 +9,7 @@ import * as client from 'openid-client';
 import { ClientsService } from '../../src/clients/clients.service.js';
 import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { manage, registerClient } from '../support/dcr.js';
+import { createAdminClient, manage, registerClient } from '../support/dcr.js';
 import { basicAuth } from '../support/net.js';
 import { query } from '../support/postgres.js';
 
@@ -27,9 +27,7 @@ afterAll(async () => {
 type Body = Record<string, unknown>;
 
 async function createClient(body: Body): Promise<Body> {
-  const res = await svc.admin('/admin/clients', { method: 'POST', json: body });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Body;
+  return (await createAdminClient(svc, body)) as Body;
 }
 
 function secretJwtClient(overrides: Body = {}): Promise<Body> {

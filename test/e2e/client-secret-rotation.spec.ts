@@ -6,7 +6,7 @@ import { ClientsService } from '../../src/clients/clients.service.js';
 import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient, PUBLIC_JWK, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { registerClient } from '../support/dcr.js';
+import { createAdminClient, registerClient } from '../support/dcr.js';
 import { basicAuth } from '../support/net.js';
 import { query } from '../support/postgres.js';
 
@@ -23,9 +23,7 @@ afterAll(async () => {
 type Body = Record<string, unknown>;
 
 async function createClient(body: Body): Promise<Body> {
-  const res = await svc.admin('/admin/clients', { method: 'POST', json: body });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Body;
+  return (await createAdminClient(svc, body)) as Body;
 }
 
 async function rotate(clientId: string, json?: Body): Promise<{ status: number; body: Body; cacheControl: string | null }> {

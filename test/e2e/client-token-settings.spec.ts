@@ -12,7 +12,7 @@ import { expectOAuthError } from '../support/expect.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
 import { adminIntrospect, Browser, runFlow, tokenRequest } from '../support/oauth-flow.js';
 import { query } from '../support/postgres.js';
-import { mintIat } from '../support/dcr.js';
+import { createAdminClient, mintIat } from '../support/dcr.js';
 
 const FLOW_ENV = { URLS_LOGIN: 'https://login.example.com/login', URLS_CONSENT: 'https://login.example.com/consent' };
 const REDIRECT = 'https://app.example.com/callback';
@@ -44,9 +44,7 @@ interface Client {
 }
 
 async function createClient(body: Record<string, unknown>): Promise<Client> {
-  const res = await svc.admin('/admin/clients', { method: 'POST', json: body });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  const created = (await res.json()) as Record<string, string>;
+  const created = await createAdminClient(svc, body);
   return { id: created.client_id, secret: created.client_secret };
 }
 

@@ -11,7 +11,7 @@ import * as oauth from 'oauth4webapi';
 import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient, nativeAppClient, webClient } from '../factories/clients.js';
 import { startApp, startPair, type AppPair, type RunningApp } from '../support/app.js';
-import { manage, mintIat, register, registerClient } from '../support/dcr.js';
+import { createAdminClient, manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { basicAuth } from '../support/net.js';
 import { adminIntrospect, Browser, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
@@ -80,9 +80,7 @@ async function proof(key: TestKey, o: ProofOptions = {}): Promise<string> {
 }
 
 async function adminClient(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
-  const res = await svc.admin('/admin/clients', { method: 'POST', json: body });
-  const created = (await res.json()) as Record<string, unknown>;
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${JSON.stringify(created)}`);
+  const created = await createAdminClient(svc, body);
   return { id: created.client_id as string, secret: created.client_secret as string };
 }
 

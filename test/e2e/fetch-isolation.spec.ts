@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { manage, mintIat, register, registerClient } from '../support/dcr.js';
+import { createAdminClient, manage, mintIat, register, registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { sendJson, startHttpsServer, type TestHttpsServer } from '../support/https-server.js';
 import { basicAuth } from '../support/net.js';
@@ -78,10 +78,8 @@ async function requestsReached(path: string, count: number): Promise<number> {
 }
 
 async function machineCredentials(app: RunningApp): Promise<{ id: string; secret: string }> {
-  const res = await app.admin('/admin/clients', { method: 'POST', json: machineClient() });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as Json;
-  return { id: body.client_id as string, secret: body.client_secret as string };
+  const body = await createAdminClient(app, machineClient());
+  return { id: body.client_id, secret: body.client_secret };
 }
 
 /** One client_credentials token request, which must succeed. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { manage, registerClient } from '../support/dcr.js';
+import { createAdminClient, manage, registerClient } from '../support/dcr.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
 import { basicAuth } from '../support/net.js';
 import { adminIntrospect } from '../support/oauth-flow.js';
@@ -33,9 +33,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function createClient(app: RunningApp, body: Record<string, unknown>): Promise<Client> {
-  const res = await app.admin('/admin/clients', { method: 'POST', json: body });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Client;
+  return (await createAdminClient(app, body)) as Client;
 }
 
 function basic(client: Client): string {

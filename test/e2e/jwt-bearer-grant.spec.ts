@@ -9,7 +9,7 @@ import { main } from '../../src/cli/cli.js';
 import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient } from '../factories/clients.js';
 import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
-import { mintIat, register } from '../support/dcr.js';
+import { createAdminClient, mintIat, register } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { basicAuth, nextLink } from '../support/net.js';
 import { query } from '../support/postgres.js';
@@ -53,12 +53,7 @@ interface Client {
 }
 
 async function adminClient(overrides: Record<string, unknown> = {}): Promise<Client> {
-  const res = await svc.admin('/admin/clients', {
-    method: 'POST',
-    json: machineClient({ grant_types: [JWT_BEARER], scope: 'invoices.read invoices.write profile', ...overrides }),
-  });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as Record<string, string>;
+  const body = await createAdminClient(svc, machineClient({ grant_types: [JWT_BEARER], scope: 'invoices.read invoices.write profile', ...overrides }));
   return { id: body.client_id, secret: body.client_secret };
 }
 

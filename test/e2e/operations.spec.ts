@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient } from '../factories/clients.js';
 import { startApp, startPair, type AppPair, type RunningApp } from '../support/app.js';
-import { mintIatRecord, register } from '../support/dcr.js';
+import { createAdminClient, mintIatRecord, register } from '../support/dcr.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
 import { basicAuth } from '../support/net.js';
 
@@ -26,9 +26,7 @@ async function json(res: Response): Promise<Body> {
 }
 
 async function adminClient(svc: RunningApp, overrides: Body = {}): Promise<{ client_id: string; client_secret: string }> {
-  const res = await svc.admin('/admin/clients', { method: 'POST', json: machineClient(overrides) });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { client_id: string; client_secret: string };
+  return createAdminClient(svc, machineClient(overrides));
 }
 
 function token(svc: RunningApp, client: { client_id: string; client_secret: string }, headers: Record<string, string> = {}): Promise<Response> {

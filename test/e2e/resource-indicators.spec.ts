@@ -9,7 +9,7 @@ import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { mintIat, register, registerClient } from '../support/dcr.js';
+import { createAdminClient, mintIat, register, registerClient } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { basicAuth } from '../support/net.js';
 import { adminIntrospect, authorizeUrl, Browser, pkcePair, runFlowFrom } from '../support/oauth-flow.js';
@@ -44,9 +44,7 @@ interface Client {
 }
 
 async function adminClient(body: Json): Promise<Client> {
-  const res = await svc.admin('/admin/clients', { method: 'POST', json: body });
-  const created = (await res.json()) as Json;
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${JSON.stringify(created)}`);
+  const created = await createAdminClient(svc, body);
   return { id: String(created.client_id), secret: String(created.client_secret) };
 }
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { machineClient, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { registerClient } from '../support/dcr.js';
+import { createAdminClient, registerClient } from '../support/dcr.js';
 import { basicAuth } from '../support/net.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -27,9 +27,7 @@ interface Client {
 }
 
 async function createClient(app: RunningApp, body: Record<string, unknown>): Promise<Client> {
-  const res = await app.admin('/admin/clients', { method: 'POST', json: body });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Client;
+  return (await createAdminClient(app, body)) as Client;
 }
 
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { mintIat, register } from '../support/dcr.js';
+import { createAdminClient, mintIat, register } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { basicAuth } from '../support/net.js';
 
@@ -21,9 +21,7 @@ interface Client {
 }
 
 async function adminClient(body: Record<string, unknown>): Promise<Client> {
-  const res = await svc.admin('/admin/clients', { method: 'POST', json: machineClient(body) });
-  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${await res.text()}`);
-  const created = (await res.json()) as Record<string, string>;
+  const created = await createAdminClient(svc, machineClient(body));
   return { id: created.client_id, secret: created.client_secret };
 }
 

@@ -15,6 +15,17 @@ export async function mintIatRecord(svc: AdminDoor, body: Record<string, unknown
   return iat;
 }
 
+/** A client as the admin API created it; `client_secret` (shown this once) is absent for public and private_key_jwt clients. */
+export type CreatedClient = Record<string, unknown> & { client_id: string; client_secret: string };
+
+/** POST /admin/clients; throws unless it answers 201, and returns the created client. */
+export async function createAdminClient(svc: AdminDoor, body: Record<string, unknown>): Promise<CreatedClient> {
+  const res = await svc.admin('/admin/clients', { method: 'POST', json: body });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`creating a client failed: ${res.status} ${text}`);
+  return JSON.parse(text) as CreatedClient;
+}
+
 /** Mints an initial access token and returns its value. */
 export async function mintIat(svc: AdminDoor, body: Record<string, unknown> = {}): Promise<string> {
   return (await mintIatRecord(svc, body)).token;
