@@ -143,6 +143,29 @@ export class Registrar {
     return new RegisteredClient(this.api, { client_id: clientId }, registrationAccessToken);
   }
 
+  /**
+   * Recovers a lost registration access token of a private_key_jwt client
+   * (README "Re-registration and recovering a registration access token"):
+   * `clientAssertion` is a JWT the client signs with one of its registered
+   * keys, with iss = sub = clientId, aud = the issuer (or this route's URL), a
+   * fresh jti and exp at most 10 minutes ahead. The previous token stops working.
+   */
+  async recoverRegistrationAccessToken(clientId: string, clientAssertion: string): Promise<RegisteredClient> {
+    const form = new URLSearchParams({
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: clientAssertion,
+    });
+    const recovered = unwrap(
+      await this.api.POST('/oauth2/register/{client_id}/registration-access-token', {
+        params: { path: { client_id: clientId } },
+        body: form as never,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        bodySerializer: (body: unknown) => String(body),
+      }),
+    );
+    return new RegisteredClient(this.api, recovered, recovered.registration_access_token as string);
+  }
+
   /** Operator: mint an initial access token with the admin API key. */
   async mintInitialAccessToken(
     adminKey: string,

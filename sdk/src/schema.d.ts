@@ -147,6 +147,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth2/register/{client_id}/registration-access-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Recover the registration access token (RFC 7592 extension): a private_key_jwt client authenticates with a client assertion and gets a new token; the previous one stops working */
+        post: operations["recoverOidcDynamicClientRegistrationAccessToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/initial-access-tokens": {
         parameters: {
             query?: never;
@@ -680,6 +697,7 @@ export interface components {
             jwks_uri?: string;
             software_id?: string;
             software_version?: string;
+            software_instance_id?: string;
             software_statement?: string;
             /** @enum {string} */
             application_type?: "web" | "native";
@@ -843,6 +861,7 @@ export interface components {
             jwks_uri?: string;
             software_id?: string;
             software_version?: string;
+            software_instance_id?: string;
             software_statement?: string;
             /** @enum {string} */
             application_type?: "web" | "native";
@@ -926,6 +945,7 @@ export interface components {
             jwks_uri?: string;
             software_id?: string;
             software_version?: string;
+            software_instance_id?: string;
             software_statement?: string;
             /** @enum {string} */
             application_type?: "web" | "native";
@@ -1027,6 +1047,7 @@ export interface components {
             jwks_uri?: string;
             software_id?: string;
             software_version?: string;
+            software_instance_id?: string;
             software_statement?: string;
             /** @enum {string} */
             application_type?: "web" | "native";
@@ -1074,6 +1095,23 @@ export interface components {
              */
             client_secret?: string;
         };
+        RegistrationAccessTokenRecoveryRequest: {
+            /**
+             * @example urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+             * @enum {string}
+             */
+            client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+            /**
+             * @description A JWT signed with a key of the client's jwks or jwks_uri (RFC 7523 §3): iss = sub = client_id, aud = this endpoint's URL or the issuer, exp at most 10 minutes ahead, a jti not used before
+             * @example
+             */
+            client_assertion: string;
+            /**
+             * @description When sent, equal to the client_id in the path
+             * @example
+             */
+            client_id?: string;
+        };
         MintInitialAccessTokenDto: {
             /**
              * @description Lifetime: seconds, or a duration such as 15m, 12h, 7d. Omitted: the token does not expire.
@@ -1119,6 +1157,18 @@ export interface components {
             expires_at: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        ReregistrationRuleDto: {
+            /**
+             * @description software_statement: the verified statement's issuer and software_id claim; software_id_and_instance: software_id and the instance_field value
+             * @enum {string}
+             */
+            key: "software_statement" | "software_id_and_instance";
+            /**
+             * @description Client metadata (one string) that tells instances apart; default software_instance_id with software_id_and_instance, none with software_statement
+             * @example software_instance_id
+             */
+            instance_field?: string;
         };
         PolicyRulesDto: {
             /**
@@ -1184,6 +1234,8 @@ export interface components {
             forbidden_fields?: string[];
             /** @example 50 */
             max_clients?: number;
+            /** @description A registration that matches a client registered earlier under this policy (with the same initial access token) returns that client, with a new registration access token, instead of a duplicate (README "Re-registration and recovering a registration access token") */
+            reregistration?: components["schemas"]["ReregistrationRuleDto"];
         };
         PolicyInputDto: {
             /**
@@ -2126,7 +2178,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description client_secret and registration_access_token appear only here */
+            /** @description client_secret and registration_access_token appear only here. Under a policy with a reregistration rule, a registration that matches a client registered earlier returns that client (the same client_id and client_id_issued_at) with a new secret and registration access token, also with 201 */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2369,6 +2421,60 @@ export interface operations {
                 };
             };
             /** @description Invalid registration access token (the same answer for every cause) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Dynamic client registration is disabled */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    recoverOidcDynamicClientRegistrationAccessToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The client_id issued at registration */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["RegistrationAccessTokenRecoveryRequest"];
+            };
+        };
+        responses: {
+            /** @description The client as an RFC 7592 read shows it, with the new registration_access_token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientRegistrationResponse"];
+                };
+            };
+            /** @description A parameter is missing, repeated, malformed or unknown */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The client could not be authenticated (the same answer for every cause) */
             401: {
                 headers: {
                     [name: string]: unknown;

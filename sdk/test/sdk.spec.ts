@@ -1,7 +1,7 @@
 // The SDK against the real service, over real HTTP.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { startApp, ADMIN_KEY, type RunningApp } from '../../test/support/app.js';
 import { Registrar, RegistrarError } from '../src/index.js';
@@ -75,6 +75,30 @@ describe('@registrar/sdk', () => {
       expect((await registrar.clientCredentials({ clientId: client.clientId, clientSecret })).token_type).toBe('Bearer');
     }
     await expect(registrar.admin(ADMIN_KEY).rotateClientSecret('no-such-client')).rejects.toMatchObject({ status: 404, error: 'not_found' });
+  });
+
+  it('recovers a lost registration access token of a private_key_jwt client with a client assertion', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'sdk-recovery', alg: 'ES256' };
+    const iat = await registrar.mintInitialAccessToken(ADMIN_KEY);
+    const client = await registrar.register(
+      { grant_types: ['client_credentials'], scope: 'read', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } },
+      iat.token,
+    );
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'sdk-recovery' })
+      .setIssuer(client.clientId)
+      .setSubject(client.clientId)
+      .setAudience(svc.url)
+      .setJti(crypto.randomUUID())
+      .setExpirationTime('1m')
+      .sign(privateKey);
+    const recovered = await registrar.recoverRegistrationAccessToken(client.clientId, assertion);
+    expect(recovered.clientId).toBe(client.clientId);
+    expect(recovered.registrationAccessToken).not.toBe(client.registrationAccessToken);
+    expect((await recovered.read()).token_endpoint_auth_method).toBe('private_key_jwt');
+    await expect(client.read()).rejects.toMatchObject({ status: 401, error: 'invalid_token' });
+    await expect(registrar.recoverRegistrationAccessToken(client.clientId, assertion)).rejects.toMatchObject({ status: 401, error: 'invalid_client' });
   });
 
   it('trusts, lists, reads and removes JWT grant issuers', async () => {

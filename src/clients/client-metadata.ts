@@ -126,6 +126,9 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   jwks_uri: registrant('url'),
   software_id: registrant('string'),
   software_version: registrant('string'),
+  // One running installation of the software (README "Re-registration and recovering a registration
+  // access token"): with software_id, the key a policy's reregistration rule may match clients by.
+  software_instance_id: registrant('string', { maxLength: 255 }),
   // RFC 7591 §2.3: kept as sent and returned unmodified; its verified claims are applied at registration.
   software_statement: registrant('string', { maxLength: 16_384 }),
   application_type: registrant('enum', { values: ['web', 'native'] }),

@@ -61,6 +61,13 @@ export class ClientEntity {
   @Column({ name: 'initial_access_token_id', type: 'text', nullable: true })
   initialAccessTokenId: string | null;
 
+  /**
+   * Hash of the key by which a policy's reregistration rule recognises this
+   * client's registrant registering again; null when no such rule applied.
+   */
+  @Column({ name: 'reregistration_key', type: 'text', nullable: true })
+  reregistrationKey: string | null;
+
   /** Last token issued or management call; tracked only while inactive_client_ttl is set. */
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;

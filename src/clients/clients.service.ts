@@ -49,6 +49,8 @@ export interface CreateClientCommand {
   registrationAccessToken?: { hash: string; expiresAt: Date | null };
   registrationPolicies?: string[];
   initialAccessTokenId?: string | null;
+  /** The hash of the key a policy's reregistration rule recognises the registrant by, if one applied. */
+  reregistrationKey?: string;
   /**
    * Writes the new row; a plain insert by default. Registration passes one
    * that also counts the initial access token's use in the same statement.
@@ -176,6 +178,7 @@ export class ClientsService {
     client.registrationPolicies = cmd.registrationPolicies ?? [];
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
     client.lastUsedAt = null;
+    client.reregistrationKey = cmd.reregistrationKey ?? null;
     const secret = await this.assignSecret(client, cmd.clientSecret, cmd.dcr?.secretLifetime);
     client.ratHash = cmd.registrationAccessToken?.hash ?? null;
     client.ratExpiresAt = cmd.registrationAccessToken?.expiresAt ?? null;

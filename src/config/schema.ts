@@ -186,6 +186,11 @@ export const SCHEMA = {
     true,
     'Replace the registration access token on every RFC 7592 update',
   ),
+  'oidc.dynamic_client_registration.registration_access_token.recovery': key(
+    boolean,
+    true,
+    'A DCR client on private_key_jwt that lost its registration access token may get a new one with a client assertion',
+  ),
   'oidc.dynamic_client_registration.registration_access_token.ttl': key(
     duration(),
     undefined,

@@ -28,7 +28,8 @@ export class InitialAccessTokenGuard implements CanActivate {
       }
       return true;
     }
-    req.initialAccessToken = await this.iats.authenticate(token);
+    // Used up is decided with the request's policies (RegistrationService.register).
+    req.initialAccessToken = await this.iats.authenticateForRegistration(token);
     return true;
   }
 }

@@ -40,6 +40,21 @@ export class InitialAccessTokensRepository {
     return rows[0] ? this.database.entityFromRow(InitialAccessTokenEntity, rows[0]) : null;
   }
 
+  /**
+   * The token with this hash while it has not expired, used up or not: a used-up token
+   * may still re-register the clients it registered (README "Re-registration and
+   * recovering a registration access token"), and creates nothing.
+   */
+  async findUnexpiredByTokenHash(tokenHash: string): Promise<InitialAccessTokenEntity | null> {
+    const rows = await this.database.run(
+      'iat_unexpired_by_hash',
+      `SELECT t.id, t.token_hash, t.description, t.policies, t.max_uses, t.uses, t.expires_at, t.created_at
+         FROM initial_access_tokens t WHERE t.token_hash = $1 AND ${UNEXPIRED_IAT('t')}`,
+      [tokenHash],
+    );
+    return rows[0] ? this.database.entityFromRow(InitialAccessTokenEntity, rows[0]) : null;
+  }
+
   page(page: PageRequest): Promise<InitialAccessTokenEntity[]> {
     const qb = this.repo().createQueryBuilder('t').orderBy('t.id', 'ASC').limit(page.pageSize + 1);
     if (page.after !== undefined) qb.andWhere('t.id > :after', { after: page.after });

@@ -57,6 +57,22 @@ export class InitialAccessTokensService {
     return iat;
   }
 
+  /**
+   * The unexpired token with this value, used up or not; the registration
+   * refuses a used-up one (assertUsesLeft) unless the request may be a
+   * re-registration, which creates no client.
+   */
+  async authenticateForRegistration(token: string): Promise<InitialAccessTokenEntity> {
+    const iat = await this.iats.findUnexpiredByTokenHash(tokenHash(token));
+    if (!iat) throw unusable();
+    return iat;
+  }
+
+  /** A used-up token gets the same 401 as an unknown one. */
+  assertUsesLeft(iat: InitialAccessTokenEntity): void {
+    if (iat.uses >= iat.maxUses) throw unusable();
+  }
+
   /** Counts a use inside the registration's transaction; a token used up meanwhile gets the same 401. */
   async consumeUse(iat: InitialAccessTokenEntity): Promise<void> {
     if (!(await this.iats.consumeUse(iat.id))) throw unusable();

@@ -7,6 +7,7 @@ import { isUniqueViolation } from '../database/db-errors.js';
 import { PoliciesRepository } from './policies.repository.js';
 import { applyPolicyRules, parsePolicyRules, type PolicyContext, type PolicyRules } from './policy-rules.js';
 import { POLICY_NAME_RULE, type PolicyInputDto } from './policy.dto.js';
+import type { ReregistrationRule } from './reregistration-rule.js';
 import { PolicyEntity } from './policy.entity.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ResolvedPolicy extends RegistrationPolicy {
   maxClients?: number;
   /** Set when the policy decides which audiences its registrants may name (instead of the configured list). */
   allowedAudiences?: string[];
+  /** Set when a registration under the policy may be the same registrant registering again. */
+  reregistration?: ReregistrationRule;
 }
 
 
@@ -184,6 +187,7 @@ function declarative(row: PolicyEntity): ResolvedPolicy {
     name: row.name,
     maxClients: rules.max_clients,
     allowedAudiences: rules.allowed_audiences,
+    reregistration: rules.reregistration,
     apply: (metadata, context) => applyPolicyRules(row.name, rules, metadata, context),
   };
 }

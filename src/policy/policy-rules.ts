@@ -3,6 +3,7 @@
 import { AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, fieldDef, splitLocalized } from '../clients/client-metadata.js';
 import { normaliseField } from '../clients/client-validator.js';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
+import { parseReregistrationRule, type ReregistrationRule } from './reregistration-rule.js';
 
 export interface PolicyRules {
   allowed_grant_types?: string[];
@@ -15,6 +16,8 @@ export interface PolicyRules {
   force?: Record<string, unknown>;
   forbidden_fields?: string[];
   max_clients?: number;
+  /** Applied by the registration service, not here (README "Re-registration and recovering a registration access token"). */
+  reregistration?: ReregistrationRule;
 }
 
 const HOST_PATTERN = /^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$|^\d{1,3}(\.\d{1,3}){3}$|^\[[0-9a-f:.]+\]$/i;
@@ -77,6 +80,7 @@ const RULES: Record<keyof PolicyRules, RuleCheck> = {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) ruleError(rule, 'must be a positive integer');
     return v;
   },
+  reregistration: parseReregistrationRule,
 };
 
 /** Validates a policy's rules when it is saved; unknown rules and malformed values are refused naming the rule. */

@@ -7,6 +7,21 @@ export const POLICY_NAME_RULE = 'name must be 1-100 characters of A-Z a-z 0-9 . 
 /** Validates a field that is absent or present; null counts as present, so it must pass the checks too. */
 const IfPresent = () => ValidateIf((_object: object, value: unknown) => value !== undefined);
 
+export class ReregistrationRuleDto {
+  @ApiProperty({
+    enum: ['software_statement', 'software_id_and_instance'],
+    description:
+      'software_statement: the verified statement\'s issuer and software_id claim; software_id_and_instance: software_id and the instance_field value',
+  })
+  key: string;
+
+  @ApiPropertyOptional({
+    example: 'software_instance_id',
+    description: 'Client metadata (one string) that tells instances apart; default software_instance_id with software_id_and_instance, none with software_statement',
+  })
+  instance_field?: string;
+}
+
 export class PolicyRulesDto {
   @ApiPropertyOptional({ type: [String], example: ['client_credentials'] }) allowed_grant_types?: string[];
   @ApiPropertyOptional({ type: [String], example: [] }) allowed_response_types?: string[];
@@ -26,6 +41,12 @@ export class PolicyRulesDto {
   force?: Record<string, unknown>;
   @ApiPropertyOptional({ type: [String], example: ['jwks_uri'] }) forbidden_fields?: string[];
   @ApiPropertyOptional({ example: 50, minimum: 1 }) max_clients?: number;
+  @ApiPropertyOptional({
+    type: ReregistrationRuleDto,
+    description:
+      'A registration that matches a client registered earlier under this policy (with the same initial access token) returns that client, with a new registration access token, instead of a duplicate (README "Re-registration and recovering a registration access token")',
+  })
+  reregistration?: ReregistrationRuleDto;
 }
 
 /**

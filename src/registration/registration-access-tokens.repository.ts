@@ -19,6 +19,19 @@ export class RegistrationAccessTokensRepository {
     return rows.length > 0;
   }
 
+  /**
+   * Gives a client a new token, whatever its current one is: a re-registration or a
+   * recovery, where the caller proved itself otherwise. Call it on a locked row.
+   */
+  async reissue(clientId: string, next: { hash: string; expiresAt: Date | null }): Promise<void> {
+    await this.database.query(
+      `UPDATE clients
+          SET registration_access_token_hash = $2, registration_access_token_expires_at = $3, updated_at = CURRENT_TIMESTAMP
+        WHERE id = $1`,
+      [clientId, next.hash, next.expiresAt],
+    );
+  }
+
   /** Deletes a client only while `tokenHash` is its current token; false otherwise. */
   async deleteClient(clientId: string, tokenHash: string): Promise<boolean> {
     const rows = await this.database.query(

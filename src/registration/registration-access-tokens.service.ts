@@ -77,6 +77,17 @@ export class RegistrationAccessTokensService {
     return next.token;
   }
 
+  /**
+   * Replaces the client's token with `next` (minted by the caller) in the
+   * ambient transaction, on a row the caller locked: the previous token stops
+   * working when it commits.
+   */
+  async reissue(client: ClientEntity, next: { hash: string; expiresAt: Date | null }): Promise<void> {
+    await this.tokens.reissue(client.id, next);
+    client.ratHash = next.hash;
+    client.ratExpiresAt = next.expiresAt;
+  }
+
   /** RFC 7592 §2.3: deletes the client if `hash` is still its token. */
   async deleteClient(clientId: string, hash: string): Promise<void> {
     if (!(await this.tokens.deleteClient(clientId, hash))) throw notValid();

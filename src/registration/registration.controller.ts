@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Post, Put, Req, Res, UseGuards
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiConsumes,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
@@ -10,14 +11,21 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrorResponse, ApiFetchesBusyResponse, RETRY_AFTER_HEADER, type ErrorExamples } from '../common/api-responses.js';
-import type { HttpReply } from '../common/http.js';
+import { pathParam, type HttpReply, type HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { InitialAccessTokenGuard, type RequestWithIat } from '../policy/initial-access-token.guard.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { RegistrationRateLimitGuard } from './rate-limiter.js';
 import { RegistrationAccessTokenGuard, type RequestWithClient } from './registration-access-token.guard.js';
+import { formParams } from '../tokens/form-params.js';
+import { RECOVERY_PATH, RegistrationAccessTokenRecoveryService } from './registration-access-token-recovery.service.js';
 import { RegistrationBodyPipe } from './registration-body.pipe.js';
-import { ClientRegistrationRequest, ClientRegistrationResponse, ClientUpdateRequest } from './registration.dto.js';
+import {
+  ClientRegistrationRequest,
+  ClientRegistrationResponse,
+  ClientUpdateRequest,
+  RegistrationAccessTokenRecoveryRequest,
+} from './registration.dto.js';
 import { RegistrationService } from './registration.service.js';
 
 export const IAT_SECURITY = 'initial-access-token';
@@ -47,7 +55,10 @@ const CLIENT_ID_PARAM = { name: 'client_id', description: 'The client_id issued 
 @UseGuards(DcrEnabledGuard)
 @Controller('oauth2/register')
 export class RegistrationController {
-  constructor(private readonly registration: RegistrationService) {}
+  constructor(
+    private readonly registration: RegistrationService,
+    private readonly recovery: RegistrationAccessTokenRecoveryService,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -81,7 +92,11 @@ export class RegistrationController {
       },
     },
   })
-  @ApiCreatedResponse({ type: ClientRegistrationResponse, description: 'client_secret and registration_access_token appear only here' })
+  @ApiCreatedResponse({
+    type: ClientRegistrationResponse,
+    description:
+      'client_secret and registration_access_token appear only here. Under a policy with a reregistration rule, a registration that matches a client registered earlier returns that client (the same client_id and client_id_issued_at) with a new secret and registration access token, also with 201',
+  })
   @ApiErrorResponse(400, 'invalid_client_metadata or invalid_redirect_uri; the description names the field', INVALID_METADATA)
   @ApiErrorResponse(401, 'Missing, unknown, expired, revoked or used-up initial access token', {
     missing: ['invalid_token', 'an initial access token is required: Authorization: Bearer <token>'],
@@ -153,6 +168,31 @@ export class RegistrationController {
     assertNoBody(body);
     res.header('Cache-Control', 'no-store');
     return this.registration.rotateSecret(req.registeredClient!, req.registrationTokenHash!);
+  }
+
+  @Post(`:client_id/${RECOVERY_PATH}`)
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Recover the registration access token (RFC 7592 extension): a private_key_jwt client authenticates with a client assertion and gets a new token; the previous one stops working',
+    operationId: 'recoverOidcDynamicClientRegistrationAccessToken',
+  })
+  @ApiParam(CLIENT_ID_PARAM)
+  @ApiConsumes('application/x-www-form-urlencoded')
+  @ApiBody({ type: RegistrationAccessTokenRecoveryRequest })
+  @ApiOkResponse({ type: ClientRegistrationResponse, description: 'The client as an RFC 7592 read shows it, with the new registration_access_token' })
+  @ApiErrorResponse(400, 'A parameter is missing, repeated, malformed or unknown', {
+    missing: ['invalid_request', 'client_assertion is required'],
+    unknown: ['invalid_request', 'unknown parameter client_secret; this request takes client_assertion_type and client_assertion'],
+  })
+  @ApiErrorResponse(401, 'The client could not be authenticated (the same answer for every cause)', {
+    invalid_client: ['invalid_client', 'client authentication failed'],
+  })
+  async recoverRegistrationAccessToken(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply) {
+    if (!this.recovery.enabled()) throw new OAuthError('not_found', 'registration access token recovery is not enabled on this server');
+    const { params } = formParams(req);
+    res.header('Cache-Control', 'no-store');
+    return this.recovery.recover(pathParam(req, 'client_id') ?? '', params);
   }
 
   @Delete(':client_id')

@@ -1,4 +1,5 @@
 // OpenAPI schemas of the RFC 7591/7592 bodies, generated from the metadata table.
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { FieldDef } from '../clients/client-metadata.js';
 import { decorateClientFields } from '../clients/client.dto.js';
 
@@ -16,3 +17,19 @@ decorateClientFields(
   ClientRegistrationResponse.prototype,
   (name: string, def: FieldDef) => def.dcrVisible && !['created_at', 'updated_at'].includes(name),
 );
+
+/** Recovering a registration access token with a private_key_jwt client assertion (README "Re-registration and recovering a registration access token"). */
+export class RegistrationAccessTokenRecoveryRequest {
+  @ApiProperty({ enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], example: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' })
+  client_assertion_type: string;
+
+  @ApiProperty({
+    description:
+      'A JWT signed with a key of the client\'s jwks or jwks_uri (RFC 7523 §3): iss = sub = client_id, aud = this endpoint\'s URL or the issuer, exp at most 10 minutes ahead, a jti not used before',
+    example: '',
+  })
+  client_assertion: string;
+
+  @ApiPropertyOptional({ description: 'When sent, equal to the client_id in the path', example: '' })
+  client_id?: string;
+}

@@ -1,25 +1,32 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
+import { TokensModule } from '../tokens/tokens.module.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { OpenRegistrationCheck } from './open-registration-check.js';
 import { RateLimiter, RegistrationRateLimitGuard } from './rate-limiter.js';
 import { RateLimitRepository } from './rate-limit.repository.js';
+import { RegistrationAccessTokenRecoveryService } from './registration-access-token-recovery.service.js';
 import { RegistrationAccessTokenGuard } from './registration-access-token.guard.js';
 import { RegistrationAccessTokensRepository } from './registration-access-tokens.repository.js';
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 import { RegistrationController } from './registration.controller.js';
 import { RegistrationService } from './registration.service.js';
+import { ReregistrationService } from './reregistration.service.js';
+import { ReregistrationsRepository } from './reregistrations.repository.js';
 import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 
 @Module({
-  imports: [ClientsModule, PolicyModule],
+  imports: [ClientsModule, PolicyModule, TokensModule],
   controllers: [RegistrationController],
   providers: [
     RegistrationService,
     RegistrationAccessTokensRepository,
     RegistrationAccessTokensService,
     RegistrationAccessTokenGuard,
+    RegistrationAccessTokenRecoveryService,
+    ReregistrationService,
+    ReregistrationsRepository,
     SoftwareStatementVerifier,
     OpenRegistrationCheck,
     DcrEnabledGuard,

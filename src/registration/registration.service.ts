@@ -12,11 +12,16 @@ import { Database } from '../database/database.js';
 import type { InitialAccessTokenEntity } from '../policy/initial-access-token.entity.js';
 import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
 import { PoliciesService, type ResolvedPolicy } from '../policy/policies.service.js';
-import { SoftwareStatementVerifier } from './software-statement.verifier.js';
+import { ReregistrationService } from './reregistration.service.js';
+import { SoftwareStatementVerifier, type VerifiedStatement } from './software-statement.verifier.js';
 import { assertRegistrantMaySet } from './registration-body.pipe.js';
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 
 export type RegistrationResponse = Record<string, unknown>;
+
+function withStatement(body: Record<string, unknown>, statement: VerifiedStatement): Record<string, unknown> {
+  return { ...body, ...statement.claims, software_statement: body.software_statement };
+}
 
 /**
  * RFC 7591 registration and RFC 7592 management. Each operation reads as its
@@ -34,11 +39,16 @@ export class RegistrationService {
     private readonly statements: SoftwareStatementVerifier,
     private readonly config: ConfigService,
     private readonly metrics: MetricsService,
+    private readonly reregistrations: ReregistrationService,
   ) {}
 
   async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
-    const submitted = await this.applySoftwareStatement(body);
+    const statement = await this.verifyStatement(body);
+    const submitted = statement ? withStatement(body, statement) : body;
     const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
+    const reregistration = this.reregistrations.ruleOf(policies);
+    // A used-up token creates nothing more; it may still re-register the clients it created.
+    if (iat && !reregistration) this.iats.assertUsesLeft(iat);
     const metadata = await this.policies.apply(policies, submitted);
     // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
     const fields = await this.clients.validate(metadata, this.validation(policies));
@@ -53,6 +63,13 @@ export class RegistrationService {
       registrationPolicies: iat?.policies ?? [],
       initialAccessTokenId: iat?.id ?? null,
     };
+    if (reregistration) {
+      const key = this.reregistrations.key(reregistration, fields, statement, iat);
+      const { issued, created } = await this.reregistrations.register(command, key, policies, iat);
+      if (created) this.metrics.registrations.inc();
+      if (created && iat) this.metrics.initialAccessTokenUses.inc();
+      return this.view({ ...issued, registrationAccessToken: rat?.token });
+    }
     // Without client limits to count, the client and its IAT use are written in one
     // statement; otherwise in one transaction, counted last so the rows stay locked briefly.
     const issued = policies.some((p) => p.maxClients !== undefined)
@@ -131,11 +148,16 @@ export class RegistrationService {
 
   /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */
   private async applySoftwareStatement(body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (body.software_statement === undefined) return body;
-    const claims = await this.statements.verify(body.software_statement);
+    const statement = await this.verifyStatement(body);
+    return statement ? withStatement(body, statement) : body;
+  }
+
+  private async verifyStatement(body: Record<string, unknown>): Promise<VerifiedStatement | undefined> {
+    if (body.software_statement === undefined) return undefined;
+    const statement = await this.statements.verifyWithIssuer(body.software_statement);
     // A statement may describe the software, never the server's side of the client.
-    assertRegistrantMaySet(Object.keys(claims), 'create');
-    return { ...body, ...claims, software_statement: body.software_statement };
+    assertRegistrantMaySet(Object.keys(statement.claims), 'create');
+    return statement;
   }
 
   /** An operator changed what the checks before the lock relied on (the secret, the stored audiences) meanwhile. */

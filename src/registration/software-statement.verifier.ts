@@ -11,6 +11,11 @@ import type { TrustedIssuer } from '../config/parsers.js';
 /** JWT claims that describe the statement itself, not the client. */
 const ENVELOPE_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'nbf', 'jti'];
 
+export interface VerifiedStatement {
+  issuer: string;
+  claims: Record<string, unknown>;
+}
+
 @Injectable()
 export class SoftwareStatementVerifier {
   private readonly keySets = new Map<string, JWTVerifyGetKey>();
@@ -22,6 +27,11 @@ export class SoftwareStatementVerifier {
 
   /** Verifies a statement and returns the client metadata it carries. */
   async verify(statement: unknown): Promise<Record<string, unknown>> {
+    return (await this.verifyWithIssuer(statement)).claims;
+  }
+
+  /** Verifies a statement and returns its (trusted) issuer and the client metadata it carries. */
+  async verifyWithIssuer(statement: unknown): Promise<VerifiedStatement> {
     if (typeof statement !== 'string' || statement.length > 16_384) {
       throw new OAuthError('invalid_software_statement', 'software_statement must be a signed JWT');
     }
@@ -39,7 +49,7 @@ export class SoftwareStatementVerifier {
     }
     try {
       const { payload } = await jwtVerify(statement, this.keySet(trusted), { issuer: trusted.issuer, algorithms: CLIENT_SIGNING_ALGS });
-      return Object.fromEntries(Object.entries(payload).filter(([claim]) => !ENVELOPE_CLAIMS.includes(claim)));
+      return { issuer: trusted.issuer, claims: Object.fromEntries(Object.entries(payload).filter(([claim]) => !ENVELOPE_CLAIMS.includes(claim))) };
     } catch (err) {
       // The issuer's keys could not be fetched for want of a free slot: a reason to retry, not a bad statement.
       if (err instanceof FetchBusyError) throw tooManyFetches(err);

@@ -150,6 +150,24 @@ export class ClientAuthenticationService {
   }
 
   /**
+   * Authenticates a private_key_jwt client at an endpoint of this server other
+   * than the token endpoint (README "Re-registration and recovering a
+   * registration access token"): the checks of RFC 7523 §3 as at the token
+   * endpoint, the same jti record, and `endpoint` or the issuer as the
+   * audience. Every failure is the same invalid_client; the reason is logged.
+   */
+  async verifyPrivateKeyJwt(client: ClientEntity, assertion: string, endpoint: string): Promise<void> {
+    const fail = (why: string): never => {
+      this.logger.info({ client_id: client.id, method: 'private_key_jwt', endpoint, reason: why }, 'client authentication failed');
+      throw new OAuthError('invalid_client', AUTHENTICATION_FAILED);
+    };
+    if (client.fields.token_endpoint_auth_method !== 'private_key_jwt') {
+      fail(`the client is registered for ${String(client.fields.token_endpoint_auth_method)}`);
+    }
+    await this.verifyAssertion(client, assertion, fail, [this.config.issuer(), endpoint]);
+  }
+
+  /**
    * Compares the secret with every secret of the client that is still valid
    * (the current one and those a rotation replaced, README "Rotating client
    * secrets"), each in constant time and all of them every time, so neither
@@ -169,14 +187,14 @@ export class ClientAuthenticationService {
    * signed with a key of the client's JWKS; client_secret_jwt ones carry an
    * HMAC keyed with the client secret (OIDC Core §9).
    */
-  private async verifyAssertion(client: ClientEntity, assertion: string, fail: (why: string) => never): Promise<void> {
+  private async verifyAssertion(client: ClientEntity, assertion: string, fail: (why: string) => never, audience?: string[]): Promise<void> {
     const issuer = this.config.issuer();
     const alg = client.fields.token_endpoint_auth_signing_alg as string | undefined;
     const hmac = client.fields.token_endpoint_auth_method === 'client_secret_jwt';
     const options: JWTVerifyOptions = {
       issuer: client.id,
       subject: client.id,
-      audience: [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`],
+      audience: audience ?? [issuer, `${issuer}/oauth2/token`, `${issuer}/oauth2/introspect`, `${issuer}/oauth2/revoke`],
       algorithms: alg ? [alg] : hmac ? SECRET_SIGNING_ALGS : CLIENT_SIGNING_ALGS,
       requiredClaims: ['exp', 'jti'],
       clockTolerance: 5,

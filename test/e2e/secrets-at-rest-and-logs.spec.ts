@@ -203,6 +203,40 @@ async function lifecycle(): Promise<void> {
   );
   keep('opaque admin client secret after self-rotation', selfRotated.client_secret);
 
+  // Re-registration (a new secret and registration access token for the same client) and recovering a registration
+  // access token with a private_key_jwt assertion (README "Re-registration and recovering a registration access token").
+  await expectStatus(call('/admin/policies', { authorization: admin, json: { name: 'secrets-rereg', rules: { reregistration: { key: 'software_id_and_instance' } } } }), 201);
+  const reregIat = keep('re-registration initial access token', (await expectStatus(call('/admin/initial-access-tokens', { authorization: admin, json: { policies: ['secrets-rereg'] } }), 201)).token);
+  const reregBody = machineClient({ software_id: 'secrets-agent', software_instance_id: 'pod-1' });
+  const reregFirst = await expectStatus(call('/oauth2/register', { authorization: bearer(reregIat), json: reregBody }), 201);
+  keep('re-registered client secret (first)', reregFirst.client_secret);
+  keep('re-registered client registration access token (first)', reregFirst.registration_access_token);
+  const reregAgain = await expectStatus(call('/oauth2/register', { authorization: bearer(reregIat), json: reregBody }), 201);
+  expect(reregAgain.client_id).toBe(reregFirst.client_id);
+  keep('re-registered client secret (again)', reregAgain.client_secret);
+  keep('re-registered client registration access token (again)', reregAgain.registration_access_token);
+  const clientKeys = await generateKeyPair('ES256');
+  const keyClient = await expectStatus(
+    call('/oauth2/register', {
+      authorization: bearer(keep('initial access token of the key client', (await expectStatus(call('/admin/initial-access-tokens', { authorization: admin, json: {} }), 201)).token)),
+      json: machineClient({ token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(clientKeys.publicKey)), kid: 'key-client' }] } }),
+    }),
+    201,
+  );
+  keep('registration access token of the key client (lost)', keyClient.registration_access_token);
+  const keyClientId = keyClient.client_id as string;
+  const recoveryAssertion = keep(
+    'registration access token recovery assertion',
+    await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'key-client' }).setIssuer(keyClientId).setSubject(keyClientId).setAudience(svc.url).setJti(randomUUID()).setExpirationTime('1m').sign(clientKeys.privateKey),
+  );
+  const recovered = await expectStatus(
+    call(`/oauth2/register/${encodeURIComponent(keyClientId)}/registration-access-token`, {
+      form: { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: recoveryAssertion },
+    }),
+    200,
+  );
+  keep('recovered registration access token', recovered.registration_access_token);
+
   // client_secret_jwt: the secret is kept encrypted (an HMAC needs it), never in clear; the assertion is a credential too.
   const hmacClient = await expectStatus(call('/admin/clients', { authorization: admin, json: machineClient({ token_endpoint_auth_method: 'client_secret_jwt' }) }), 201);
   const hmacId = hmacClient.client_id as string;
@@ -379,6 +413,15 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
         'JWT access token after secret rotation signature',
         'registration access token of the opaque admin client',
         'opaque admin client secret after self-rotation',
+        're-registration initial access token',
+        're-registered client secret (first)',
+        're-registered client registration access token (first)',
+        're-registered client secret (again)',
+        're-registered client registration access token (again)',
+        'initial access token of the key client',
+        'registration access token of the key client (lost)',
+        'registration access token recovery assertion',
+        'recovered registration access token',
         'client_secret_jwt client secret',
         'client_secret_jwt assertion',
         'opaque access token of the client_secret_jwt client',
@@ -433,8 +476,8 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
       [],
       db!.dsn,
     );
-    // The operator's two rotations and the client's own one each left the previous secret behind.
-    expect(rows).toHaveLength(3);
+    // The operator's two rotations, the client's own one and a re-registration each left the previous secret behind.
+    expect(rows).toHaveLength(4);
     for (const row of rows as Array<{ secret_hash: string; secret_encrypted: string | null; rotated_secrets: Array<Record<string, string>>; method: string }>) {
       expect(row.secret_hash).toMatch(/^sha256\$/);
       for (const rotated of row.rotated_secrets) {
