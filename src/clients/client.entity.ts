@@ -61,6 +61,16 @@ export class ClientEntity {
   @Column({ name: 'initial_access_token_id', type: 'text', nullable: true })
   initialAccessTokenId: string | null;
 
+  /**
+   * Registered with an access token (README "Registering with an access token"):
+   * the token's client and subject (the client itself for client_credentials); null otherwise.
+   */
+  @Column({ name: 'registered_by_client_id', type: 'text', nullable: true })
+  registeredByClientId: string | null;
+
+  @Column({ name: 'registered_by_subject', type: 'text', nullable: true })
+  registeredBySubject: string | null;
+
   /** Last token issued or management call; tracked only while inactive_client_ttl is set. */
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;

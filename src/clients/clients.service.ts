@@ -49,6 +49,8 @@ export interface CreateClientCommand {
   registrationAccessToken?: { hash: string; expiresAt: Date | null };
   registrationPolicies?: string[];
   initialAccessTokenId?: string | null;
+  /** The access token's client and subject that authorised the registration (README "Registering with an access token"). */
+  registeredBy?: { clientId: string; subject: string };
   /**
    * Writes the new row; a plain insert by default. Registration passes one
    * that also counts the initial access token's use in the same statement.
@@ -175,6 +177,8 @@ export class ClientsService {
     client.rotatedSecrets = [];
     client.registrationPolicies = cmd.registrationPolicies ?? [];
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
+    client.registeredByClientId = cmd.registeredBy?.clientId ?? null;
+    client.registeredBySubject = cmd.registeredBy?.subject ?? null;
     client.lastUsedAt = null;
     const secret = await this.assignSecret(client, cmd.clientSecret, cmd.dcr?.secretLifetime);
     client.ratHash = cmd.registrationAccessToken?.hash ?? null;
