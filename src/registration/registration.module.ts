@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
+import { TokensModule } from '../tokens/tokens.module.js';
+import { AccessTokenRegistration } from './access-token-registration.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { OpenRegistrationCheck } from './open-registration-check.js';
 import { RateLimiter, RegistrationRateLimitGuard } from './rate-limiter.js';
 import { RateLimitRepository } from './rate-limit.repository.js';
 import { RegistrationAccessTokenGuard } from './registration-access-token.guard.js';
+import { RegistrationAuthorizationGuard } from './registration-authorization.guard.js';
 import { RegistrationAccessTokensRepository } from './registration-access-tokens.repository.js';
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 import { RegistrationController } from './registration.controller.js';
@@ -13,13 +16,15 @@ import { RegistrationService } from './registration.service.js';
 import { SoftwareStatementVerifier } from './software-statement.verifier.js';
 
 @Module({
-  imports: [ClientsModule, PolicyModule],
+  imports: [ClientsModule, PolicyModule, TokensModule],
   controllers: [RegistrationController],
   providers: [
     RegistrationService,
     RegistrationAccessTokensRepository,
     RegistrationAccessTokensService,
     RegistrationAccessTokenGuard,
+    AccessTokenRegistration,
+    RegistrationAuthorizationGuard,
     SoftwareStatementVerifier,
     OpenRegistrationCheck,
     DcrEnabledGuard,

@@ -13,6 +13,7 @@ import type { InitialAccessTokenEntity } from '../policy/initial-access-token.en
 import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
 import { PoliciesService, type ResolvedPolicy } from '../policy/policies.service.js';
 import { SoftwareStatementVerifier } from './software-statement.verifier.js';
+import { AccessTokenRegistration, type TokenRegistrar } from './access-token-registration.js';
 import { assertRegistrantMaySet } from './registration-body.pipe.js';
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 
@@ -34,14 +35,22 @@ export class RegistrationService {
     private readonly statements: SoftwareStatementVerifier,
     private readonly config: ConfigService,
     private readonly metrics: MetricsService,
+    private readonly byAccessToken: AccessTokenRegistration,
   ) {}
 
-  async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
+  /**
+   * `iat` or `registrar` (an access token's client and subject, README
+   * "Registering with an access token") names the policies that apply after
+   * the configured ones; with neither, registration is open.
+   */
+  async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined, registrar?: TokenRegistrar): Promise<RegistrationResponse> {
     const submitted = await this.applySoftwareStatement(body);
-    const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
+    const own = iat?.policies ?? registrar?.policies ?? [];
+    const policies = await this.policies.forRequest(own, 'fail');
     const metadata = await this.policies.apply(policies, submitted);
     // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
     const fields = await this.clients.validate(metadata, this.validation(policies));
+    this.byAccessToken.assertNotRequested(fields);
     const rat = this.tokens.mint();
     const command: CreateClientCommand = {
       fields,
@@ -50,8 +59,9 @@ export class RegistrationService {
         secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
       },
       registrationAccessToken: rat,
-      registrationPolicies: iat?.policies ?? [],
+      registrationPolicies: own,
       initialAccessTokenId: iat?.id ?? null,
+      registeredBy: registrar ? { clientId: registrar.clientId, subject: registrar.subject } : undefined,
     };
     // Without client limits to count, the client and its IAT use are written in one
     // statement; otherwise in one transaction, counted last so the rows stay locked briefly.
@@ -85,6 +95,7 @@ export class RegistrationService {
     // Validation (which may fetch) and the secret check read the client as the
     // token guard found it; the transaction below only re-checks what they relied on.
     const fields = await this.clients.validate(metadata, this.validation(policies, registered.fields.audience, registered.fields.grant_types));
+    this.byAccessToken.assertNotRequested(fields, registered.fields.scope);
     await this.checkPresentedSecret(registered, body.client_secret);
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(clientId, tokenHash);

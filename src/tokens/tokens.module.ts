@@ -61,6 +61,6 @@ const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshToke
     },
     GrantDispatcher,
   ],
-  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService],
+  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService, AccessTokensService, DPoPService],
 })
 export class TokensModule {}
