@@ -2165,7 +2165,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Missing, unknown, expired, revoked or used-up initial access token; with oidc.dynamic_client_registration.access_token.scope set, also an access token that does not authorise registration (the same answer), or a DPoP-bound one without a valid proof */
+            /** @description Missing, unknown, expired, revoked or used-up initial access token; with oidc.dynamic_client_registration.access_token.scope set, also an access token that does not authorise registration (the same answer), or a DPoP-bound one without a valid proof (invalid_dpop_proof, with a DPoP challenge) */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -89,12 +89,11 @@ export class RegistrationController {
   @ApiErrorResponse(400, 'invalid_client_metadata or invalid_redirect_uri; the description names the field', INVALID_METADATA)
   @ApiErrorResponse(
     401,
-    'Missing, unknown, expired, revoked or used-up initial access token; with oidc.dynamic_client_registration.access_token.scope set, also an access token that does not authorise registration (the same answer), or a DPoP-bound one without a valid proof',
+    'Missing, unknown, expired, revoked or used-up initial access token; with oidc.dynamic_client_registration.access_token.scope set, also an access token that does not authorise registration (the same answer), or a DPoP-bound one without a valid proof (invalid_dpop_proof, with a DPoP challenge)',
     {
       missing: ['invalid_token', 'an initial access token is required: Authorization: Bearer <token>'],
       invalid: ['invalid_token', 'the initial access token is unknown, expired, revoked or used up'],
       invalid_either: ['invalid_token', INVALID_REGISTRATION_TOKEN],
-      invalid_dpop_proof: ['invalid_dpop_proof', 'a DPoP proof is required with a DPoP-bound access token'],
     },
   )
   async register(
