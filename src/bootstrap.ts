@@ -22,7 +22,7 @@ import { assertSafeInput, assertSafeUrl } from './common/safe-input.js';
 import { OAuthError } from './common/oauth-error.js';
 import { OAuthExceptionFilter, sendError } from './common/oauth-exception.filter.js';
 import type { ResolvedConfig } from './config/load-config.js';
-import { IAT_SECURITY, RAT_SECURITY } from './registration/registration.controller.js';
+import { IAT_SECURITY, RAT_SECURITY, REGISTRATION_SCOPE_SECURITY } from './registration/registration.controller.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const JSON_TYPES = /^application\/([a-z0-9.+-]+\+)?json$/i;
@@ -44,6 +44,10 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     })
     .addSecurity(ADMIN_SECURITY, bearer('An admin API key (admin.api_keys)'))
     .addSecurity(IAT_SECURITY, bearer('An initial access token (RFC 7591 §3)'))
+    .addSecurity(
+      REGISTRATION_SCOPE_SECURITY,
+      bearer('An access token of this server with the scope oidc.dynamic_client_registration.access_token.scope (README "Registering with an access token"); a DPoP-bound one as Authorization: DPoP with a proof'),
+    )
     .addSecurity(RAT_SECURITY, bearer('The client\'s registration access token (RFC 7592)'))
     .addSecurity(USERINFO_SECURITY, bearer('An access token issued with the openid scope'))
     .addSecurity(CLIENT_BASIC_SECURITY, {

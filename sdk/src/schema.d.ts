@@ -646,6 +646,18 @@ export interface components {
             /** @description true for the current secret; false for one a rotation replaced, valid until expires_at */
             current: boolean;
         };
+        RegisteredBy: {
+            /**
+             * @description The client the access token was issued to
+             * @example partner-portal
+             */
+            client_id: string;
+            /**
+             * @description The token's subject: the signed-in user, or the client itself for client_credentials
+             * @example alice
+             */
+            subject: string;
+        };
         OAuth2Client: {
             /**
              * @description How the client was created
@@ -779,6 +791,13 @@ export interface components {
             /** @description Settable through the admin API only */
             refresh_token_grant_refresh_token_lifespan?: string;
             /**
+             * @description Settable through the admin API only: policies applied to the clients this client registers with an access token (README "Registering with an access token"); each must exist
+             * @example [
+             *       "partners"
+             *     ]
+             */
+            registered_client_policies?: string[];
+            /**
              * @description Set by the server
              * @example 3f1c2a9e-5d1b-4c47-9a3e-0b8f7e6d5c4a
              */
@@ -803,6 +822,8 @@ export interface components {
              * @example jwt
              */
             access_token_strategy?: string;
+            /** @description Set by the server when the client was registered with an access token: who authorised it */
+            readonly registered_by?: components["schemas"]["RegisteredBy"];
             /** @description Set by the server */
             created_at?: string;
             /** @description Set by the server */
@@ -2196,7 +2217,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Missing, unknown, expired, revoked or used-up initial access token */
+            /** @description Missing, unknown, expired, revoked or used-up initial access token; with oidc.dynamic_client_registration.access_token.scope set, also an access token that does not authorise registration (the same answer), or a DPoP-bound one without a valid proof (invalid_dpop_proof, with a DPoP challenge) */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -5,6 +5,7 @@ import { Injectable } from '@nestjs/common';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { parseDuration } from '../config/parsers.js';
+import { PoliciesService } from '../policy/policies.service.js';
 import { Database } from '../database/database.js';
 import { ACCESS_TOKEN_STRATEGIES, type AccessTokenStrategy } from '../config/schema.js';
 import { mintRegistrationToken } from '../registration/registration-access-token.js';
@@ -43,6 +44,7 @@ export class AdminClientsService {
     private readonly clients: ClientsService,
     private readonly config: ConfigService,
     private readonly database: Database,
+    private readonly policies: PoliciesService,
   ) {}
 
   async create(input: Record<string, unknown>): Promise<IssuedClient> {
@@ -53,6 +55,7 @@ export class AdminClientsService {
     const clientSecret = adminSecret(input);
     const accessTokenStrategy = adminStrategy(input);
     const fields = await this.clients.validate(input, ADMIN_VALIDATION);
+    await this.assertPoliciesExist(fields);
     // Clients the admin creates may be managed through RFC 7592 too.
     const rat = mintRegistrationToken(this.config.dcr().registrationAccessToken);
     const issued = await this.clients.create({
@@ -73,6 +76,7 @@ export class AdminClientsService {
     client.accessTokenStrategy = adminStrategy(input);
     const clientSecret = adminSecret(input);
     const fields = await this.clients.validate(input, ADMIN_VALIDATION);
+    await this.assertPoliciesExist(fields);
     const secretLifetime = this.secretLifetime(client.createdVia);
     const issued = await this.clients.replace(client, fields, { clientSecret, secretLifetime });
     await this.clients.invalidate(id);
@@ -117,6 +121,16 @@ export class AdminClientsService {
     const client = await this.clients.lockForUpdate(id);
     if (!client) throw new OAuthError('not_found', `client ${id} does not exist`);
     return client;
+  }
+
+  /** registered_client_policies names policies that exist (README "Registering with an access token"). */
+  private async assertPoliciesExist(fields: Record<string, unknown>): Promise<void> {
+    const names = fields.registered_client_policies;
+    if (!Array.isArray(names) || names.length === 0) return;
+    const missing = await this.policies.unknown(names as string[]);
+    if (missing.length > 0) {
+      throw clientMetadataError(`registered_client_policies names policies that do not exist: ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
+    }
   }
 
   /** A secret an operator gives a registered client lives as long as one the client got itself. */

@@ -159,6 +159,8 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   skip_consent: adminOnly('boolean'),
   skip_logout_consent: adminOnly('boolean'),
   ...Object.fromEntries(LIFESPANS.map((name) => [name, adminOnly('lifespan')])),
+  // Policies applied to the clients this client registers with its access tokens (README "Registering with an access token").
+  registered_client_policies: adminOnly('strings', { maxItems: 20 }),
 
   // Computed by the server
   client_id: serverSet(true),
@@ -170,6 +172,8 @@ export const CLIENT_FIELDS: Record<string, FieldDef> = {
   registration_access_token: serverSet(true),
   registration_client_uri: serverSet(true),
   access_token_strategy: serverSet(false),
+  // The access token's client and subject that authorised a registration; admin responses only.
+  registered_by: serverSet(false),
   created_at: serverSet(false),
   updated_at: serverSet(false),
 };

@@ -28,6 +28,9 @@ export function adminClientView(issued: IssuedClient, clientUri: string | undefi
   view.owner ??= '';
   view.access_token_strategy = client.accessTokenStrategy ?? '';
   view.created_via = client.createdVia;
+  if (client.registeredByClientId != null) {
+    view.registered_by = { client_id: client.registeredByClientId, subject: client.registeredBySubject };
+  }
   view.client_secrets = secretsView(client);
   view.created_at = client.createdAt.toISOString();
   view.updated_at = client.updatedAt.toISOString();

@@ -16,6 +16,7 @@ const EXAMPLES: Record<string, unknown> = {
   contacts: ['ops@example.com'],
   audience: ['https://api.example.com'],
   metadata: { cost_center: '4711' },
+  registered_client_policies: ['partners'],
   access_token_strategy: 'jwt',
   created_via: 'admin',
 };
@@ -59,10 +60,23 @@ export class ClientSecretInfo {
   current: boolean;
 }
 
+/** Who authorised a registration made with an access token (README "Registering with an access token"). */
+export class RegisteredBy {
+  @ApiProperty({ example: 'partner-portal', description: 'The client the access token was issued to' })
+  client_id: string;
+
+  @ApiProperty({ example: 'alice', description: "The token's subject: the signed-in user, or the client itself for client_credentials" })
+  subject: string;
+}
+
 function describeField(name: string, def: FieldDef): string {
   if (name === 'client_secret') return 'Returned once, when created, replaced or rotated; stored only as a hash';
   if (name === 'client_secrets') return 'The secrets that authenticate the client now, without their values (README "Rotating client secrets")';
   if (name === 'registration_access_token') return 'RFC 7592 bearer token for /oauth2/register/{client_id}; returned when issued or rotated';
+  if (name === 'registered_by') return 'Set by the server when the client was registered with an access token: who authorised it';
+  if (name === 'registered_client_policies') {
+    return 'Settable through the admin API only: policies applied to the clients this client registers with an access token (README "Registering with an access token"); each must exist';
+  }
   if (name === 'access_token_strategy') return 'Token format for this client (opaque or jwt); empty = the global strategies.access_token';
   if (def.setBy === 'server') return 'Set by the server';
   if (def.setBy === 'admin') return 'Settable through the admin API only';
@@ -76,6 +90,7 @@ export function decorateClientFields(target: object, filter: (name: string, def:
     let options = schemaFor(name, def);
     if (['client_id_issued_at', 'client_secret_expires_at'].includes(name)) options = { ...options, type: Number } as ApiPropertyOptions;
     if (name === 'client_secrets') options = { required: false, type: ClientSecretInfo, isArray: true, readOnly: true };
+    if (name === 'registered_by') options = { required: false, type: RegisteredBy, readOnly: true };
     const description = describeField(name, def);
     ApiProperty(description ? { ...options, description } : options)(target, name);
   }

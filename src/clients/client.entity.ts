@@ -68,6 +68,16 @@ export class ClientEntity {
   @Column({ name: 'reregistration_key', type: 'text', nullable: true })
   reregistrationKey: string | null;
 
+  /**
+   * Registered with an access token (README "Registering with an access token"):
+   * the token's client and subject (the client itself for client_credentials); null otherwise.
+   */
+  @Column({ name: 'registered_by_client_id', type: 'text', nullable: true })
+  registeredByClientId: string | null;
+
+  @Column({ name: 'registered_by_subject', type: 'text', nullable: true })
+  registeredBySubject: string | null;
+
   /** Last token issued or management call; tracked only while inactive_client_ttl is set. */
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;

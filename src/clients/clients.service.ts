@@ -51,6 +51,8 @@ export interface CreateClientCommand {
   initialAccessTokenId?: string | null;
   /** The hash of the key a policy's reregistration rule recognises the registrant by, if one applied. */
   reregistrationKey?: string;
+  /** The access token's client and subject that authorised the registration (README "Registering with an access token"). */
+  registeredBy?: { clientId: string; subject: string };
   /**
    * Writes the new row; a plain insert by default. Registration passes one
    * that also counts the initial access token's use in the same statement.
@@ -177,6 +179,8 @@ export class ClientsService {
     client.rotatedSecrets = [];
     client.registrationPolicies = cmd.registrationPolicies ?? [];
     client.initialAccessTokenId = cmd.initialAccessTokenId ?? null;
+    client.registeredByClientId = cmd.registeredBy?.clientId ?? null;
+    client.registeredBySubject = cmd.registeredBy?.subject ?? null;
     client.lastUsedAt = null;
     client.reregistrationKey = cmd.reregistrationKey ?? null;
     const secret = await this.assignSecret(client, cmd.clientSecret, cmd.dcr?.secretLifetime);

@@ -47,6 +47,13 @@ export const text = parser('a non-empty string', (raw) => {
   throw new ParseError('a non-empty string');
 });
 
+/** One scope token (RFC 6749 §3.3): printable ASCII without space, double quote or backslash. */
+export const scopeToken = parser('one scope token (RFC 6749 §3.3: printable ASCII, no space, " or \\)', (raw) => {
+  const s = typeof raw === 'string' ? raw.trim() : '';
+  if (/^[\x21\x23-\x5B\x5D-\x7E]{1,200}$/.test(s)) return s;
+  throw new ParseError('one scope token (RFC 6749 §3.3: printable ASCII, no space, " or \\)');
+});
+
 export const httpUrl = parser('an absolute http(s) URL', (raw) => {
   const s = typeof raw === 'string' ? raw.trim() : '';
   try {

@@ -1,7 +1,7 @@
 // The one configuration schema: every key Registrar reads, its parser, its
 // default and a line saying what it means. `.env.example` is generated from it
 // (test/unit/config.spec.ts keeps the two in step).
-import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, rateLimit, text, trustedIssuers, type Parser } from './parsers.js';
+import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, rateLimit, scopeToken, text, trustedIssuers, type Parser } from './parsers.js';
 
 export interface KeyDef<T> {
   parse: Parser<T>;
@@ -175,6 +175,11 @@ export const SCHEMA = {
     boolean,
     true,
     'Registration needs an initial access token; false opens anonymous registration',
+  ),
+  'oidc.dynamic_client_registration.access_token.scope': key(
+    scopeToken,
+    undefined,
+    'Scope of an access token issued by this server that authorises POST /oauth2/register in place of an initial access token (README "Registering with an access token"); unset = off',
   ),
   'oidc.dynamic_client_registration.registration_access_token.enabled': key(
     boolean,

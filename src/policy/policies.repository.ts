@@ -6,6 +6,13 @@ import { Database } from '../database/database.js';
 import { UNEXPIRED_IAT } from './initial-access-tokens.repository.js';
 import { PolicyEntity } from './policy.entity.js';
 
+/**
+ * SQL: client row `alias` names the policy $1, as one it was registered under or in
+ * registered_client_policies (README "Registering with an access token").
+ */
+const NAMES_POLICY = (alias: string): string =>
+  `(${alias}.registration_policies @> jsonb_build_array($1::text) OR ${alias}.fields->'registered_client_policies' @> jsonb_build_array($1::text))`;
+
 /** Queries on policies; every one joins the ambient transaction when there is one. */
 @Injectable()
 export class PoliciesRepository {
@@ -42,7 +49,10 @@ export class PoliciesRepository {
     return qb.getMany();
   }
 
-  /** What still depends on a policy: unexpired initial access tokens (used up or not) and clients that name it. */
+  /**
+   * What still depends on a policy: unexpired initial access tokens (used up or not) and clients that
+   * name it, as the policies they were registered under or as those of the clients they register.
+   */
   async usage(name: string): Promise<{ tokens: string[]; clients: number }> {
     const [tokens, clients] = await Promise.all([
       this.database.query<{ id: string }>(
@@ -51,7 +61,7 @@ export class PoliciesRepository {
           ORDER BY t.id LIMIT 20`,
         [name],
       ),
-      this.database.query<{ n: string }>(`SELECT count(*) AS n FROM clients WHERE registration_policies @> jsonb_build_array($1::text)`, [name]),
+      this.database.query<{ n: string }>(`SELECT count(*) AS n FROM clients c WHERE ${NAMES_POLICY('c')}`, [name]),
     ]);
     return { tokens: tokens.map((r) => r.id), clients: Number(clients[0].n) };
   }
@@ -66,7 +76,7 @@ export class PoliciesRepository {
       `DELETE FROM policies p WHERE p.name = $1
           AND NOT EXISTS (SELECT 1 FROM initial_access_tokens t
                            WHERE t.policies @> jsonb_build_array($1::text) AND ${UNEXPIRED_IAT('t')})
-          AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.registration_policies @> jsonb_build_array($1::text))
+          AND NOT EXISTS (SELECT 1 FROM clients c WHERE ${NAMES_POLICY('c')})
         RETURNING p.name`,
       [name],
     );

@@ -48,9 +48,14 @@ export class PoliciesService {
 
   /** Refuses names that resolve to no policy (400 invalid_request naming them); used when minting an IAT. */
   async assertKnown(names: readonly string[]): Promise<void> {
-    const found = await this.resolve(names, 'skip');
-    const missing = names.filter((n) => !found.some((p) => p.name === n));
+    const missing = await this.unknown(names);
     if (missing.length > 0) throw new OAuthError('invalid_request', `unknown policy: ${missing.join(', ')}`);
+  }
+
+  /** The names that resolve to no policy, in code or in the database. */
+  async unknown(names: readonly string[]): Promise<string[]> {
+    const found = await this.resolve(names, 'skip');
+    return names.filter((n) => !found.some((p) => p.name === n));
   }
 
   /**

@@ -13,9 +13,9 @@ import {
 import { ApiErrorResponse, ApiFetchesBusyResponse, RETRY_AFTER_HEADER, type ErrorExamples } from '../common/api-responses.js';
 import { pathParam, type HttpReply, type HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
-import { InitialAccessTokenGuard, type RequestWithIat } from '../policy/initial-access-token.guard.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { RegistrationRateLimitGuard } from './rate-limiter.js';
+import { INVALID_REGISTRATION_TOKEN, RegistrationAuthorizationGuard, type RequestWithRegistrar } from './registration-authorization.guard.js';
 import { RegistrationAccessTokenGuard, type RequestWithClient } from './registration-access-token.guard.js';
 import { formParams } from '../tokens/form-params.js';
 import { RECOVERY_PATH, RegistrationAccessTokenRecoveryService } from './registration-access-token-recovery.service.js';
@@ -30,6 +30,8 @@ import { RegistrationService } from './registration.service.js';
 
 export const IAT_SECURITY = 'initial-access-token';
 export const RAT_SECURITY = 'registration-access-token';
+/** An access token with oidc.dynamic_client_registration.access_token.scope (README "Registering with an access token"). */
+export const REGISTRATION_SCOPE_SECURITY = 'registration-scoped-access-token';
 
 const DCR_DISABLED: ErrorExamples = { disabled: ['not_found', 'dynamic client registration is not enabled on this server'] };
 const INVALID_METADATA: ErrorExamples = {
@@ -62,7 +64,7 @@ export class RegistrationController {
 
   @Post()
   @HttpCode(201)
-  @UseGuards(RegistrationRateLimitGuard, InitialAccessTokenGuard)
+  @UseGuards(RegistrationRateLimitGuard, RegistrationAuthorizationGuard)
   @ApiOperation({ summary: 'Register a client (RFC 7591)', operationId: 'createOidcDynamicClient' })
   @ApiErrorResponse(
     429,
@@ -71,6 +73,8 @@ export class RegistrationController {
     RETRY_AFTER_HEADER,
   )
   @ApiFetchesBusyResponse()
+  // Either scheme (OpenAPI lists alternatives in order; decorators apply bottom-up).
+  @ApiBearerAuth(REGISTRATION_SCOPE_SECURITY)
   @ApiBearerAuth(IAT_SECURITY)
   @ApiBody({
     type: ClientRegistrationRequest,
@@ -98,17 +102,22 @@ export class RegistrationController {
       'client_secret and registration_access_token appear only here. Under a policy with a reregistration rule, a registration that matches a client registered earlier returns that client (the same client_id and client_id_issued_at) with a new secret and registration access token, also with 201',
   })
   @ApiErrorResponse(400, 'invalid_client_metadata or invalid_redirect_uri; the description names the field', INVALID_METADATA)
-  @ApiErrorResponse(401, 'Missing, unknown, expired, revoked or used-up initial access token', {
-    missing: ['invalid_token', 'an initial access token is required: Authorization: Bearer <token>'],
-    invalid: ['invalid_token', 'the initial access token is unknown, expired, revoked or used up'],
-  })
+  @ApiErrorResponse(
+    401,
+    'Missing, unknown, expired, revoked or used-up initial access token; with oidc.dynamic_client_registration.access_token.scope set, also an access token that does not authorise registration (the same answer), or a DPoP-bound one without a valid proof (invalid_dpop_proof, with a DPoP challenge)',
+    {
+      missing: ['invalid_token', 'an initial access token is required: Authorization: Bearer <token>'],
+      invalid: ['invalid_token', 'the initial access token is unknown, expired, revoked or used up'],
+      invalid_either: ['invalid_token', INVALID_REGISTRATION_TOKEN],
+    },
+  )
   async register(
-    @Req() req: RequestWithIat,
+    @Req() req: RequestWithRegistrar,
     @Body(new RegistrationBodyPipe('create')) body: Record<string, unknown>,
     @Res({ passthrough: true }) res: HttpReply,
   ) {
     res.header('Cache-Control', 'no-store');
-    return this.registration.register(body, req.initialAccessToken);
+    return this.registration.register(body, req.initialAccessToken, req.tokenRegistrar);
   }
 
   @Get(':client_id')

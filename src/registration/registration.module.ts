@@ -2,12 +2,14 @@ import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
+import { AccessTokenRegistration } from './access-token-registration.js';
 import { DcrEnabledGuard } from './dcr-enabled.guard.js';
 import { OpenRegistrationCheck } from './open-registration-check.js';
 import { RateLimiter, RegistrationRateLimitGuard } from './rate-limiter.js';
 import { RateLimitRepository } from './rate-limit.repository.js';
 import { RegistrationAccessTokenRecoveryService } from './registration-access-token-recovery.service.js';
 import { RegistrationAccessTokenGuard } from './registration-access-token.guard.js';
+import { RegistrationAuthorizationGuard } from './registration-authorization.guard.js';
 import { RegistrationAccessTokensRepository } from './registration-access-tokens.repository.js';
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 import { RegistrationController } from './registration.controller.js';
@@ -27,6 +29,8 @@ import { SoftwareStatementVerifier } from './software-statement.verifier.js';
     RegistrationAccessTokenRecoveryService,
     ReregistrationService,
     ReregistrationsRepository,
+    AccessTokenRegistration,
+    RegistrationAuthorizationGuard,
     SoftwareStatementVerifier,
     OpenRegistrationCheck,
     DcrEnabledGuard,

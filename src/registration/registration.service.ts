@@ -12,6 +12,7 @@ import { Database } from '../database/database.js';
 import type { InitialAccessTokenEntity } from '../policy/initial-access-token.entity.js';
 import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
 import { PoliciesService, type ResolvedPolicy } from '../policy/policies.service.js';
+import { AccessTokenRegistration, type TokenRegistrar } from './access-token-registration.js';
 import { ReregistrationService } from './reregistration.service.js';
 import { SoftwareStatementVerifier, type VerifiedStatement } from './software-statement.verifier.js';
 import { assertRegistrantMaySet } from './registration-body.pipe.js';
@@ -40,18 +41,26 @@ export class RegistrationService {
     private readonly config: ConfigService,
     private readonly metrics: MetricsService,
     private readonly reregistrations: ReregistrationService,
+    private readonly byAccessToken: AccessTokenRegistration,
   ) {}
 
-  async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
+  /**
+   * `iat` or `registrar` (an access token's client and subject, README
+   * "Registering with an access token") names the policies that apply after
+   * the configured ones; with neither, registration is open.
+   */
+  async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined, registrar?: TokenRegistrar): Promise<RegistrationResponse> {
     const statement = await this.verifyStatement(body);
     const submitted = statement ? withStatement(body, statement) : body;
-    const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
+    const own = iat?.policies ?? registrar?.policies ?? [];
+    const policies = await this.policies.forRequest(own, 'fail');
     const reregistration = this.reregistrations.ruleOf(policies);
     // A used-up token creates nothing more; it may still re-register the clients it created.
     if (iat && !reregistration) this.iats.assertUsesLeft(iat);
     const metadata = await this.policies.apply(policies, submitted);
     // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
     const fields = await this.clients.validate(metadata, this.validation(policies));
+    this.byAccessToken.assertNotRequested(fields);
     const rat = this.tokens.mint();
     const command: CreateClientCommand = {
       fields,
@@ -60,11 +69,13 @@ export class RegistrationService {
         secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
       },
       registrationAccessToken: rat,
-      registrationPolicies: iat?.policies ?? [],
+      registrationPolicies: own,
       initialAccessTokenId: iat?.id ?? null,
+      registeredBy: registrar ? { clientId: registrar.clientId, subject: registrar.subject } : undefined,
     };
     if (reregistration) {
-      const key = this.reregistrations.key(reregistration, fields, statement, iat);
+      // Scoped to what authorised the registration: the IAT, or the access token's client (none when open).
+      const key = this.reregistrations.key(reregistration, fields, statement, iat ? iat.id : registrar ? `token:${registrar.clientId}` : null);
       const { issued, created } = await this.reregistrations.register(command, key, policies, iat);
       if (created) this.metrics.registrations.inc();
       if (created && iat) this.metrics.initialAccessTokenUses.inc();
@@ -102,6 +113,7 @@ export class RegistrationService {
     // Validation (which may fetch) and the secret check read the client as the
     // token guard found it; the transaction below only re-checks what they relied on.
     const fields = await this.clients.validate(metadata, this.validation(policies, registered.fields.audience, registered.fields.grant_types));
+    this.byAccessToken.assertNotRequested(fields, registered.fields.scope);
     await this.checkPresentedSecret(registered, body.client_secret);
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(clientId, tokenHash);

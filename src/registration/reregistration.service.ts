@@ -51,12 +51,13 @@ export class ReregistrationService {
 
   /**
    * The key of a registration, as stored (a SHA-256, so that its parts, up to
-   * a few kilobytes, fit the unique index). It is scoped to the policy and the
-   * initial access token (none under open registration): two holders of
-   * different tokens never get each other's client. A request that lacks what
+   * a few kilobytes, fit the unique index). It is scoped to the policy and to
+   * what authorised the registration (the initial access token, or the access
+   * token's client; none under open registration): two holders of different
+   * tokens never get each other's client. A request that lacks what
    * the rule names is refused, naming it.
    */
-  key(reregistration: Reregistration, fields: Record<string, unknown>, statement: VerifiedStatement | undefined, iat: InitialAccessTokenEntity | undefined): string {
+  key(reregistration: Reregistration, fields: Record<string, unknown>, statement: VerifiedStatement | undefined, scope: string | null): string {
     const { policy, rule } = reregistration;
     const required = (what: string): never => {
       throw clientMetadataError(`policy "${policy}" rule reregistration: ${what}`);
@@ -80,7 +81,7 @@ export class ReregistrationService {
       if (typeof instance !== 'string' || instance === '') required(`${rule.instance_field} is required`);
       parts.push(instance as string);
     }
-    const scoped = [policy, iat?.id ?? null, rule.key, rule.instance_field ?? null, ...parts];
+    const scoped = [policy, scope, rule.key, rule.instance_field ?? null, ...parts];
     return createHash('sha256').update(JSON.stringify(scoped)).digest('base64url');
   }
 

@@ -61,6 +61,6 @@ const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshToke
     },
     GrantDispatcher,
   ],
-  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService, ClientAuthenticationService],
+  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService, ClientAuthenticationService, AccessTokensService, DPoPService],
 })
 export class TokensModule {}

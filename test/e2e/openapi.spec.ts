@@ -79,7 +79,7 @@ describe('the OpenAPI document and Swagger UI', () => {
       path.startsWith('/admin')
         ? ['admin-api-key']
         : path === '/oauth2/register'
-          ? ['initial-access-token']
+          ? ['initial-access-token', 'registration-scoped-access-token']
           : path === '/oauth2/register/{client_id}' || path === '/oauth2/register/{client_id}/secrets/rotate'
             ? ['registration-access-token']
             : path === '/userinfo'
@@ -101,6 +101,7 @@ describe('the OpenAPI document and Swagger UI', () => {
       'client-basic',
       'initial-access-token',
       'registration-access-token',
+      'registration-scoped-access-token',
     ]);
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/dev'))).toEqual([]);
   });

@@ -324,6 +324,26 @@ async function lifecycle(): Promise<void> {
   );
   keep('JWT bearer grant access token', bearerGranted.access_token);
 
+  // Registration with an access token (README "Registering with an access token"): the portal's token is
+  // presented to the registration endpoint; the client it registers gets a secret and a registration access token.
+  const portal = await expectStatus(
+    call('/admin/clients', { authorization: admin, json: machineClient({ scope: 'dcr read', access_token_strategy: 'opaque' }) }),
+    201,
+  );
+  const portalAuth = basicAuth(portal.client_id as string, keep('portal client secret', portal.client_secret));
+  const portalToken = keep(
+    'registration-scoped access token',
+    (await expectStatus(call('/oauth2/token', { authorization: portalAuth, form: { grant_type: 'client_credentials', scope: 'dcr' } }), 200)).access_token,
+  );
+  const byToken = await expectStatus(call('/oauth2/register', { authorization: bearer(portalToken), json: machineClient() }), 201);
+  keep('secret of the client registered with an access token', byToken.client_secret);
+  keep('registration access token of the client registered with an access token', byToken.registration_access_token);
+  const unscoped = keep(
+    'access token without the registration scope',
+    (await expectStatus(call('/oauth2/token', { authorization: portalAuth, form: { grant_type: 'client_credentials', scope: 'read' } }), 200)).access_token,
+  );
+  await expectStatus(call('/oauth2/register', { authorization: bearer(unscoped), json: machineClient() }), 401);
+
   // Signing key rotation, then a JWT signed with the new key.
   await expectStatus(call('/admin/keys/rotate', { method: 'POST', authorization: admin }), 201);
   const jwt2 = await issueJwt(jwtClient.client_id as string, jwtSecret, 'second JWT access token (after key rotation)');
@@ -379,7 +399,7 @@ function leaks(haystack: string): string[] {
 
 beforeAll(async () => {
   db = await createDatabase('registrar_secrets');
-  svc = await startApp({ env: { DSN: db.dsn, OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0', SECRETS_SYSTEM: SYSTEM_SECRET } });
+  svc = await startApp({ env: { DSN: db.dsn, OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0', SECRETS_SYSTEM: SYSTEM_SECRET, OIDC_DYNAMIC_CLIENT_REGISTRATION_ACCESS_TOKEN_SCOPE: 'dcr' } });
   await lifecycle();
 }, 60_000);
 
@@ -389,7 +409,7 @@ afterAll(async () => {
 });
 
 describe('secrets at rest and in the logs, after a full lifecycle', () => {
-  it('saw every kind of secret on the wire: IAT, client secrets, registration access tokens, opaque tokens, JWT signatures, the admin key, and the code flow\'s challenges, verifiers, cookies, code and refresh tokens', () => {
+  it('saw every kind of secret on the wire: IAT, client secrets, registration access tokens, opaque tokens (a registration-scoped one among them), JWT signatures, the admin key, and the code flow\'s challenges, verifiers, cookies, code and refresh tokens', () => {
     const cookies = [...secrets.keys()].filter((k) => k.startsWith('flow cookie registrar_csrf_'));
     expect(cookies).toHaveLength(1);
     expect([...secrets.keys()].filter((k) => !cookies.includes(k)).sort()).toEqual(
@@ -434,6 +454,11 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
         'JWT bearer grant assertion',
         'JWT bearer grant client secret',
         'JWT bearer grant access token',
+        'portal client secret',
+        'registration-scoped access token',
+        'secret of the client registered with an access token',
+        'registration access token of the client registered with an access token',
+        'access token without the registration scope',
         'login challenge',
         'login verifier',
         'login session cookie',

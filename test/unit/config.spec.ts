@@ -259,3 +259,16 @@ describe('oidc.client_id_metadata_document', () => {
     expect(message).toContain('oidc.client_id_metadata_document.cache.max_ttl (3600s)');
   });
 });
+
+describe('oidc.dynamic_client_registration.access_token.scope', () => {
+  it('is unset by default (registration with an access token is off) and takes one scope token', () => {
+    expect(loadConfig(SECRETS).values['oidc.dynamic_client_registration.access_token.scope']).toBeUndefined();
+    expect(loadConfig({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_ACCESS_TOKEN_SCOPE: ' dcr ' }).values['oidc.dynamic_client_registration.access_token.scope']).toBe('dcr');
+  });
+
+  it.each(['dcr admin', 'dcr"', 'dcr\\x', 'x'.repeat(201)])('refuses %j, naming the key and what it expects', (value) => {
+    const message = errorOf({ ...SECRETS, OIDC_DYNAMIC_CLIENT_REGISTRATION_ACCESS_TOKEN_SCOPE: value });
+    expect(message).toContain('oidc.dynamic_client_registration.access_token.scope');
+    expect(message).toContain('one scope token');
+  });
+});

@@ -69,7 +69,13 @@ describe('the committed openapi.json', () => {
 
   it('claims no token format for the bearer credentials, which are opaque to their holders', () => {
     const bearers = Object.entries(doc.components.securitySchemes).filter(([, s]) => s.scheme === 'bearer');
-    expect(bearers.map(([name]) => name).sort()).toEqual(['access-token', 'admin-api-key', 'initial-access-token', 'registration-access-token']);
+    expect(bearers.map(([name]) => name).sort()).toEqual([
+      'access-token',
+      'admin-api-key',
+      'initial-access-token',
+      'registration-access-token',
+      'registration-scoped-access-token',
+    ]);
     for (const [, scheme] of bearers) expect(scheme).not.toHaveProperty('bearerFormat');
   });
 
