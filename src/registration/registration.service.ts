@@ -3,7 +3,8 @@ import { fieldDef, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from '../clients/cli
 import type { ValidationOptions } from '../clients/client-validator.js';
 import { registrantClientView, type IssuedClient } from '../clients/client-views.js';
 import type { ClientEntity } from '../clients/client.entity.js';
-import { ClientsService, type CreateClientCommand } from '../clients/clients.service.js';
+import { assertNotSuspended } from '../clients/client-suspension.js';
+import { ClientsService, type CreateClientCommand, type StatementProvenance } from '../clients/clients.service.js';
 import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { verifyClientSecret } from '../common/secrets.js';
@@ -37,7 +38,7 @@ export class RegistrationService {
   ) {}
 
   async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
-    const submitted = await this.applySoftwareStatement(body);
+    const { submitted, statement } = await this.applySoftwareStatement(body);
     const policies = await this.policies.forRequest(iat?.policies ?? [], 'fail');
     const metadata = await this.policies.apply(policies, submitted);
     // Validation may fetch (sector_identifier_uri), so it is done before any transaction.
@@ -52,6 +53,7 @@ export class RegistrationService {
       registrationAccessToken: rat,
       registrationPolicies: iat?.policies ?? [],
       initialAccessTokenId: iat?.id ?? null,
+      softwareStatement: statement,
     };
     // Without client limits to count, the client and its IAT use are written in one
     // statement; otherwise in one transaction, counted last so the rows stay locked briefly.
@@ -79,7 +81,8 @@ export class RegistrationService {
     }
     // Everything that reads elsewhere happens before the transaction, which holds
     // a connection (the only one, on the embedded database) and the client's row.
-    const submitted = await this.applySoftwareStatement(body);
+    assertNotSuspended(registered);
+    const { submitted, statement } = await this.applySoftwareStatement(body);
     const policies = await this.policies.forRequest(registered.registrationPolicies, 'refuse');
     const metadata = await this.policies.apply(policies, submitted);
     // Validation (which may fetch) and the secret check read the client as the
@@ -88,6 +91,7 @@ export class RegistrationService {
     await this.checkPresentedSecret(registered, body.client_secret);
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(clientId, tokenHash);
+      assertNotSuspended(client);
       this.assertUnchangedSince(registered, client, body.client_secret !== undefined);
       // Operator-set fields are not the registrant's to replace (nor to see).
       const operatorFields = Object.fromEntries(Object.entries(client.fields).filter(([name]) => fieldDef(name)?.setBy === 'admin'));
@@ -96,6 +100,8 @@ export class RegistrationService {
       const presentedSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
       const issued: IssuedClient = await this.clients.replace(client, fields, { keep: operatorFields, secretLifetime, presentedSecret });
       issued.registrationAccessToken = await this.tokens.rotate(client, tokenHash);
+      // A full replacement (RFC 7592 §2.2): the statement sent now, or none, is the client's statement.
+      await this.clients.setSoftwareStatement(client, statement);
       return this.view(issued);
     });
     await this.clients.invalidate(clientId);
@@ -110,6 +116,7 @@ export class RegistrationService {
   async rotateSecret(registered: ClientEntity, tokenHash: string): Promise<RegistrationResponse> {
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(registered.id, tokenHash);
+      assertNotSuspended(client);
       const issued = await this.clients.rotateSecret(client, {
         overlap: this.config.get('oauth2.client_secret.rotation_overlap'),
         secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
@@ -130,12 +137,14 @@ export class RegistrationService {
   }
 
   /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */
-  private async applySoftwareStatement(body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (body.software_statement === undefined) return body;
-    const claims = await this.statements.verify(body.software_statement);
+  private async applySoftwareStatement(
+    body: Record<string, unknown>,
+  ): Promise<{ submitted: Record<string, unknown>; statement?: StatementProvenance }> {
+    if (body.software_statement === undefined) return { submitted: body };
+    const { claims, issuer, expiresAt } = await this.statements.verify(body.software_statement);
     // A statement may describe the software, never the server's side of the client.
     assertRegistrantMaySet(Object.keys(claims), 'create');
-    return { ...body, ...claims, software_statement: body.software_statement };
+    return { submitted: { ...body, ...claims, software_statement: body.software_statement }, statement: { issuer, expiresAt } };
   }
 
   /** An operator changed what the checks before the lock relied on (the secret, the stored audiences) meanwhile. */
