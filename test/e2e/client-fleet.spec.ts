@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { main } from '../../src/cli/cli.js';
 import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient, webClient } from '../factories/clients.js';
-import { startApp, type RunningApp } from '../support/app.js';
+import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIatRecord, register } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { allPages, basicAuth } from '../support/net.js';
@@ -599,5 +600,71 @@ describe('software statements that stay valid: the janitor and oidc.dynamic_clie
     expect(await rows(expired.map((c) => c.client_id))).toEqual([]);
     expect(await rows([valid.client_id])).toHaveLength(1);
     expect((await svc.admin(`/admin/clients/${String(expired[0].client_id)}`)).status).toBe(404);
+  });
+});
+
+describe('an RFC 7592 update records the software statement it carries, or none', () => {
+  it('replaces the stored issuer and expiry, and clears them when the update has no statement', async () => {
+    const iat = await mintIatRecord(svc);
+    const client = await registerWith(iat.token, machineClient());
+    const path = `/admin/clients/${String(client.client_id)}`;
+    expect((await adminJson(path)).body).toMatchObject({ software_statement_issuer: null });
+    const update = async (rat: string, extra: Body) => {
+      const res = await manage(svc, 'PUT', client.client_id as string, rat, { client_id: client.client_id, grant_types: ['client_credentials'], scope: 'read', ...extra });
+      const body = (await res.json()) as Body;
+      expect(res.status).toBe(200);
+      return body.registration_access_token as string;
+    };
+    const rat = await update(client.registration_access_token as string, { software_statement: await statement({ software_id: 'updated-app' }, 900) });
+    const withStatement = (await adminJson(path)).body as Body;
+    expect(withStatement.software_statement_issuer).toBe(ISSUER);
+    expect(Math.abs(Date.parse(withStatement.software_statement_expires_at as string) - (Date.now() + 900_000))).toBeLessThan(120_000);
+    await update(rat, {});
+    expect((await adminJson(path)).body).toMatchObject({ software_statement_issuer: null, software_statement_expires_at: null });
+  });
+});
+
+describe('the operator CLI', () => {
+  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await main(['node', 'registrar', '--url', svc.url, ...args], {
+      env: { REGISTRAR_ADMIN_KEY: ADMIN_KEY },
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+    });
+    return { code, out, err };
+  }
+
+  it('lists with filters, suspends and resumes, and runs a bulk action with --dry-run first', async () => {
+    const iat = await mintIatRecord(svc, { max_uses: 2 });
+    const made = [await registerWith(iat.token, machineClient()), await registerWith(iat.token, machineClient())];
+    const ids = made.map((c) => c.client_id as string).sort();
+
+    const listed = await cli(['--json', 'clients', 'list', '--iat', iat.id, '--created-via', 'dcr', '--suspended', 'false']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.out) as Body[]).map((c) => c.client_id).sort()).toEqual(ids);
+
+    const suspended = await cli(['--json', 'clients', 'suspend', ids[0], '--reason', 'cli review']);
+    expect(JSON.parse(suspended.out)).toMatchObject({ client_id: ids[0], suspended_reason: 'cli review' });
+    expect((JSON.parse((await cli(['--json', 'clients', 'list', '--iat', iat.id, '--suspended', 'true'])).out) as Body[]).map((c) => c.client_id)).toEqual([ids[0]]);
+    expect(JSON.parse((await cli(['--json', 'clients', 'resume', ids[0]])).out)).toMatchObject({ suspended_at: null });
+
+    const dry = await cli(['--json', 'clients', 'bulk', '--action', 'suspend', '--iat', iat.id, '--dry-run']);
+    expect(JSON.parse(dry.out)).toEqual({ matched: 2, sample: ids });
+    expect((await sql(`SELECT count(suspended_at)::int AS n FROM clients WHERE id = ANY($1)`, [ids]))[0].n).toBe(0);
+    const real = await cli(['--json', 'clients', 'bulk', '--action', 'suspend', '--iat', iat.id, '--reason', 'cli bulk']);
+    expect(JSON.parse(real.out)).toEqual({ matched: 2, applied: 2 });
+    expect((await sql(`SELECT count(*)::int AS n FROM clients WHERE id = ANY($1) AND suspended_reason = 'cli bulk'`, [ids]))[0].n).toBe(2);
+  });
+
+  it('refuses a bulk action with no filter and no --all (400, exit 1), and a bad option value before sending anything (exit 2)', async () => {
+    const empty = await cli(['clients', 'bulk', '--action', 'delete']);
+    expect(empty.code).toBe(1);
+    expect(empty.err).toContain('400 invalid_request');
+    const bad = await cli(['clients', 'bulk', '--action', 'wipe', '--owner', 'x']);
+    expect(bad.code).toBe(2);
+    const badFilter = await cli(['clients', 'list', '--suspended', 'maybe']);
+    expect(badFilter.code).toBe(2);
   });
 });
