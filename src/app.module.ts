@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import { ConfigModule } from './config/config.module.js';
 import type { ResolvedConfig } from './config/load-config.js';
 import { DatabaseModule } from './database/database.module.js';
+import { FleetModule } from './fleet/fleet.module.js';
 import { DiscoveryModule } from './discovery/discovery.module.js';
 import { PolicyModule } from './policy/policy.module.js';
 import { RegistrationModule } from './registration/registration.module.js';
@@ -39,6 +40,7 @@ export class AppModule {
         TokensModule,
         AuthorizationModule,
         DiscoveryModule,
+        FleetModule,
       ],
     };
   }

@@ -15,6 +15,9 @@ export type PolicyInput = components['schemas']['PolicyInputDto'];
 export type SigningKey = components['schemas']['SigningKeyDto'];
 export type TrustedJwtGrantIssuer = components['schemas']['TrustedJwtGrantIssuerDto'];
 export type TrustJwtGrantIssuer = components['schemas']['TrustJwtGrantIssuerDto'];
+export type ClientFilter = components['schemas']['ClientFilterDto'];
+export type BulkClientAction = components['schemas']['BulkClientActionDto'];
+export type BulkClientActionResult = components['schemas']['BulkClientActionResult'];
 
 /** How a client authenticates at the token, introspection and revocation endpoints. */
 export interface ClientCredentials {
@@ -241,8 +244,11 @@ export class RegistrarAdmin {
     this.headers = bearer(adminKey);
   }
 
-  /** Every client, optionally filtered by owner or client_name, across all pages. */
-  clients(filter: { owner?: string; client_name?: string; page_size?: number } = {}): AsyncGenerator<OAuth2Client> {
+  /**
+   * Every client the filters match (owner, client_name, and the provenance filters: initial_access_token_id,
+   * policy, software_id, software_statement_issuer, created_via, last_used_before/after, suspended), across all pages.
+   */
+  clients(filter: ClientFilter & { page_size?: number } = {}): AsyncGenerator<OAuth2Client> {
     return pages((page_token) =>
       this.api.GET('/admin/clients', { params: { query: { ...filter, ...(page_token ? { page_token } : {}) } }, headers: this.headers }),
     );
@@ -262,6 +268,32 @@ export class RegistrarAdmin {
    */
   async rotateClientSecret(id: string, options: components['schemas']['RotateClientSecretDto'] = {}): Promise<OAuth2Client> {
     return unwrap(await this.api.POST('/admin/clients/{id}/secrets/rotate', { params: { path: { id } }, body: options, headers: this.headers }));
+  }
+
+  /** Suspends a client (README "Operating a fleet of dynamic clients"); the reason is shown to its registrant too. */
+  async suspendClient(id: string, reason?: string): Promise<OAuth2Client> {
+    const body = reason === undefined ? {} : { reason };
+    return unwrap(await this.api.POST('/admin/clients/{id}/suspend', { params: { path: { id } }, body, headers: this.headers }));
+  }
+
+  async resumeClient(id: string): Promise<OAuth2Client> {
+    return unwrap(await this.api.POST('/admin/clients/{id}/resume', { params: { path: { id } }, headers: this.headers }));
+  }
+
+  /**
+   * Applies an action to every client a filter matches. `dryRun` only counts them ({matched, sample});
+   * an empty filter is refused unless `all: true`.
+   */
+  async bulkClients(request: {
+    action: BulkClientAction['action'];
+    filter?: ClientFilter;
+    dryRun?: boolean;
+    reason?: string;
+    all?: boolean;
+  }): Promise<BulkClientActionResult> {
+    const { dryRun, ...rest } = request;
+    const body: BulkClientAction = { ...rest, ...(dryRun !== undefined ? { dry_run: dryRun } : {}) };
+    return unwrap(await this.api.POST('/admin/clients/bulk', { body, headers: this.headers }));
   }
 
   async deleteClient(id: string): Promise<void> {

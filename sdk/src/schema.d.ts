@@ -615,6 +615,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/clients/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Suspend, resume, delete, or revoke the tokens of every client a filter matches; dry_run counts them and changes nothing */
+        post: operations["bulkOAuth2ClientAction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/clients/{id}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Suspend a client: no tokens, no authorization requests, its tokens inactive, no RFC 7592 update, until it is resumed */
+        post: operations["suspendOAuth2Client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/clients/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a suspended client: it and its unexpired tokens work again */
+        post: operations["resumeOAuth2Client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -664,6 +715,20 @@ export interface components {
              * @enum {string}
              */
             readonly created_via?: "admin" | "dcr";
+            /**
+             * Format: date-time
+             * @description When the client was suspended; null while it is not (README "Operating a fleet of dynamic clients")
+             */
+            readonly suspended_at?: string | null;
+            /** @description Why the client was suspended; also shown to its registrant */
+            readonly suspended_reason?: string | null;
+            /** @description The issuer of the software statement the client registered with (RFC 7591 §2.3) */
+            readonly software_statement_issuer?: string | null;
+            /**
+             * Format: date-time
+             * @description The exp of that software statement; null when it has none or the client has no statement
+             */
+            readonly software_statement_expires_at?: string | null;
             /**
              * @example [
              *       "https://app.example.com/callback"
@@ -921,6 +986,10 @@ export interface components {
             dpop_bound_access_tokens?: boolean;
         };
         ClientRegistrationResponse: {
+            /** @description Present (true) only while an administrator has suspended the client: it gets no tokens and cannot be updated (README "Operating a fleet of dynamic clients") */
+            readonly suspended?: boolean;
+            /** @description Why the client is suspended, when it is and a reason was given */
+            readonly suspended_reason?: string;
             /**
              * @example [
              *       "https://app.example.com/callback"
@@ -1688,6 +1757,79 @@ export interface components {
             /** @description Seconds to remember it; 0 = until revoked */
             remember_for?: number;
         };
+        ClientFilterDto: {
+            /** @description Only clients with exactly this client_name */
+            client_name?: string;
+            /** @description Only clients with exactly this owner */
+            owner?: string;
+            /** @description Only clients registered with this initial access token (its id) */
+            initial_access_token_id?: string;
+            /** @description Only clients registered through this policy (a name the initial access token listed) */
+            policy?: string;
+            /** @description Only clients with this software_id (RFC 7591 §2) */
+            software_id?: string;
+            /** @description Only clients registered with a software statement of this issuer */
+            software_statement_issuer?: string;
+            /**
+             * @description Only clients created through the admin API, or through dynamic registration
+             * @enum {string}
+             */
+            created_via?: "admin" | "dcr";
+            /**
+             * Format: date-time
+             * @description Only clients last used (a token issued, a management call) before this RFC 3339 time; never-used clients do not match
+             */
+            last_used_before?: string;
+            /**
+             * Format: date-time
+             * @description Only clients last used after this RFC 3339 time
+             */
+            last_used_after?: string;
+            /** @description Only suspended clients (true), or only clients that are not (false) */
+            suspended?: boolean;
+        };
+        BulkClientActionDto: {
+            /** @description The clients to act on, as the list filters them; empty or absent only with all: true */
+            filter?: components["schemas"]["ClientFilterDto"];
+            /**
+             * @description revoke_tokens ends every access and refresh token of the clients, in both formats
+             * @enum {string}
+             */
+            action: "suspend" | "resume" | "delete" | "revoke_tokens";
+            /**
+             * @description true: count the matching clients and change nothing
+             * @default false
+             */
+            dry_run?: boolean;
+            /** @description With suspend: the reason recorded on each client (and shown to its registrant) */
+            reason?: string;
+            /**
+             * @description Must be true for an empty filter, which matches every client
+             * @default false
+             */
+            all?: boolean;
+        };
+        BulkClientActionResult: {
+            /**
+             * @description Clients that matched the filter
+             * @example 42
+             */
+            matched: number;
+            /**
+             * @description Clients the action changed (absent on a dry run): a client already in the requested state is not counted
+             * @example 40
+             */
+            applied?: number;
+            /** @description On a dry run: the first matching client ids (at most 100), in id order */
+            sample?: string[];
+        };
+        SuspendClientDto: {
+            /**
+             * @description Recorded on the client and shown to its registrant
+             * @example abuse report #1234
+             */
+            reason?: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1747,10 +1889,26 @@ export interface operations {
     listOAuth2Clients: {
         parameters: {
             query?: {
-                /** @description Only clients with exactly this owner */
-                owner?: string;
                 /** @description Only clients with exactly this client_name */
                 client_name?: string;
+                /** @description Only clients with exactly this owner */
+                owner?: string;
+                /** @description Only clients registered with this initial access token (its id) */
+                initial_access_token_id?: string;
+                /** @description Only clients registered through this policy (a name the initial access token listed) */
+                policy?: string;
+                /** @description Only clients with this software_id (RFC 7591 §2) */
+                software_id?: string;
+                /** @description Only clients registered with a software statement of this issuer */
+                software_statement_issuer?: string;
+                /** @description Only clients created through the admin API, or through dynamic registration */
+                created_via?: "admin" | "dcr";
+                /** @description Only clients last used (a token issued, a management call) before this RFC 3339 time; never-used clients do not match */
+                last_used_before?: string;
+                /** @description Only clients last used after this RFC 3339 time */
+                last_used_after?: string;
+                /** @description Only suspended clients (true), or only clients that are not (false) */
+                suspended?: boolean;
                 /** @description Opaque token from the rel="next" link of the previous page */
                 page_token?: string;
                 page_size?: number;
@@ -1775,7 +1933,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuth2Client"][];
                 };
             };
-            /** @description A bad page_size or page_token, or a repeated query parameter */
+            /** @description A bad page_size, page_token or filter, or a repeated query parameter; the description names it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3990,6 +4148,147 @@ export interface operations {
                     "application/json": {
                         keys?: Record<string, never>[];
                     };
+                };
+            };
+        };
+    };
+    bulkOAuth2ClientAction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkClientActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkClientActionResult"];
+                };
+            };
+            /** @description A bad field or filter (the description names it), or an empty filter without all: true */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    suspendOAuth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SuspendClientDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuth2Client"];
+                };
+            };
+            /** @description A bad reason */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description No client has this client_id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    resumeOAuth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuth2Client"];
+                };
+            };
+            /** @description The request has a body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description No client has this client_id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };

@@ -117,6 +117,28 @@ describe('@registrar/sdk', () => {
     await expect(admin.getTrustedJwtGrantIssuer(trusted.id as string)).rejects.toMatchObject({ status: 404 });
   });
 
+  it('filters clients by provenance, suspends and resumes one, and counts a bulk action with a dry run', async () => {
+    const admin = registrar.admin(ADMIN_KEY);
+    const iat = await registrar.mintInitialAccessToken(ADMIN_KEY, { max_uses: 2 });
+    const a = await registrar.register({ grant_types: ['client_credentials'], scope: 'read' }, iat.token);
+    const b = await registrar.register({ grant_types: ['client_credentials'], scope: 'read' }, iat.token);
+    const ids = [a.clientId, b.clientId].sort();
+    const listed: string[] = [];
+    for await (const c of admin.clients({ initial_access_token_id: iat.id, created_via: 'dcr', page_size: 1 })) listed.push(c.client_id as string);
+    expect(listed).toEqual(ids);
+
+    expect(await admin.suspendClient(a.clientId, 'sdk review')).toMatchObject({ suspended_reason: 'sdk review' });
+    const suspended: string[] = [];
+    for await (const c of admin.clients({ initial_access_token_id: iat.id, suspended: true })) suspended.push(c.client_id as string);
+    expect(suspended).toEqual([a.clientId]);
+    expect((await admin.resumeClient(a.clientId)).suspended_at).toBeNull();
+
+    expect(await admin.bulkClients({ action: 'delete', filter: { initial_access_token_id: iat.id }, dryRun: true })).toEqual({ matched: 2, sample: ids });
+    await expect(admin.bulkClients({ action: 'delete', filter: {} })).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
+    expect(await admin.bulkClients({ action: 'delete', filter: { initial_access_token_id: iat.id } })).toEqual({ matched: 2, applied: 2 });
+    await expect(admin.getClient(a.clientId)).rejects.toMatchObject({ status: 404 });
+  });
+
   it('ships types generated from the committed openapi.json (regenerate with npm run generate -w sdk)', async () => {
     const spec = JSON.parse(readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8'));
     const generated = astToString(await openapiTS(spec, { defaultNonNullable: false }));

@@ -4,6 +4,7 @@ import { CodeFlowEnabledGuard } from '../common/code-flow-enabled.guard.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
+import { isSuspended } from '../clients/client-suspension.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { authorizationResponseUrl, queryOf, RedirectableError, validateAuthorizationRequest } from './authorization-request.js';
@@ -102,6 +103,8 @@ export class AuthorizeController {
     if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
     const client = CLIENT_ID.test(clientId) ? await this.clients.findPresented(clientId) : null;
     if (!client) throw new OAuthError('invalid_client', 'unknown client_id', { status: 400 });
+    // Answered here, never redirected: a suspended client's redirect URIs are not to be trusted with the user.
+    if (isSuspended(client)) throw new OAuthError('invalid_client', 'the client is suspended', { status: 400 });
     const request = validateAuthorizationRequest(client, query, {
       pkceEnforced: this.config.get('oauth2.pkce.enforced') === true,
       requestUrl: `${this.config.issuer()}${req.url}`,

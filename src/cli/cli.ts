@@ -240,16 +240,60 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
       .description('replace a client (PUT) with the fields of a JSON file (or - for standard input); options override the file')
       .requiredOption('-f, --file <file>', 'JSON file with the client metadata, - for standard input'),
   ).action(async (id: string, o: Record<string, unknown>) => print(await api('PUT', `/admin/clients/${encodeURIComponent(id)}`, await clientBody(o))));
+  /** The list's filters (README "Operating a fleet of dynamic clients") as options: option -> query parameter. */
+  const FILTER_OPTIONS: Array<[string, string, string]> = [
+    ['owner', '--owner <owner>', 'owner'],
+    ['name', '--name <client_name>', 'client_name'],
+    ['iat', '--iat <id>', 'initial_access_token_id'],
+    ['policy', '--policy <name>', 'policy'],
+    ['softwareId', '--software-id <id>', 'software_id'],
+    ['statementIssuer', '--statement-issuer <issuer>', 'software_statement_issuer'],
+    ['createdVia', '--created-via <how>', 'created_via'],
+    ['lastUsedBefore', '--last-used-before <time>', 'last_used_before'],
+    ['lastUsedAfter', '--last-used-after <time>', 'last_used_after'],
+    ['suspended', '--suspended <bool>', 'suspended'],
+  ];
+  const filterOptions = (cmd: Command): Command => {
+    for (const [, flags, param] of FILTER_OPTIONS) {
+      const option = new Option(flags, `only clients with this ${param}`);
+      if (param === 'created_via') option.choices(['admin', 'dcr']);
+      if (param === 'suspended') option.choices(['true', 'false']);
+      if (param.startsWith('last_used')) option.description = `only clients last used ${param.slice(10)} this RFC 3339 time`;
+      cmd.addOption(option);
+    }
+    return cmd;
+  };
+  const filterFrom = (o: Record<string, unknown>): Record<string, string> =>
+    Object.fromEntries(FILTER_OPTIONS.filter(([key]) => typeof o[key] === 'string').map(([key, , param]) => [param, o[key] as string]));
+  filterOptions(clients.command('list')).action(async (o: Record<string, unknown>) => {
+    const q = new URLSearchParams({ page_size: '500', ...filterFrom(o) });
+    print(await all(`/admin/clients?${q.toString()}`), CLIENT_COLUMNS);
+  });
   clients
-    .command('list')
-    .option('--owner <owner>')
-    .option('--name <client_name>')
-    .action(async (o: { owner?: string; name?: string }) => {
-      const q = new URLSearchParams({ page_size: '500' });
-      if (o.owner) q.set('owner', o.owner);
-      if (o.name) q.set('client_name', o.name);
-      print(await all(`/admin/clients?${q.toString()}`), CLIENT_COLUMNS);
+    .command('suspend <id>')
+    .description('suspend a client: no tokens, its tokens inactive, until it is resumed')
+    .option('--reason <text>', 'why; recorded on the client and shown to its registrant')
+    .action(async (id: string, o: { reason?: string }) => {
+      print(await api('POST', `/admin/clients/${encodeURIComponent(id)}/suspend`, o.reason === undefined ? {} : { reason: o.reason }));
     });
+  clients
+    .command('resume <id>')
+    .description('resume a suspended client')
+    .action(async (id: string) => print(await api('POST', `/admin/clients/${encodeURIComponent(id)}/resume`, {})));
+  filterOptions(
+    clients
+      .command('bulk')
+      .description('apply an action to every client the filters match; --dry-run only counts them')
+      .addOption(new Option('--action <action>', 'what to do').choices(['suspend', 'resume', 'delete', 'revoke_tokens']).makeOptionMandatory())
+      .option('--dry-run', 'count the matching clients (and show the first ids), change nothing')
+      .option('--reason <text>', 'with --action suspend: the reason recorded on each client')
+      .option('--all', 'act on every client: required when no filter is given'),
+  ).action(async (o: Record<string, unknown>) => {
+    const body: Record<string, unknown> = { action: o.action, filter: filterFrom(o), dry_run: o.dryRun === true };
+    if (o.reason !== undefined) body.reason = o.reason;
+    if (o.all === true) body.all = true;
+    print(await api('POST', '/admin/clients/bulk', body));
+  });
   clients.command('get <id>').action(async (id: string) => print(await api('GET', `/admin/clients/${encodeURIComponent(id)}`)));
   clients
     .command('rotate-secret <id>')

@@ -14,6 +14,8 @@ import { JsonObjectPipe } from '../common/json-object.pipe.js';
 import { ShapePipe } from '../common/shape.pipe.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageRequest, queryParam, sendPage } from '../common/pagination.js';
 import { AdminClientsService } from './admin-clients.service.js';
+import { ApiClientFilterQueries } from './client-filter.dto.js';
+import { CLIENT_FILTER_PARAMETERS, filterFromQuery } from './client-filter.js';
 import { RotateClientSecretDto } from './client-secret-rotation.dto.js';
 import { OAuth2Client } from './client.dto.js';
 import { ClientsService } from './clients.service.js';
@@ -53,17 +55,17 @@ export class AdminClientsController {
   @ApiOperation({ summary: 'List clients, paginated', operationId: 'listOAuth2Clients' })
   @ApiQuery({ name: 'page_size', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE } })
   @ApiQuery(PAGE_TOKEN_QUERY)
-  @ApiQuery({ name: 'client_name', required: false, description: 'Only clients with exactly this client_name', schema: { type: 'string' } })
-  @ApiQuery({ name: 'owner', required: false, description: 'Only clients with exactly this owner', schema: { type: 'string' } })
+  @ApiClientFilterQueries()
   @ApiPageResponse(OAuth2Client, '/admin/clients')
-  @ApiErrorResponse(400, 'A bad page_size or page_token, or a repeated query parameter', {
+  @ApiErrorResponse(400, 'A bad page_size, page_token or filter, or a repeated query parameter; the description names it', {
     page_size: ['invalid_request', 'page_size must be an integer from 1 to 500'],
     page_token: ['invalid_request', 'page_token is not a token this server issued'],
+    filter: ['invalid_request', 'last_used_before must be an RFC 3339 date-time, e.g. 2025-01-31T00:00:00Z'],
   })
   async list(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply) {
     const page = pageRequest(req);
-    const rows = await this.clients.list(page, { clientName: queryParam(req, 'client_name'), owner: queryParam(req, 'owner') });
-    return sendPage(req, res, page, rows, ['client_name', 'owner']).map((client) => this.clients.adminView({ client }));
+    const rows = await this.clients.list(page, filterFromQuery((name) => queryParam(req, name)));
+    return sendPage(req, res, page, rows, CLIENT_FILTER_PARAMETERS).map((client) => this.clients.adminView({ client }));
   }
 
   @Get(':id')

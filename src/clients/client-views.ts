@@ -31,6 +31,10 @@ export function adminClientView(issued: IssuedClient, clientUri: string | undefi
   if (client.registeredByClientId != null) {
     view.registered_by = { client_id: client.registeredByClientId, subject: client.registeredBySubject };
   }
+  view.suspended_at = client.suspendedAt?.toISOString() ?? null;
+  view.suspended_reason = client.suspendedReason ?? null;
+  view.software_statement_issuer = client.softwareStatementIssuer ?? null;
+  view.software_statement_expires_at = client.softwareStatementExpiresAt?.toISOString() ?? null;
   view.client_secrets = secretsView(client);
   view.created_at = client.createdAt.toISOString();
   view.updated_at = client.updatedAt.toISOString();
@@ -40,7 +44,13 @@ export function adminClientView(issued: IssuedClient, clientUri: string | undefi
 /** What a registrant sees: no operator metadata, no strategy, no stored secret. */
 export function registrantClientView(issued: IssuedClient, clientUri: string | undefined): Record<string, unknown> {
   const visible = Object.entries(issued.client.fields).filter(([name]) => fieldDef(name)?.dcrVisible !== false);
-  return baseView(issued, Object.fromEntries(visible), clientUri);
+  const view = baseView(issued, Object.fromEntries(visible), clientUri);
+  // The registrant learns its client is suspended, and why (README "Operating a fleet of dynamic clients").
+  if (issued.client.suspendedAt) {
+    view.suspended = true;
+    if (issued.client.suspendedReason) view.suspended_reason = issued.client.suspendedReason;
+  }
+  return view;
 }
 
 function baseView(issued: IssuedClient, fields: Record<string, unknown>, clientUri: string | undefined): Record<string, unknown> {

@@ -100,5 +100,31 @@ export function decorateClientFields(target: object, filter: (name: string, def:
 export class OAuth2Client {
   @ApiProperty({ required: false, enum: ['admin', 'dcr'], description: 'How the client was created', readOnly: true })
   created_via?: string;
+
+  @ApiProperty({
+    required: false,
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    readOnly: true,
+    description: 'When the client was suspended; null while it is not (README "Operating a fleet of dynamic clients")',
+  })
+  suspended_at?: string | null;
+
+  @ApiProperty({ required: false, type: String, nullable: true, readOnly: true, description: 'Why the client was suspended; also shown to its registrant' })
+  suspended_reason?: string | null;
+
+  @ApiProperty({ required: false, type: String, nullable: true, readOnly: true, description: 'The issuer of the software statement the client registered with (RFC 7591 §2.3)' })
+  software_statement_issuer?: string | null;
+
+  @ApiProperty({
+    required: false,
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    readOnly: true,
+    description: 'The exp of that software statement; null when it has none or the client has no statement',
+  })
+  software_statement_expires_at?: string | null;
 }
 decorateClientFields(OAuth2Client.prototype, () => true);

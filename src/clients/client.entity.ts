@@ -78,9 +78,28 @@ export class ClientEntity {
   @Column({ name: 'registered_by_subject', type: 'text', nullable: true })
   registeredBySubject: string | null;
 
-  /** Last token issued or management call; tracked only while inactive_client_ttl is set. */
+  /** Last token issued or management call, recorded at most once an interval (ClientActivityService). */
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;
+
+  /** Set while an operator (or the janitor) has suspended the client (README "Operating a fleet of dynamic clients"). */
+  @Column({ name: 'suspended_at', type: 'timestamptz', nullable: true })
+  suspendedAt: Date | null;
+
+  @Column({ name: 'suspended_reason', type: 'text', nullable: true })
+  suspendedReason: string | null;
+
+  /** JWT access tokens of the client issued at or before this time are void (a bulk revoke_tokens). */
+  @Column({ name: 'tokens_revoked_at', type: 'timestamptz', nullable: true })
+  tokensRevokedAt: Date | null;
+
+  /** The issuer of the verified software statement the client registered (or last updated) with, if any. */
+  @Column({ name: 'software_statement_issuer', type: 'text', nullable: true })
+  softwareStatementIssuer: string | null;
+
+  /** The `exp` of that statement; null when it had none. */
+  @Column({ name: 'software_statement_expires_at', type: 'timestamptz', nullable: true })
+  softwareStatementExpiresAt: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

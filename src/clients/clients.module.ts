@@ -19,6 +19,6 @@ import { PolicyModule } from '../policy/policy.module.js';
     MetadataDocumentClientsRepository,
     MetadataDocumentClientsService,
   ],
-  exports: [ClientsService, ClientActivityService],
+  exports: [ClientsService, ClientActivityService, ClientsRepository],
 })
 export class ClientsModule {}

@@ -1,13 +1,28 @@
 import { Injectable } from '@nestjs/common';
-import type { Repository } from 'typeorm';
+import type { Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { PageRequest } from '../common/pagination.js';
 import { Database } from '../database/database.js';
+import type { ClientFilter } from './client-filter.js';
 import { ClientEntity } from './client.entity.js';
 
-export interface ClientFilter {
-  clientName?: string;
-  owner?: string;
+/** Narrows a query on clients (alias `c`) to a filter; every filter has an index (migration 1764270000000). */
+function applyFilter(qb: SelectQueryBuilder<ClientEntity>, filter: ClientFilter): SelectQueryBuilder<ClientEntity> {
+  if (filter.clientName !== undefined) qb.andWhere(`c.fields->>'client_name' = :clientName`, { clientName: filter.clientName });
+  if (filter.owner !== undefined) qb.andWhere(`c.fields->>'owner' = :owner`, { owner: filter.owner });
+  if (filter.initialAccessTokenId !== undefined) qb.andWhere('c.initial_access_token_id = :iat', { iat: filter.initialAccessTokenId });
+  if (filter.policy !== undefined) qb.andWhere('c.registration_policies @> jsonb_build_array(CAST(:policy AS text))', { policy: filter.policy });
+  if (filter.softwareId !== undefined) {
+    qb.andWhere(`c.fields ? 'software_id' AND c.fields->>'software_id' = :softwareId`, { softwareId: filter.softwareId });
+  }
+  if (filter.softwareStatementIssuer !== undefined) {
+    qb.andWhere('c.software_statement_issuer = :statementIssuer', { statementIssuer: filter.softwareStatementIssuer });
+  }
+  if (filter.createdVia !== undefined) qb.andWhere('c.created_via = :createdVia', { createdVia: filter.createdVia });
+  if (filter.lastUsedBefore !== undefined) qb.andWhere('c.last_used_at < :usedBefore', { usedBefore: filter.lastUsedBefore });
+  if (filter.lastUsedAfter !== undefined) qb.andWhere('c.last_used_at > :usedAfter', { usedAfter: filter.lastUsedAfter });
+  if (filter.suspended !== undefined) qb.andWhere(`c.suspended_at IS ${filter.suspended ? 'NOT ' : ''}NULL`);
+  return qb;
 }
 
 function secretColumns(client: ClientEntity): Partial<ClientEntity> {
@@ -96,8 +111,64 @@ export class ClientsRepository {
   page(page: PageRequest, filter: ClientFilter): Promise<ClientEntity[]> {
     const qb = this.repo().createQueryBuilder('c').orderBy('c.id', 'ASC').limit(page.pageSize + 1);
     if (page.after !== undefined) qb.andWhere('c.id > :after', { after: page.after });
-    if (filter.clientName !== undefined) qb.andWhere(`c.fields->>'client_name' = :clientName`, { clientName: filter.clientName });
-    if (filter.owner !== undefined) qb.andWhere(`c.fields->>'owner' = :owner`, { owner: filter.owner });
-    return qb.getMany();
+    return applyFilter(qb, filter).getMany();
+  }
+
+  /** How many clients match a filter. */
+  count(filter: ClientFilter): Promise<number> {
+    return applyFilter(this.repo().createQueryBuilder('c'), filter).getCount();
+  }
+
+  /** Up to `limit` ids of matching clients after `after`, in id order (a bulk action's batches). */
+  async matchingIds(filter: ClientFilter, limit: number, after?: string, lock = false): Promise<string[]> {
+    const qb = this.repo().createQueryBuilder('c').select('c.id', 'id').orderBy('c.id', 'ASC').limit(limit);
+    if (after !== undefined) qb.andWhere('c.id > :after', { after });
+    // Inside a bulk action's transaction: the rows stay as matched until the action is applied to them.
+    if (lock) qb.setLock('pessimistic_write');
+    const rows = await applyFilter(qb, filter).getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Suspends the clients not suspended yet; returns the ids it suspended. With
+   * `restate`, a client already suspended keeps its suspended_at and takes the new reason, if one is given.
+   */
+  async suspend(ids: string[], reason: string | null, restate = false): Promise<string[]> {
+    const rows = await this.database.query<{ id: string }>(
+      `UPDATE clients SET suspended_at = COALESCE(suspended_at, now()), suspended_reason = COALESCE($2, suspended_reason)
+        WHERE id = ANY($1) AND ($3 OR suspended_at IS NULL) RETURNING id`,
+      [ids, reason, restate],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Lifts the suspension of those clients that are suspended; returns their ids. */
+  async resume(ids: string[]): Promise<string[]> {
+    const rows = await this.database.query<{ id: string }>(
+      `UPDATE clients SET suspended_at = NULL, suspended_reason = NULL WHERE id = ANY($1) AND suspended_at IS NOT NULL RETURNING id`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Deletes clients (their tokens, grants and flows go with them); returns the ids deleted. */
+  async deleteIds(ids: string[]): Promise<string[]> {
+    const rows = await this.database.query<{ id: string }>(`DELETE FROM clients WHERE id = ANY($1) RETURNING id`, [ids]);
+    return rows.map((r) => r.id);
+  }
+
+  /** Voids every JWT access token the clients were issued until now (README "Operating a fleet of dynamic clients"). */
+  async cutOffJwts(ids: string[]): Promise<string[]> {
+    const rows = await this.database.query<{ id: string }>(`UPDATE clients SET tokens_revoked_at = now() WHERE id = ANY($1) RETURNING id`, [ids]);
+    return rows.map((r) => r.id);
+  }
+
+  /** Records the software statement a client now has (or none) after an RFC 7592 update. */
+  async setSoftwareStatement(id: string, issuer: string | null, expiresAt: Date | null): Promise<void> {
+    await this.database.query(`UPDATE clients SET software_statement_issuer = $2, software_statement_expires_at = $3 WHERE id = $1`, [
+      id,
+      issuer,
+      expiresAt,
+    ]);
   }
 }

@@ -13,8 +13,10 @@ import { strategyAtCreation } from './access-token-strategy.js';
 import { rotatedAfterRotation } from './client-secrets.js';
 import { adminClientView, registrationClientUri, type IssuedClient } from './client-views.js';
 import { usesClientSecret, validateClientMetadata, type ValidationOptions } from './client-validator.js';
+import { isSuspended } from './client-suspension.js';
 import { ClientEntity } from './client.entity.js';
-import { ClientsRepository, type ClientFilter } from './clients.repository.js';
+import type { ClientFilter } from './client-filter.js';
+import { ClientsRepository } from './clients.repository.js';
 import { MetadataDocumentClientsService, MetadataDocumentError } from './metadata-document-clients.service.js';
 
 declare const validated: unique symbol;
@@ -53,11 +55,19 @@ export interface CreateClientCommand {
   reregistrationKey?: string;
   /** The access token's client and subject that authorised the registration (README "Registering with an access token"). */
   registeredBy?: { clientId: string; subject: string };
+  /** The verified software statement the client registered with (RFC 7591 §2.3), kept to re-check it later. */
+  softwareStatement?: StatementProvenance;
   /**
    * Writes the new row; a plain insert by default. Registration passes one
    * that also counts the initial access token's use in the same statement.
    */
   store?: (client: ClientEntity) => Promise<void>;
+}
+
+/** Who signed a client's software statement and until when it is valid. */
+export interface StatementProvenance {
+  issuer: string;
+  expiresAt: Date | null;
 }
 
 export interface ReplaceOptions {
@@ -130,6 +140,15 @@ export class ClientsService {
     });
   }
 
+  /** Forgets every cached client here and in every other instance, after a change to many (a bulk action). */
+  async invalidateAll(): Promise<void> {
+    this.generation += 1;
+    this.cache.clear();
+    await this.events.publish(CLIENT_CHANGED).catch((err: Error) => {
+      this.logger.warn({ error: err.message }, 'could not signal a client change to other instances');
+    });
+  }
+
   /**
    * Validates metadata and applies defaults, fetching what the checks need.
    * Call it before opening a transaction: a fetch may take fetch.timeout, and
@@ -183,6 +202,9 @@ export class ClientsService {
     client.registeredBySubject = cmd.registeredBy?.subject ?? null;
     client.lastUsedAt = null;
     client.reregistrationKey = cmd.reregistrationKey ?? null;
+    client.suspendedAt = client.suspendedReason = client.tokensRevokedAt = null;
+    client.softwareStatementIssuer = cmd.softwareStatement?.issuer ?? null;
+    client.softwareStatementExpiresAt = cmd.softwareStatement?.expiresAt ?? null;
     const secret = await this.assignSecret(client, cmd.clientSecret, cmd.dcr?.secretLifetime);
     client.ratHash = cmd.registrationAccessToken?.hash ?? null;
     client.ratExpiresAt = cmd.registrationAccessToken?.expiresAt ?? null;
@@ -220,6 +242,15 @@ export class ClientsService {
    */
   async findPresented(id: string): Promise<ClientEntity | null> {
     return (await this.findStored(id)) ?? this.documents.resolve(id);
+  }
+
+  /**
+   * Whether a stored client is suspended, from the cache when fresh (README
+   * "Operating a fleet of dynamic clients"); a client described by a metadata
+   * document, or one that does not exist, is not.
+   */
+  async suspended(id: string): Promise<boolean> {
+    return isSuspended(await this.findStored(id));
   }
 
   private async findStored(id: string): Promise<ClientEntity | null> {
@@ -299,6 +330,13 @@ export class ClientsService {
         `client ${client.id} authenticates with token_endpoint_auth_method ${String(client.fields.token_endpoint_auth_method)}, which uses no client secret: there is no secret to rotate`,
       );
     }
+  }
+
+  /** Records the client's software statement after an RFC 7592 update, inside its transaction. */
+  async setSoftwareStatement(client: ClientEntity, statement: StatementProvenance | undefined): Promise<void> {
+    client.softwareStatementIssuer = statement?.issuer ?? null;
+    client.softwareStatementExpiresAt = statement?.expiresAt ?? null;
+    await this.clients.setSoftwareStatement(client.id, client.softwareStatementIssuer, client.softwareStatementExpiresAt);
   }
 
   async delete(id: string): Promise<void> {

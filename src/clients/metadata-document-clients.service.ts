@@ -101,6 +101,8 @@ export class MetadataDocumentClientsService {
     client.registrationPolicies = [...this.config.get('oidc.dynamic_client_registration.policies')];
     client.initialAccessTokenId = null;
     client.lastUsedAt = null;
+    client.suspendedAt = client.suspendedReason = client.tokensRevokedAt = null;
+    client.softwareStatementIssuer = client.softwareStatementExpiresAt = null;
     client.updatedAt = new Date();
     client.createdAt = await this.repository.recordFetch(url, client.updatedAt);
     const lifetime = cacheLifetime(response.headers, {

@@ -216,6 +216,11 @@ export const SCHEMA = {
     [],
     'Issuers whose software statements are accepted: JSON array of {"issuer", "jwks" | "jwks_uri"}',
   ),
+  'oidc.dynamic_client_registration.software_statement.on_invalid': key(
+    oneOf('suspend', 'delete', 'report'),
+    'suspend',
+    'What the janitor does with a client whose software statement expired or whose issuer is no longer trusted: suspend, delete, or report (log only)',
+  ),
   'oidc.dynamic_client_registration.rate_limit': key(
     rateLimit,
     { limit: 60, windowSeconds: 60 },

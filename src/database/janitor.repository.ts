@@ -85,6 +85,40 @@ export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolea
 /** Deletes one batch of a task's rows; returns how many went. */
 export type DeleteBatch = (task: (typeof JANITOR_TASKS)[number], batch: number, ttl: number | undefined) => Promise<number>;
 
+/** What the janitor does with clients whose software statement is no longer valid (software_statement.on_invalid). */
+export type StatementAction = 'suspend' | 'delete' | 'report';
+
+/** A client whose software statement is no longer valid, and why. */
+export interface InvalidStatementClient {
+  client_id: string;
+  reason: string;
+}
+
+/**
+ * A client registered with a software statement that has expired, or whose
+ * issuer is no longer among the trusted ones (`$2`, a text array): README
+ * "Operating a fleet of dynamic clients". `$1` is the batch size.
+ */
+const INVALID_STATEMENT = `software_statement_issuer IS NOT NULL
+  AND (NOT (software_statement_issuer = ANY($2::text[])) OR software_statement_expires_at <= now())`;
+const STATEMENT_REASON = `CASE WHEN NOT (software_statement_issuer = ANY($2::text[]))
+  THEN 'software statement issuer ' || software_statement_issuer || ' is no longer trusted'
+  ELSE 'software statement expired at ' || to_char(software_statement_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END`;
+
+const STATEMENT_SQL: Record<StatementAction, string> = {
+  suspend: `UPDATE clients SET suspended_at = now(), suspended_reason = ${STATEMENT_REASON}
+             WHERE id IN (SELECT id FROM clients WHERE suspended_at IS NULL AND ${INVALID_STATEMENT} ORDER BY id LIMIT $1)
+         RETURNING id AS client_id, suspended_reason AS reason`,
+  delete: `DELETE FROM clients WHERE id IN (SELECT id FROM clients WHERE ${INVALID_STATEMENT} ORDER BY id LIMIT $1)
+         RETURNING id AS client_id, ${STATEMENT_REASON} AS reason`,
+  // Reads on from the last id it reported ($3), as it changes nothing.
+  report: `SELECT id AS client_id, ${STATEMENT_REASON} AS reason FROM clients
+            WHERE ${INVALID_STATEMENT} AND id > $3 ORDER BY id LIMIT $1`,
+};
+
+/** Acts on one batch of clients whose software statement is no longer valid; returns them. */
+export type StatementBatch = (action: StatementAction, batch: number, trusted: string[], after: string) => Promise<InvalidStatementClient[]>;
+
 @Injectable()
 export class JanitorRepository {
   constructor(private readonly database: Database) {}
@@ -93,7 +127,7 @@ export class JanitorRepository {
    * Runs `work` on one connection holding the janitor's session-level advisory
    * lock; undefined, without running it, when another instance holds the lock.
    */
-  async underLock<T>(work: (deleteBatch: DeleteBatch) => Promise<T>): Promise<T | undefined> {
+  async underLock<T>(work: (deleteBatch: DeleteBatch, statementBatch: StatementBatch) => Promise<T>): Promise<T | undefined> {
     const runner = this.database.dataSource.createQueryRunner();
     await runner.connect();
     try {
@@ -103,6 +137,9 @@ export class JanitorRepository {
         return await work(async (task, batch, ttl) => {
           const params = task.needsTtl ? [batch, ttl] : [batch];
           return (await runner.query(task.sql, params, true)).affected ?? 0;
+        }, async (action, batch, trusted, after) => {
+          const params = action === 'report' ? [batch, trusted, after] : [batch, trusted];
+          return (await runner.query(STATEMENT_SQL[action], params, true)).records as InvalidStatementClient[];
         });
       } finally {
         await runner.query('SELECT pg_advisory_unlock($1)', [JANITOR_LOCK]);

@@ -1,11 +1,12 @@
 // The periodic clean-up: expired tokens, used-up and expired IATs, replay
-// records, old rate-limit windows and, when configured, abandoned DCR clients.
+// records, old rate-limit windows, clients whose software statement is no
+// longer valid and, when configured, abandoned DCR clients.
 // One instance at a time (a PostgreSQL advisory lock); deletions in bounded batches.
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
 import { DatabaseEvents } from './database-events.js';
-import { JANITOR_TASKS, JanitorRepository } from './janitor.repository.js';
+import { JANITOR_TASKS, JanitorRepository, type StatementBatch } from './janitor.repository.js';
 
 @Injectable()
 export class JanitorService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -36,9 +37,32 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
     return pass;
   }
 
+  /**
+   * Clients whose software statement expired or whose issuer is no longer
+   * trusted are suspended, deleted or only reported, per
+   * oidc.dynamic_client_registration.software_statement.on_invalid (README
+   * "Operating a fleet of dynamic clients"); one log line per batch. Returns
+   * how many clients were suspended or deleted (reported ones change nothing: 0).
+   */
+  private async checkSoftwareStatements(statementBatch: StatementBatch, batch: number): Promise<number> {
+    const action = this.config.get('oidc.dynamic_client_registration.software_statement.on_invalid');
+    const trusted = this.config.get('oidc.dynamic_client_registration.software_statement.trusted_issuers').map((t) => t.issuer);
+    let changed = 0;
+    let after = '';
+    for (;;) {
+      const clients = await statementBatch(action, batch, trusted, after);
+      if (clients.length > 0) {
+        this.logger.warn({ action, count: clients.length, clients }, 'clients with a software statement that is no longer valid');
+        if (action !== 'report') changed += clients.length;
+        after = clients[clients.length - 1].client_id;
+      }
+      if (clients.length < batch) return changed;
+    }
+  }
+
   private async pass(): Promise<Record<string, number> | undefined> {
     try {
-      return await this.janitor.underLock(async (deleteBatch) => {
+      return await this.janitor.underLock(async (deleteBatch, statementBatch) => {
         const batch = this.config.get('janitor.batch_size');
         const ttl = this.config.dcr().inactiveClientTtl;
         const counts: Record<string, number> = {};
@@ -51,9 +75,12 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
             if (deleted < batch) break;
           }
         }
+        counts.invalid_software_statements = await this.checkSoftwareStatements(statementBatch, batch);
         this.logger.info({ deleted: counts }, 'janitor pass');
         // Deleted and changed clients must leave every instance's client cache.
-        if (counts.inactive_dcr_clients > 0 || counts.expired_rotated_client_secrets > 0) await this.events.publish('client-changed');
+        if (counts.inactive_dcr_clients > 0 || counts.expired_rotated_client_secrets > 0 || counts.invalid_software_statements > 0) {
+          await this.events.publish('client-changed');
+        }
         return counts;
       });
     } catch (err) {

@@ -96,8 +96,8 @@ export class InitialAccessTokensRepository {
        INSERT INTO clients (id, created_via, access_token_strategy, secret_hash, secret_expires_at, fields,
                             registration_access_token_hash, registration_access_token_expires_at,
                             registration_policies, initial_access_token_id, last_used_at, created_at, updated_at,
-                            secret_created_at, secret_encrypted)
-       SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, use.id, NULL, $11, $11, $12, $13 FROM use
+                            secret_created_at, secret_encrypted, software_statement_issuer, software_statement_expires_at)
+       SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, use.id, NULL, $11, $11, $12, $13, $14, $15 FROM use
        RETURNING id`,
       [
         iatId,
@@ -113,6 +113,8 @@ export class InitialAccessTokensRepository {
         client.createdAt,
         client.secretCreatedAt,
         client.secretEncrypted,
+        client.softwareStatementIssuer,
+        client.softwareStatementExpiresAt,
       ],
     );
     return rows.length > 0;

@@ -12,7 +12,18 @@ export class ClientUpdateRequest {}
 decorateClientFields(ClientUpdateRequest.prototype, (name: string, def: FieldDef) => def.setBy === 'registrant' || name === 'client_id' || name === 'client_secret');
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 response. */
-export class ClientRegistrationResponse {}
+export class ClientRegistrationResponse {
+  @ApiProperty({
+    required: false,
+    type: Boolean,
+    readOnly: true,
+    description: 'Present (true) only while an administrator has suspended the client: it gets no tokens and cannot be updated (README "Operating a fleet of dynamic clients")',
+  })
+  suspended?: boolean;
+
+  @ApiProperty({ required: false, type: String, readOnly: true, description: 'Why the client is suspended, when it is and a reason was given' })
+  suspended_reason?: string;
+}
 decorateClientFields(
   ClientRegistrationResponse.prototype,
   (name: string, def: FieldDef) => def.dcrVisible && !['created_at', 'updated_at'].includes(name),

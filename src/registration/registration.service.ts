@@ -3,7 +3,8 @@ import { fieldDef, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from '../clients/cli
 import type { ValidationOptions } from '../clients/client-validator.js';
 import { registrantClientView, type IssuedClient } from '../clients/client-views.js';
 import type { ClientEntity } from '../clients/client.entity.js';
-import { ClientsService, type CreateClientCommand } from '../clients/clients.service.js';
+import { assertNotSuspended } from '../clients/client-suspension.js';
+import { ClientsService, type CreateClientCommand, type StatementProvenance } from '../clients/clients.service.js';
 import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { verifyClientSecret } from '../common/secrets.js';
@@ -50,8 +51,7 @@ export class RegistrationService {
    * the configured ones; with neither, registration is open.
    */
   async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined, registrar?: TokenRegistrar): Promise<RegistrationResponse> {
-    const statement = await this.verifyStatement(body);
-    const submitted = statement ? withStatement(body, statement) : body;
+    const { submitted, statement } = await this.applySoftwareStatement(body);
     const own = iat?.policies ?? registrar?.policies ?? [];
     const policies = await this.policies.forRequest(own, 'fail');
     const reregistration = this.reregistrations.ruleOf(policies);
@@ -72,6 +72,7 @@ export class RegistrationService {
       registrationPolicies: own,
       initialAccessTokenId: iat?.id ?? null,
       registeredBy: registrar ? { clientId: registrar.clientId, subject: registrar.subject } : undefined,
+      softwareStatement: statement ? { issuer: statement.issuer, expiresAt: statement.expiresAt } : undefined,
     };
     if (reregistration) {
       // Scoped to what authorised the registration: the IAT, or the access token's client (none when open).
@@ -107,7 +108,8 @@ export class RegistrationService {
     }
     // Everything that reads elsewhere happens before the transaction, which holds
     // a connection (the only one, on the embedded database) and the client's row.
-    const submitted = await this.applySoftwareStatement(body);
+    assertNotSuspended(registered);
+    const { submitted, statement } = await this.applySoftwareStatement(body);
     const policies = await this.policies.forRequest(registered.registrationPolicies, 'refuse');
     const metadata = await this.policies.apply(policies, submitted);
     // Validation (which may fetch) and the secret check read the client as the
@@ -117,6 +119,7 @@ export class RegistrationService {
     await this.checkPresentedSecret(registered, body.client_secret);
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(clientId, tokenHash);
+      assertNotSuspended(client);
       this.assertUnchangedSince(registered, client, body.client_secret !== undefined);
       // Operator-set fields are not the registrant's to replace (nor to see).
       const operatorFields = Object.fromEntries(Object.entries(client.fields).filter(([name]) => fieldDef(name)?.setBy === 'admin'));
@@ -125,6 +128,8 @@ export class RegistrationService {
       const presentedSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
       const issued: IssuedClient = await this.clients.replace(client, fields, { keep: operatorFields, secretLifetime, presentedSecret });
       issued.registrationAccessToken = await this.tokens.rotate(client, tokenHash);
+      // A full replacement (RFC 7592 §2.2): the statement sent now, or none, is the client's statement.
+      await this.clients.setSoftwareStatement(client, statement);
       return this.view(issued);
     });
     await this.clients.invalidate(clientId);
@@ -139,6 +144,7 @@ export class RegistrationService {
   async rotateSecret(registered: ClientEntity, tokenHash: string): Promise<RegistrationResponse> {
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(registered.id, tokenHash);
+      assertNotSuspended(client);
       const issued = await this.clients.rotateSecret(client, {
         overlap: this.config.get('oauth2.client_secret.rotation_overlap'),
         secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
@@ -159,17 +165,13 @@ export class RegistrationService {
   }
 
   /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */
-  private async applySoftwareStatement(body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const statement = await this.verifyStatement(body);
-    return statement ? withStatement(body, statement) : body;
-  }
-
-  private async verifyStatement(body: Record<string, unknown>): Promise<VerifiedStatement | undefined> {
-    if (body.software_statement === undefined) return undefined;
+  /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */
+  private async applySoftwareStatement(body: Record<string, unknown>): Promise<{ submitted: Record<string, unknown>; statement?: VerifiedStatement }> {
+    if (body.software_statement === undefined) return { submitted: body };
     const statement = await this.statements.verifyWithIssuer(body.software_statement);
     // A statement may describe the software, never the server's side of the client.
     assertRegistrantMaySet(Object.keys(statement.claims), 'create');
-    return statement;
+    return { submitted: withStatement(body, statement), statement };
   }
 
   /** An operator changed what the checks before the lock relied on (the secret, the stored audiences) meanwhile. */

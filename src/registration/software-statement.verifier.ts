@@ -8,13 +8,16 @@ import { FetchBusyError, ServerFetcher, tooManyFetches } from '../common/safe-fe
 import { ConfigService } from '../config/config.service.js';
 import type { TrustedIssuer } from '../config/parsers.js';
 
+/** A verified statement: the client metadata it carries, who signed it and until when it holds. */
+export interface VerifiedStatement {
+  claims: Record<string, unknown>;
+  issuer: string;
+  /** The statement's exp; null when it has none (it then never expires). */
+  expiresAt: Date | null;
+}
+
 /** JWT claims that describe the statement itself, not the client. */
 const ENVELOPE_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'nbf', 'jti'];
-
-export interface VerifiedStatement {
-  issuer: string;
-  claims: Record<string, unknown>;
-}
 
 @Injectable()
 export class SoftwareStatementVerifier {
@@ -30,7 +33,7 @@ export class SoftwareStatementVerifier {
     return (await this.verifyWithIssuer(statement)).claims;
   }
 
-  /** Verifies a statement and returns its (trusted) issuer and the client metadata it carries. */
+  /** Verifies a statement and returns the client metadata it carries, with its (trusted) issuer and expiry. */
   async verifyWithIssuer(statement: unknown): Promise<VerifiedStatement> {
     if (typeof statement !== 'string' || statement.length > 16_384) {
       throw new OAuthError('invalid_software_statement', 'software_statement must be a signed JWT');
@@ -49,7 +52,11 @@ export class SoftwareStatementVerifier {
     }
     try {
       const { payload } = await jwtVerify(statement, this.keySet(trusted), { issuer: trusted.issuer, algorithms: CLIENT_SIGNING_ALGS });
-      return { issuer: trusted.issuer, claims: Object.fromEntries(Object.entries(payload).filter(([claim]) => !ENVELOPE_CLAIMS.includes(claim))) };
+      return {
+        claims: Object.fromEntries(Object.entries(payload).filter(([claim]) => !ENVELOPE_CLAIMS.includes(claim))),
+        issuer: trusted.issuer,
+        expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : null,
+      };
     } catch (err) {
       // The issuer's keys could not be fetched for want of a free slot: a reason to retry, not a bad statement.
       if (err instanceof FetchBusyError) throw tooManyFetches(err);

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { effectiveStrategy } from '../clients/access-token-strategy.js';
+import { revokedByCutoff } from '../clients/client-suspension.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { clientLifespan } from '../clients/lifespans.js';
@@ -156,10 +157,13 @@ export class AccessTokensService {
     return token;
   }
 
-  /** The token's facts if it is active: valid, unexpired, unrevoked, and its client still exists. */
+  /** The token's facts if it is active: valid, unexpired, unrevoked, and its client still exists and is not suspended. */
   async lookup(token: string): Promise<TokenInfo | undefined> {
     if (token.length > 8192) return undefined;
-    return JWT_SHAPE.test(token) ? this.lookupJwt(token) : this.lookupOpaque(token);
+    const info = JWT_SHAPE.test(token) ? await this.lookupJwt(token) : await this.lookupOpaque(token);
+    // A suspended client's tokens are inactive while it is suspended, and active again once it is resumed.
+    if (info && (await this.clients.suspended(info.clientId))) return undefined;
+    return info;
   }
 
   private async lookupJwt(token: string): Promise<TokenInfo | undefined> {
@@ -182,6 +186,7 @@ export class AccessTokensService {
     // A deleted client's JWTs die with it, also if a new client later takes the same id.
     const client = await this.clients.find(clientId);
     if (!client || Math.floor(client.createdAt.getTime() / 1000) > payload.iat!) return undefined;
+    if (revokedByCutoff(client, payload.iat!)) return undefined;
     return {
       jti: payload.jti!,
       clientId,

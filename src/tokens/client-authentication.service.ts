@@ -16,6 +16,7 @@ import {
 } from 'jose';
 import { CLIENT_SIGNING_ALGS, SECRET_SIGNING_ALGS, type AuthMethod } from '../clients/client-metadata.js';
 import { usableSecrets } from '../clients/client-secrets.js';
+import { isSuspended } from '../clients/client-suspension.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { AppLogger } from '../common/logging.js';
@@ -146,6 +147,12 @@ export class ClientAuthenticationService {
     }
     if (presented.method === 'none' && !allowPublic) fail('public clients cannot use this endpoint');
     if (presented.assertion !== undefined) await this.verifyAssertion(client, presented.assertion, fail);
+    if (isSuspended(client)) {
+      // Told only to a caller that proved it is the client (or, for a public client, knows its id, which is no secret):
+      // the reason to stop retrying (README "Operating a fleet of dynamic clients").
+      this.logger.info({ client_id: client.id }, 'suspended client refused');
+      throw new OAuthError('invalid_client', 'the client is suspended');
+    }
     return client;
   }
 

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { ClientEntity } from '../clients/client.entity.js';
+import { ClientsService } from '../clients/clients.service.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
@@ -19,6 +20,7 @@ export class RefreshTokensService {
     private readonly repository: RefreshTokensRepository,
     private readonly grants: GrantsService,
     private readonly config: ConfigService,
+    private readonly clients: ClientsService,
   ) {}
 
   /** A new refresh token of the grant, living `lifetime` seconds, bound to the DPoP key `jkt` if given; only its keyed hash is stored. */
@@ -32,6 +34,8 @@ export class RefreshTokensService {
   async introspect(token: string, caller?: ClientEntity): Promise<IntrospectionResponse> {
     const row = await this.active(token);
     if (!row || (caller && caller.id !== row.client_id)) return { active: false };
+    // README "Operating a fleet of dynamic clients": inactive while the client is suspended.
+    if (await this.clients.suspended(row.client_id)) return { active: false };
     return {
       active: true,
       client_id: row.client_id,
