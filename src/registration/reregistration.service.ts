@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { fieldDef } from '../clients/client-metadata.js';
+import { assertNotSuspended } from '../clients/client-suspension.js';
 import { usesClientSecret } from '../clients/client-validator.js';
 import type { IssuedClient } from '../clients/client-views.js';
 import type { ClientEntity } from '../clients/client.entity.js';
@@ -126,6 +127,9 @@ export class ReregistrationService {
    * instances can switch over), and the registration access token is replaced.
    */
   private async reregister(client: ClientEntity, command: CreateClientCommand): Promise<IssuedClient> {
+    // A suspended client stays as the operator left it (README "Operating a fleet of dynamic clients").
+    assertNotSuspended(client);
+    const statement = command.softwareStatement;
     const operatorFields = Object.fromEntries(Object.entries(client.fields).filter(([name]) => fieldDef(name)?.setBy === 'admin'));
     const secretLifetime = this.config.get('oidc.dynamic_client_registration.client_secret.expires_in');
     const issued = await this.clients.replace(client, command.fields, { keep: operatorFields, secretLifetime });
@@ -133,6 +137,8 @@ export class ReregistrationService {
       issued.secret = (await this.clients.rotateSecret(client, { overlap: this.config.get('oauth2.client_secret.rotation_overlap'), secretLifetime })).secret;
     }
     if (command.registrationAccessToken) await this.tokens.reissue(client, command.registrationAccessToken);
+    // As at an RFC 7592 update, the statement sent now (or none) is the client's statement.
+    await this.clients.setSoftwareStatement(client, statement);
     return issued;
   }
 }

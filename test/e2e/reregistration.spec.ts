@@ -296,6 +296,20 @@ describe('quotas', () => {
     expect(await iatUses(other.id)).toBe(0);
   });
 
+  it('a suspended client is not re-registered: no new token or secret until an administrator resumes it', async () => {
+    const token = await iat([policy.instance]);
+    const body = machineClient({ software_id: `suspended-${run}`, software_instance_id: 'pod-1' });
+    const first = await registered(body, token.token);
+    const id = first.client_id as string;
+    expect((await svc.admin(`/admin/clients/${encodeURIComponent(id)}/suspend`, { method: 'POST', json: { reason: 'under review' } })).status).toBe(200);
+    await expectOAuthError(await register(svc, body, token.token), 403, 'access_denied', 'suspended');
+    // Its registration access token still reads it (README "Operating a fleet of dynamic clients").
+    expect(await readStatus(id, first.registration_access_token as string)).toBe(200);
+    expect((await svc.admin(`/admin/clients/${encodeURIComponent(id)}/resume`, { method: 'POST' })).status).toBe(200);
+    const again = await registered(body, token.token);
+    expect(again.client_id).toBe(id);
+  });
+
   it('a deleted client is registered anew', async () => {
     const token = await iat([policy.instance]);
     const body = machineClient({ software_id: `deleted-${run}`, software_instance_id: 'pod-1' });
