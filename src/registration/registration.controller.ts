@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Put, Req, Res, UseGuards, UseInterceptors } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -9,6 +9,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
+import { RegistrationRefusalsInterceptor } from '../audit/registration-refusals.interceptor.js';
 import { ApiErrorResponse, ApiFetchesBusyResponse, RETRY_AFTER_HEADER, type ErrorExamples } from '../common/api-responses.js';
 import type { HttpReply } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
@@ -52,6 +53,7 @@ export class RegistrationController {
   @Post()
   @HttpCode(201)
   @UseGuards(RegistrationRateLimitGuard, InitialAccessTokenGuard)
+  @UseInterceptors(RegistrationRefusalsInterceptor)
   @ApiOperation({ summary: 'Register a client (RFC 7591)', operationId: 'createOidcDynamicClient' })
   @ApiErrorResponse(
     429,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { fieldDef, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from '../clients/client-metadata.js';
 import type { ValidationOptions } from '../clients/client-validator.js';
 import { registrantClientView, type IssuedClient } from '../clients/client-views.js';
@@ -34,6 +35,7 @@ export class RegistrationService {
     private readonly statements: SoftwareStatementVerifier,
     private readonly config: ConfigService,
     private readonly metrics: MetricsService,
+    private readonly audit: AuditService,
   ) {}
 
   async register(body: Record<string, unknown>, iat: InitialAccessTokenEntity | undefined): Promise<RegistrationResponse> {
@@ -54,21 +56,30 @@ export class RegistrationService {
       initialAccessTokenId: iat?.id ?? null,
     };
     // Without client limits to count, the client and its IAT use are written in one
-    // statement; otherwise in one transaction, counted last so the rows stay locked briefly.
-    const issued = policies.some((p) => p.maxClients !== undefined)
-      ? await this.database.transaction(async () => {
-          const created = await this.clients.create(command);
-          await this.policies.takeClientSlots(policies);
-          if (iat) await this.iats.consumeUse(iat);
-          return created;
-        })
-      : await this.clients.create(iat ? { ...command, store: (client) => this.iats.insertClientConsumingUse(client, iat) } : command);
+    // statement; otherwise counted last so the rows stay locked briefly. The event joins the transaction.
+    const issued = await this.database.transaction(async () => {
+      let created: IssuedClient;
+      if (policies.some((p) => p.maxClients !== undefined)) {
+        created = await this.clients.create(command);
+        await this.policies.takeClientSlots(policies);
+        if (iat) await this.iats.consumeUse(iat);
+      } else {
+        created = await this.clients.create(iat ? { ...command, store: (client) => this.iats.insertClientConsumingUse(client, iat) } : command);
+      }
+      await this.audit.record({
+        type: 'client.registered',
+        clientId: created.client.id,
+        details: { policies: policies.map((p) => p.name), software_statement: body.software_statement !== undefined },
+      });
+      return created;
+    });
     this.metrics.registrations.inc();
     if (iat) this.metrics.initialAccessTokenUses.inc();
     return this.view({ ...issued, registrationAccessToken: rat?.token });
   }
 
-  read(client: ClientEntity): RegistrationResponse {
+  async read(client: ClientEntity): Promise<RegistrationResponse> {
+    await this.audit.record({ type: 'client.read', clientId: client.id });
     return this.view({ client });
   }
 
@@ -96,6 +107,8 @@ export class RegistrationService {
       const presentedSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
       const issued: IssuedClient = await this.clients.replace(client, fields, { keep: operatorFields, secretLifetime, presentedSecret });
       issued.registrationAccessToken = await this.tokens.rotate(client, tokenHash);
+      await this.audit.record({ type: 'client.updated', clientId, details: { secret_issued: issued.secret !== undefined } });
+      if (issued.registrationAccessToken !== undefined) await this.audit.record({ type: 'client.rat_rotated', clientId });
       return this.view(issued);
     });
     await this.clients.invalidate(clientId);
@@ -110,10 +123,12 @@ export class RegistrationService {
   async rotateSecret(registered: ClientEntity, tokenHash: string): Promise<RegistrationResponse> {
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(registered.id, tokenHash);
+      const overlap = this.config.get('oauth2.client_secret.rotation_overlap');
       const issued = await this.clients.rotateSecret(client, {
-        overlap: this.config.get('oauth2.client_secret.rotation_overlap'),
+        overlap,
         secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
       });
+      await this.audit.record({ type: 'client.secret_rotated', clientId: client.id, details: { previous_secret_expires_in: overlap } });
       return this.view(issued);
     });
     await this.clients.invalidate(registered.id);
@@ -121,7 +136,10 @@ export class RegistrationService {
   }
 
   delete(clientId: string, tokenHash: string): Promise<void> {
-    return this.tokens.deleteClient(clientId, tokenHash);
+    return this.database.transaction(async () => {
+      await this.tokens.deleteClient(clientId, tokenHash);
+      await this.audit.record({ type: 'client.deleted', clientId });
+    });
   }
 
   /** RFC 7591 §3.2.1, RFC 7592 §3: what the registrant sees, with its configuration endpoint. */
