@@ -15,6 +15,9 @@ export type PolicyInput = components['schemas']['PolicyInputDto'];
 export type SigningKey = components['schemas']['SigningKeyDto'];
 export type TrustedJwtGrantIssuer = components['schemas']['TrustedJwtGrantIssuerDto'];
 export type TrustJwtGrantIssuer = components['schemas']['TrustJwtGrantIssuerDto'];
+export type AuditEvent = components['schemas']['AuditEventDto'];
+/** GET /admin/events filters: `type` (one or several), `client_id`, `actor_type`, `since` and `until` (RFC 3339). */
+export type AuditEventFilter = Omit<NonNullable<paths['/admin/events']['get']['parameters']['query']>, 'page_token'>;
 
 /** How a client authenticates at the token, introspection and revocation endpoints. */
 export interface ClientCredentials {
@@ -222,6 +225,13 @@ export class RegistrarAdmin {
   clients(filter: { owner?: string; client_name?: string; page_size?: number } = {}): AsyncGenerator<OAuth2Client> {
     return pages((page_token) =>
       this.api.GET('/admin/clients', { params: { query: { ...filter, ...(page_token ? { page_token } : {}) } }, headers: this.headers }),
+    );
+  }
+
+  /** Audit events, newest first, across all pages (README "Audit events"). */
+  events(filter: AuditEventFilter = {}): AsyncGenerator<AuditEvent> {
+    return pages((page_token) =>
+      this.api.GET('/admin/events', { params: { query: { ...filter, ...(page_token ? { page_token } : {}) } }, headers: this.headers }),
     );
   }
 
