@@ -634,11 +634,11 @@ export interface components {
         };
         AuditActorDto: {
             /**
-             * @description What authenticated the change
+             * @description What authenticated the change; system: work no request started
              * @example admin
              * @enum {string}
              */
-            type: "admin" | "iat" | "rat" | "client" | "anonymous";
+            type: "admin" | "iat" | "rat" | "client" | "anonymous" | "system";
             /**
              * @description admin: the admin API key's id (never the key; logged at start as "audit: admin API key ids")
              * @example 3f9a0c6e1b2d4a57
@@ -1761,7 +1761,7 @@ export interface operations {
                 /** @description Only events at or after this time (RFC 3339) */
                 since?: string;
                 /** @description Only events caused by this kind of caller */
-                actor_type?: "admin" | "iat" | "rat" | "client" | "anonymous";
+                actor_type?: "admin" | "iat" | "rat" | "client" | "anonymous" | "system";
                 /** @description Only events about this client */
                 client_id?: string;
                 /** @description Only events of these types: repeat the parameter or separate types with commas */

@@ -93,7 +93,7 @@ export class AdminEventsController {
   @ApiErrorResponse(400, 'A bad filter, page_size or page_token, a repeated single-valued parameter or an unknown one', {
     type: ['invalid_request', 'type: "client.created" is not an event type'],
     since: ['invalid_request', 'since must be an RFC 3339 date-time such as 2025-11-27T10:00:00Z'],
-    actor_type: ['invalid_request', 'actor_type must be one of admin, iat, rat, client, anonymous'],
+    actor_type: ['invalid_request', 'actor_type must be one of admin, iat, rat, client, anonymous, system'],
     page_token: ['invalid_request', 'page_token is not a token this server issued'],
     unknown: ['invalid_request', 'unknown query parameter client; known: page_size, page_token, type, client_id, actor_type, since, until'],
   })

@@ -3,7 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ACTOR_TYPES, AUDIT_EVENT_TYPES } from './audit-event.js';
 
 export class AuditActorDto {
-  @ApiProperty({ enum: ACTOR_TYPES, example: 'admin', description: 'What authenticated the change' })
+  @ApiProperty({ enum: ACTOR_TYPES, example: 'admin', description: 'What authenticated the change; system: work no request started' })
   type: string;
 
   @ApiPropertyOptional({ example: '3f9a0c6e1b2d4a57', description: 'admin: the admin API key\'s id (never the key; logged at start as "audit: admin API key ids")' })

@@ -32,20 +32,22 @@ export function isAuditEventType(value: string): value is AuditEventType {
   return (AUDIT_EVENT_TYPES as readonly string[]).includes(value);
 }
 
-export const ACTOR_TYPES = ['admin', 'iat', 'rat', 'client', 'anonymous'] as const;
+export const ACTOR_TYPES = ['admin', 'iat', 'rat', 'client', 'anonymous', 'system'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];
 
 /**
  * Who caused an event: an admin API key (by its key id, README "Audit
  * events"), an initial access token (by id), a client through its
- * registration access token or its own credentials, or nobody known (open registration).
+ * registration access token or its own credentials, nobody known (open
+ * registration), or the server itself (work no request started).
  */
 export type AuditActor =
   | { type: 'admin'; key_id: string }
   | { type: 'iat'; id: string }
   | { type: 'rat'; client_id: string }
   | { type: 'client'; client_id: string }
-  | { type: 'anonymous' };
+  | { type: 'anonymous' }
+  | { type: 'system' };
 
 /** Small facts about the change: ids, names, counts; never a secret. */
 export type AuditDetails = Record<string, string | number | boolean | null | string[]>;
@@ -119,6 +121,8 @@ export function actorFromColumns(type: string, id: string | null): AuditActor {
     case 'rat':
     case 'client':
       return { type, client_id: id ?? '' };
+    case 'system':
+      return { type };
     default:
       return { type: 'anonymous' };
   }

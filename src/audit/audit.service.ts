@@ -37,12 +37,11 @@ export class AuditService implements OnApplicationBootstrap {
   /**
    * Records an event in the ambient transaction (or a transaction of its own):
    * call it inside the transaction that makes the change. The actor defaults
-   * to the caller of the current request.
+   * to the caller of the current request, or the server outside any request.
    */
   async record(input: AuditEventInput): Promise<AuditEvent> {
     const req = currentRequest();
-    const actor = input.actor ?? (req ? actorOf(req) : undefined);
-    if (!actor) throw new Error(`audit event ${input.type} has no actor`);
+    const actor = input.actor ?? (req ? actorOf(req) : { type: 'system' as const });
     const span = trace.getActiveSpan()?.spanContext();
     const event: AuditEvent = {
       id: randomUUID(),

@@ -288,6 +288,22 @@ describe('the audit log lines', () => {
   });
 });
 
+describe('open registration', () => {
+  it('records a registration without an initial access token with an anonymous actor', async () => {
+    const open = await startApp({ env: { OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED: 'false' } });
+    try {
+      const res = await fetch(`${open.url}/oauth2/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(machineClient()) });
+      expect(res.status).toBe(201);
+      const { client_id: clientId } = (await res.json()) as { client_id: string };
+      const trail = await events(`client_id=${encodeURIComponent(clientId)}`);
+      expect(trail.map((e) => [e.type, e.actor])).toEqual([['client.registered', { type: 'anonymous' }]]);
+      expect(trail[0].request_id).toBe(res.headers.get('x-request-id'));
+    } finally {
+      await open.close();
+    }
+  });
+});
+
 describe('GET /admin/events', () => {
   it('filters by type, repeated or comma-separated, and by actor_type', async () => {
     const q = `client_id=${encodeURIComponent(dcrId)}`;
