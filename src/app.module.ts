@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthorizationModule } from './authorization/authorization.module.js';
 import { ClientsModule } from './clients/clients.module.js';
 import { CommonModule } from './common/common.module.js';
@@ -33,6 +34,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         CommonModule.forRoot(logger, config.values['metrics.enabled']),
         DatabaseModule,
+        AuditModule,
         ClientsModule,
         RegistrationModule,
         PolicyModule,

@@ -18,6 +18,9 @@ export type TrustJwtGrantIssuer = components['schemas']['TrustJwtGrantIssuerDto'
 export type ClientFilter = components['schemas']['ClientFilterDto'];
 export type BulkClientAction = components['schemas']['BulkClientActionDto'];
 export type BulkClientActionResult = components['schemas']['BulkClientActionResult'];
+export type AuditEvent = components['schemas']['AuditEventDto'];
+/** GET /admin/events filters: `type` (one or several), `client_id`, `actor_type`, `since` and `until` (RFC 3339). */
+export type AuditEventFilter = Omit<NonNullable<paths['/admin/events']['get']['parameters']['query']>, 'page_token'>;
 
 /** How a client authenticates at the token, introspection and revocation endpoints. */
 export interface ClientCredentials {
@@ -251,6 +254,13 @@ export class RegistrarAdmin {
   clients(filter: ClientFilter & { page_size?: number } = {}): AsyncGenerator<OAuth2Client> {
     return pages((page_token) =>
       this.api.GET('/admin/clients', { params: { query: { ...filter, ...(page_token ? { page_token } : {}) } }, headers: this.headers }),
+    );
+  }
+
+  /** Audit events, newest first, across all pages (README "Audit events"). */
+  events(filter: AuditEventFilter = {}): AsyncGenerator<AuditEvent> {
+    return pages((page_token) =>
+      this.api.GET('/admin/events', { params: { query: { ...filter, ...(page_token ? { page_token } : {}) } }, headers: this.headers }),
     );
   }
 

@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List audit events, newest first, paginated (README "Audit events") */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/clients": {
         parameters: {
             query?: never;
@@ -682,6 +699,71 @@ export interface components {
             error: string;
             /** @example redirect_uris must be an array */
             error_description?: string;
+        };
+        AuditActorDto: {
+            /**
+             * @description What authenticated the change; system: work no request started
+             * @example admin
+             * @enum {string}
+             */
+            type: "admin" | "iat" | "rat" | "client" | "anonymous" | "system";
+            /**
+             * @description admin: the admin API key's id (never the key; logged at start as "audit: admin API key ids")
+             * @example 3f9a0c6e1b2d4a57
+             */
+            key_id?: string;
+            /**
+             * @description iat: the initial access token's id
+             * @example 0b6e3a59-5c4e-4a3a-9b0e-1f2d3c4b5a69
+             */
+            id?: string;
+            /**
+             * @description rat and client: the client that authenticated
+             * @example b4f1c0de-8d55-4d5e-9a55-2f1b7d0f6c11
+             */
+            client_id?: string;
+        };
+        AuditEventDto: {
+            /** @example 6c1a3f10-2c7e-4c4f-8d1b-1c9a7e5e2b33 */
+            id: string;
+            /**
+             * Format: date-time
+             * @example 2025-11-27T10:15:30.123Z
+             */
+            time: string;
+            /**
+             * @example client.registered
+             * @enum {string}
+             */
+            type: "client.registered" | "client.registration_refused" | "client.read" | "client.updated" | "client.deleted" | "client.rat_rotated" | "client.secret_rotated" | "client.suspended" | "client.resumed" | "client.rat_recovered" | "client.reregistered" | "admin.client.created" | "admin.client.updated" | "admin.client.deleted" | "admin.iat.minted" | "admin.iat.revoked" | "admin.policy.created" | "admin.policy.updated" | "admin.policy.deleted" | "admin.key.rotated" | "token.revoked" | "bulk.action";
+            actor: components["schemas"]["AuditActorDto"];
+            /**
+             * @description The client the event is about
+             * @example b4f1c0de-8d55-4d5e-9a55-2f1b7d0f6c11
+             */
+            client_id: string | null;
+            /**
+             * @description The request's id (X-Request-Id), as in the access log
+             * @example 0ea34802-4fbe-4a0f-93bd-6950de7a57ce
+             */
+            request_id: string | null;
+            /**
+             * @description The trace the request was part of, when tracing is on
+             * @example 0af7651916cd43dd8448eb211c80319c
+             */
+            trace_id: string | null;
+            /**
+             * @description Small facts about the change (ids, names, the error that refused a registration); never a secret
+             * @example {
+             *       "initial_access_token_id": "0b6e3a59-5c4e-4a3a-9b0e-1f2d3c4b5a69",
+             *       "policies": [
+             *         "partners"
+             *       ]
+             *     }
+             */
+            details: {
+                [key: string]: unknown;
+            };
         };
         ClientSecretInfo: {
             /**
@@ -1877,6 +1959,63 @@ export interface operations {
             };
             /** @description The database is unreachable, or the service is shutting down */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events before this time (RFC 3339) */
+                until?: string;
+                /** @description Only events at or after this time (RFC 3339) */
+                since?: string;
+                /** @description Only events caused by this kind of caller */
+                actor_type?: "admin" | "iat" | "rat" | "client" | "anonymous" | "system";
+                /** @description Only events about this client */
+                client_id?: string;
+                /** @description Only events of these types: repeat the parameter or separate types with commas */
+                type?: ("client.registered" | "client.registration_refused" | "client.read" | "client.updated" | "client.deleted" | "client.rat_rotated" | "client.secret_rotated" | "client.suspended" | "client.resumed" | "client.rat_recovered" | "client.reregistered" | "admin.client.created" | "admin.client.updated" | "admin.client.deleted" | "admin.iat.minted" | "admin.iat.revoked" | "admin.policy.created" | "admin.policy.updated" | "admin.policy.deleted" | "admin.key.rotated" | "token.revoked" | "bulk.action")[];
+                /** @description Opaque token from the rel="next" link of the previous page */
+                page_token?: string;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page; the Link header has rel="next" while more remain */
+            200: {
+                headers: {
+                    /**
+                     * @description rel="first", and rel="next" while more remain; the next link carries the page_token of the following page
+                     * @example </admin/events?page_size=100>; rel="first", </admin/events?page_size=100&page_token=eyJhZnRlciI6IngifQ>; rel="next"
+                     */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventDto"][];
+                };
+            };
+            /** @description A bad filter, page_size or page_token, a repeated single-valued parameter or an unknown one */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

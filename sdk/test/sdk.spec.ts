@@ -101,6 +101,23 @@ describe('@registrar/sdk', () => {
     await expect(registrar.recoverRegistrationAccessToken(client.clientId, assertion)).rejects.toMatchObject({ status: 401, error: 'invalid_client' });
   });
 
+  it('lists audit events across pages, filtered by type and client', async () => {
+    const admin = registrar.admin(ADMIN_KEY);
+    const iat = await admin.mintInitialAccessToken({ max_uses: 1 });
+    const client = await registrar.register({ client_name: 'sdk audit', grant_types: ['client_credentials'] }, iat.token);
+    await client.read();
+    await client.read();
+    const seen = [];
+    for await (const e of admin.events({ client_id: client.clientId, type: ['client.read', 'client.registered'], page_size: 1 })) seen.push(e);
+    expect(seen.map((e) => e.type)).toEqual(['client.read', 'client.read', 'client.registered']);
+    expect(seen[2].actor).toEqual({ type: 'iat', id: iat.id });
+    const reads = [];
+    for await (const e of admin.events({ client_id: client.clientId, type: ['client.read'] })) reads.push(e.id);
+    expect(reads).toEqual([seen[0].id, seen[1].id]);
+    await expect(admin.events({ actor_type: 'robot' as never }).next()).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
+    await client.delete();
+  });
+
   it('trusts, lists, reads and removes JWT grant issuers', async () => {
     const admin = registrar.admin(ADMIN_KEY);
     const { publicKey } = await generateKeyPair('ES256');

@@ -4,10 +4,12 @@
 // for one answer before it expires; the answer's verifier continues the flow
 // in the browser (authorization-flow.service.ts).
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { Database } from '../database/database.js';
 import { GrantsService } from '../tokens/grants.service.js';
 import { ConsentSessionsRepository } from './consent-sessions.repository.js';
 import { flowHash, flowHashes, withParam } from './flow-secrets.js';
@@ -42,6 +44,8 @@ export class LoginConsentService {
     private readonly flows: FlowsRepository,
     private readonly loginSessions: LoginSessionsRepository,
     private readonly consentSessions: ConsentSessionsRepository,
+    private readonly database: Database,
+    private readonly audit: AuditService,
   ) {}
 
   private now(): number {
@@ -57,8 +61,11 @@ export class LoginConsentService {
 
   /** Revokes remembered consent and every token issued under it, for one client or all. */
   async revokeConsent(subject: string, clientId?: string): Promise<void> {
-    await this.consentSessions.revoke(subject, clientId);
-    await this.grants.revokeGrantsOf(subject, clientId);
+    await this.database.transaction(async () => {
+      await this.consentSessions.revoke(subject, clientId);
+      const grants = await this.grants.revokeGrantsOf(subject, clientId);
+      if (grants > 0) await this.audit.record({ type: 'token.revoked', clientId: clientId ?? null, details: { reason: 'consent_revoked', subject, grants } });
+    });
   }
 
   // ---- the login and consent app's side: the admin API ----

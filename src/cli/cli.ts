@@ -26,6 +26,7 @@ const CLIENT_COLUMNS = ['client_id', 'client_name', 'created_via', 'access_token
 const IAT_COLUMNS = ['id', 'uses', 'max_uses', 'expires_at', 'description'];
 const POLICY_COLUMNS = ['name', 'clients_created', 'description'];
 const TRUST_COLUMNS = ['id', 'issuer', 'subject', 'allow_any_subject', 'expires_at'];
+const EVENT_COLUMNS = ['time', 'type', 'actor', 'client_id', 'request_id'];
 
 /** The version in the package.json next to the sources or the build (dist/src/cli). */
 function packageVersion(): string {
@@ -333,6 +334,38 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
   const keys = program.command('keys').description('signing keys');
   keys.command('list').action(async () => print(await api('GET', '/admin/keys'), ['kid', 'alg', 'state', 'created_at', 'retired_at']));
   keys.command('rotate').action(async () => print(await api('POST', '/admin/keys/rotate')));
+
+  const events = program.command('events').description('audit events (README "Audit events")');
+  events
+    .command('list')
+    .description('the newest audit events first; --json prints them whole')
+    .option('--type <types>', 'only these event types (comma-separated; the option may be repeated)', (v: string, prev: string[] = []) => [...prev, ...list(v)])
+    .option('--client <client_id>', 'only events about this client')
+    .option('--actor-type <type>', 'only events caused by admin, iat, rat, client or anonymous callers')
+    .option('--since <time>', 'only events at or after this RFC 3339 time')
+    .option('--until <time>', 'only events before this RFC 3339 time')
+    .option('--limit <n>', 'at most this many events', positiveInteger, 100)
+    .action(async (o: { type?: string[]; client?: string; actorType?: string; since?: string; until?: string; limit: number }) => {
+      const q = new URLSearchParams({ page_size: String(Math.min(o.limit, 500)) });
+      for (const t of o.type ?? []) q.append('type', t);
+      const filters = { client_id: o.client, actor_type: o.actorType, since: o.since, until: o.until };
+      for (const [k, v] of Object.entries(filters)) if (v !== undefined) q.set(k, v);
+      const found: Array<Record<string, unknown>> = [];
+      let next: string | undefined = `/admin/events?${q.toString()}`;
+      while (next && found.length < o.limit) {
+        const page = await request('GET', next);
+        found.push(...(page.data as Array<Record<string, unknown>>));
+        next = page.next;
+      }
+      const shown = found.slice(0, o.limit);
+      if (globals().json) return print(shown);
+      // In the table, the actor is one cell: its type and the id it is known by.
+      const actorCell = (a: Record<string, unknown>) => [a.type, a.key_id ?? a.id ?? a.client_id].filter((x) => x !== undefined).join(':');
+      print(
+        shown.map((e) => ({ ...e, actor: actorCell(e.actor as Record<string, unknown>) })),
+        EVENT_COLUMNS,
+      );
+    });
 
   const trust = program.command('trust').description('issuers trusted for the JWT bearer grant (RFC 7523)');
   const trustPath = '/admin/trust/grants/jwt-bearer/issuers';

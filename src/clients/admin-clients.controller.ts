@@ -162,6 +162,6 @@ export class AdminClientsController {
   @ApiNoContentResponse()
   @ApiErrorResponse(404, 'No client has this client_id', NOT_FOUND)
   async delete(@Param('id') id: string): Promise<void> {
-    await this.clients.delete(id);
+    await this.admin.delete(id);
   }
 }

@@ -2,6 +2,7 @@
 // client_secret, access_token_strategy) are read here, then ClientsService
 // validates, stores and shows the client.
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { parseDuration } from '../config/parsers.js';
@@ -45,6 +46,7 @@ export class AdminClientsService {
     private readonly config: ConfigService,
     private readonly database: Database,
     private readonly policies: PoliciesService,
+    private readonly audit: AuditService,
   ) {}
 
   async create(input: Record<string, unknown>): Promise<IssuedClient> {
@@ -58,12 +60,16 @@ export class AdminClientsService {
     await this.assertPoliciesExist(fields);
     // Clients the admin creates may be managed through RFC 7592 too.
     const rat = mintRegistrationToken(this.config.dcr().registrationAccessToken);
-    const issued = await this.clients.create({
-      fields,
-      clientId: clientId ? (clientId as string) : undefined,
-      clientSecret,
-      accessTokenStrategy,
-      registrationAccessToken: rat,
+    const issued = await this.database.transaction(async () => {
+      const created = await this.clients.create({
+        fields,
+        clientId: clientId ? (clientId as string) : undefined,
+        clientSecret,
+        accessTokenStrategy,
+        registrationAccessToken: rat,
+      });
+      await this.audit.record({ type: 'admin.client.created', clientId: created.client.id });
+      return created;
     });
     return { ...issued, registrationAccessToken: rat?.token };
   }
@@ -78,7 +84,11 @@ export class AdminClientsService {
     const fields = await this.clients.validate(input, ADMIN_VALIDATION);
     await this.assertPoliciesExist(fields);
     const secretLifetime = this.secretLifetime(client.createdVia);
-    const issued = await this.clients.replace(client, fields, { clientSecret, secretLifetime });
+    const issued = await this.database.transaction(async () => {
+      const replaced = await this.clients.replace(client, fields, { clientSecret, secretLifetime });
+      await this.audit.record({ type: 'admin.client.updated', clientId: id, details: { secret_issued: replaced.secret !== undefined } });
+      return replaced;
+    });
     await this.clients.invalidate(id);
     return issued;
   }
@@ -104,7 +114,9 @@ export class AdminClientsService {
     const overlap = requested === undefined ? this.config.get('oauth2.client_secret.rotation_overlap') : parseDuration(requested)!;
     const issued = await this.database.transaction(async () => {
       const client = await this.lockedClient(id);
-      return this.clients.rotateSecret(client, { overlap, secretLifetime: this.secretLifetime(client.createdVia) });
+      const rotated = await this.clients.rotateSecret(client, { overlap, secretLifetime: this.secretLifetime(client.createdVia) });
+      await this.audit.record({ type: 'client.secret_rotated', clientId: id, details: { previous_secret_expires_in: overlap } });
+      return rotated;
     });
     await this.clients.invalidate(id);
     return issued;
@@ -112,9 +124,20 @@ export class AdminClientsService {
 
   /** Ends every rotated secret at once; the current one stays. */
   async dropRotatedSecrets(id: string): Promise<IssuedClient> {
-    const issued = await this.database.transaction(async () => this.clients.dropRotatedSecrets(await this.lockedClient(id)));
+    const issued = await this.database.transaction(async () => {
+      const dropped = await this.clients.dropRotatedSecrets(await this.lockedClient(id));
+      await this.audit.record({ type: 'client.secret_rotated', clientId: id, details: { previous_secrets_ended: true } });
+      return dropped;
+    });
     await this.clients.invalidate(id);
     return issued;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.database.transaction(async () => {
+      await this.clients.delete(id);
+      await this.audit.record({ type: 'admin.client.deleted', clientId: id });
+    });
   }
 
   private async lockedClient(id: string) {

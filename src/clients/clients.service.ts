@@ -6,6 +6,7 @@ import type { PageRequest } from '../common/pagination.js';
 import { encryptWithSecret, hashClientSecret, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { isUniqueViolation } from '../database/db-errors.js';
+import { Database } from '../database/database.js';
 import { DatabaseEvents } from '../database/database-events.js';
 import { AppLogger } from '../common/logging.js';
 import type { AccessTokenStrategy } from '../config/schema.js';
@@ -119,6 +120,7 @@ export class ClientsService {
     private readonly events: DatabaseEvents,
     private readonly logger: AppLogger,
     private readonly documents: MetadataDocumentClientsService,
+    private readonly database: Database,
   ) {
     events.subscribe(CLIENT_CHANGED, (id) => {
       this.generation += 1;
@@ -128,11 +130,15 @@ export class ClientsService {
   }
 
   /**
-   * Forgets a changed or deleted client here and in every other instance; call
-   * it after the change committed. The change stands even if the signal cannot
+   * Forgets a changed or deleted client here and in every other instance, once
+   * the change committed (at once outside a transaction). The change stands even if the signal cannot
    * be sent (the other instances' entries then expire within CLIENT_CACHE_MS).
    */
-  async invalidate(id: string): Promise<void> {
+  invalidate(id: string): Promise<void> {
+    return this.database.afterCommit(() => this.forget(id));
+  }
+
+  private async forget(id: string): Promise<void> {
     this.generation += 1;
     this.cache.delete(id);
     await this.events.publish(CLIENT_CHANGED, id).catch((err: Error) => {

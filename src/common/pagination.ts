@@ -63,6 +63,8 @@ export function sendPage<T>(
     for (const name of keep) {
       const value = (req.query as Record<string, unknown>)[name];
       if (typeof value === 'string') params.set(name, value);
+      // A parameter a route takes repeated (e.g. /admin/events?type=a&type=b) stays repeated.
+      else if (Array.isArray(value)) for (const v of value) if (typeof v === 'string') params.append(name, v);
     }
     return `${requestPath(req)}?${params.toString()}`;
   };

@@ -172,6 +172,18 @@ export class SafeFetcher {
     });
   }
 
+  /**
+   * POSTs `body` to one URL and answers with its status, headers and body
+   * (read up to `maxBytes`). Redirects are not followed. Same guards, time
+   * limit and slot as `get`.
+   */
+  async post(url: string, body: string, headers: Record<string, string>, maxBytes: number): Promise<FetchedResponse> {
+    return this.inSlot(async () => {
+      const answer = await this.once(this.target(url), 'application/json', this.options.timeoutMs, maxBytes, { method: 'POST', body, headers });
+      return { status: answer.status, headers: answer.headers, body: answer.body };
+    });
+  }
+
   private async inSlot<T>(work: () => Promise<T>): Promise<T> {
     const limit = this.options.maxConcurrent;
     if (limit !== undefined && this.inFlight >= limit) {
@@ -231,7 +243,13 @@ export class SafeFetcher {
     });
   };
 
-  private once(target: URL, accept: string, remainingMs: number, maxBytes = this.options.maxBytes): Promise<Answer> {
+  private once(
+    target: URL,
+    accept: string,
+    remainingMs: number,
+    maxBytes = this.options.maxBytes,
+    send?: { method: 'POST'; body: string; headers: Record<string, string> },
+  ): Promise<Answer> {
     const timeoutMs = this.options.timeoutMs;
     if (remainingMs <= 0) return Promise.reject(new FetchError(`${target} took longer than ${timeoutMs} ms`));
     const tooLarge = () => new FetchTooLargeError(`${target} is larger than ${maxBytes} bytes`);
@@ -250,8 +268,12 @@ export class SafeFetcher {
       const req = https.request(
         target,
         {
-          method: 'GET',
-          headers: { accept, 'user-agent': 'registrar' },
+          method: send?.method ?? 'GET',
+          headers: {
+            accept,
+            'user-agent': 'registrar',
+            ...(send ? { ...send.headers, 'content-length': String(Buffer.byteLength(send.body)) } : {}),
+          },
           lookup: this.guardedLookup as never,
           ca: this.options.ca ? [this.options.ca] : undefined,
           // No shared keep-alive pool: every connection goes through the address check above.
@@ -296,7 +318,7 @@ export class SafeFetcher {
       req.on('timeout', () => req.destroy(new FetchError(`${target} took longer than ${timeoutMs} ms`)));
       req.on('error', (err) => fail(err instanceof FetchError ? err : new FetchError(`${target} could not be fetched: ${err.message}`)));
       req.on('close', () => clearTimeout(deadline));
-      req.end();
+      req.end(send?.body);
     });
   }
 }

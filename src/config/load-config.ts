@@ -146,6 +146,15 @@ export function loadConfig(env: Env = process.env): ResolvedConfig {
       }
     }
   }
+  if (production) {
+    // An HMAC key a receiver could guess would let anyone forge events (README "Audit events").
+    const weak = (values['audit.webhooks'] as Array<{ secret: string }>).findIndex((w) => w.secret.length < MIN_SECRET_LENGTH);
+    if (weak >= 0) {
+      throw new ConfigError(
+        `NODE_ENV=production refuses weak audit.webhooks (env ${envName('audit.webhooks')}): the secret of entry ${weak + 1} has fewer than ${MIN_SECRET_LENGTH} characters`,
+      );
+    }
+  }
   if (production && values['oauth2.authorization_code.enabled']) {
     const unset = (['urls.login', 'urls.consent'] as const).filter((k) => values[k] === undefined);
     if (unset.length > 0) {

@@ -1,6 +1,7 @@
 // The one configuration schema: every key Registrar reads, its parser, its
 // default and a line saying what it means. `.env.example` is generated from it
 // (test/unit/config.spec.ts keeps the two in step).
+import { auditWebhooks } from '../audit/webhook-config.js';
 import { boolean, duration, httpUrl, integer, list, oneOf, postgresUrl, rateLimit, scopeToken, text, trustedIssuers, type Parser } from './parsers.js';
 
 export interface KeyDef<T> {
@@ -287,6 +288,29 @@ export const SCHEMA = {
     'RS256',
     'Algorithm of the signing key for JWT access tokens',
   ),
+  'audit.log.enabled': key(boolean, true, 'Also write every audit event to the JSON log, as a line with msg "audit" (README "Audit events")'),
+  'audit.retention': key(duration(), 90 * 86400, 'How long audit events and finished webhook deliveries are kept; the janitor deletes older ones', {
+    defaultText: '90d',
+  }),
+  'audit.webhooks': key(
+    auditWebhooks,
+    [],
+    'Receivers of audit events, signed with their secret: JSON array of {"url": "https://...", "secret": "...", "types": [...] (optional)}',
+    { secret: true, defaultText: 'none' },
+  ),
+  'audit.delivery.interval': key(duration(), 5, 'How often each instance looks for audit webhook deliveries that are due', {
+    defaultText: '5s',
+  }),
+  'audit.delivery.backoff': key(
+    duration(),
+    10,
+    'Wait before the first retry of a failed audit webhook delivery; doubled at each attempt, with jitter, up to 1h',
+    { defaultText: '10s' },
+  ),
+  'audit.delivery.max_attempts': key(integer(1, 100), 12, 'Attempts at one audit webhook delivery before it is marked failed'),
+  'audit.delivery.max_age': key(duration(), 86400, 'Age after which an undelivered audit event is marked failed, whatever its attempts', {
+    defaultText: '24h',
+  }),
   'metrics.enabled': key(boolean, true, 'Serve Prometheus metrics at /metrics; false = 404'),
   'log.level': key(oneOf('debug', 'info', 'warn', 'error', 'silent'), 'info', 'Lowest level written to the JSON log'),
 } satisfies Record<string, KeyDef<unknown>>;

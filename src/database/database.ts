@@ -12,6 +12,8 @@ const MIGRATION_LOCK = 7_591_001;
 export class Database {
   /** The transaction the current async call chain runs in, if any (see `transaction`). */
   private readonly ambient = new AsyncLocalStorage<EntityManager>();
+  /** Work to run once the transaction of an EntityManager has committed (see `afterCommit`). */
+  private readonly commitHooks = new WeakMap<EntityManager, Array<() => unknown>>();
 
   private constructor(
     readonly dataSource: DataSource,
@@ -97,9 +99,30 @@ export class Database {
    * transaction holds the only connection, so `work` must not wait on the
    * network (fetch before, write inside).
    */
-  transaction<T>(work: () => Promise<T>): Promise<T> {
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
     if (this.ambient.getStore()) return work();
-    return this.dataSource.transaction((manager) => this.ambient.run(manager, work));
+    const hooks: Array<() => unknown> = [];
+    const result = await this.dataSource.transaction((manager) => {
+      this.commitHooks.set(manager, hooks);
+      return this.ambient.run(manager, work);
+    });
+    // Outside the transaction's context, so that work they start is not taken for part of it.
+    await this.ambient.exit(async () => {
+      for (const hook of hooks) await Promise.resolve().then(hook).catch(() => undefined);
+    });
+    return result;
+  }
+
+  /**
+   * Runs `hook` once the current transaction has committed (never when it
+   * rolls back), or now when there is none: signals and log lines about a
+   * change must not get ahead of it. Hooks deal with their own failures.
+   */
+  async afterCommit(hook: () => unknown): Promise<void> {
+    const tx = this.ambient.getStore();
+    const hooks = tx && this.commitHooks.get(tx);
+    if (hooks) hooks.push(hook);
+    else await Promise.resolve().then(hook).catch(() => undefined);
   }
 
   async ping(): Promise<void> {

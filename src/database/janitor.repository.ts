@@ -7,8 +7,11 @@ import { Database } from './database.js';
 // Any fixed number works; it only has to be the same in every instance.
 const JANITOR_LOCK = 7_591_002;
 
-/** Each task selects a batch of keys to delete; `$1` is the batch size, `$2` the inactive-client TTL in seconds. */
-export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolean }> = [
+/**
+ * Each task selects a batch of keys to delete; `$1` is the batch size, `$2` the inactive-client TTL
+ * in seconds (needsTtl) or audit.retention (needsRetention).
+ */
+export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolean; needsRetention?: boolean }> = [
   {
     name: 'expired_access_tokens',
     sql: `DELETE FROM access_tokens WHERE id IN (SELECT id FROM access_tokens WHERE expires_at < now() LIMIT $1)`,
@@ -73,6 +76,20 @@ export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolea
              LIMIT $1)`,
   },
   {
+    // README "Audit events": events are kept for audit.retention.
+    name: 'old_audit_events',
+    needsRetention: true,
+    sql: `DELETE FROM audit_events WHERE id IN (
+            SELECT id FROM audit_events WHERE occurred_at < now() - make_interval(secs => $2) LIMIT $1)`,
+  },
+  {
+    // Webhook deliveries as long as their events, whatever became of them (a delivery outlives max_age only as failed).
+    name: 'old_audit_deliveries',
+    needsRetention: true,
+    sql: `DELETE FROM audit_outbox WHERE id IN (
+            SELECT id FROM audit_outbox WHERE created_at < now() - make_interval(secs => $2) LIMIT $1)`,
+  },
+  {
     name: 'inactive_dcr_clients',
     needsTtl: true,
     sql: `DELETE FROM clients WHERE id IN (
@@ -82,7 +99,7 @@ export const JANITOR_TASKS: Array<{ name: string; sql: string; needsTtl?: boolea
   },
 ];
 
-/** Deletes one batch of a task's rows; returns how many went. */
+/** Deletes one batch of a task's rows (`ttl`: the task's `$2`, in seconds); returns how many went. */
 export type DeleteBatch = (task: (typeof JANITOR_TASKS)[number], batch: number, ttl: number | undefined) => Promise<number>;
 
 /** What the janitor does with clients whose software statement is no longer valid (software_statement.on_invalid). */
@@ -135,7 +152,7 @@ export class JanitorRepository {
       if (!locked) return undefined;
       try {
         return await work(async (task, batch, ttl) => {
-          const params = task.needsTtl ? [batch, ttl] : [batch];
+          const params = task.needsTtl || task.needsRetention ? [batch, ttl] : [batch];
           return (await runner.query(task.sql, params, true)).affected ?? 0;
         }, async (action, batch, trusted, after) => {
           const params = action === 'report' ? [batch, trusted, after] : [batch, trusted];

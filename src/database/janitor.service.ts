@@ -1,6 +1,6 @@
 // The periodic clean-up: expired tokens, used-up and expired IATs, replay
-// records, old rate-limit windows, clients whose software statement is no
-// longer valid and, when configured, abandoned DCR clients.
+// records, old rate-limit windows, audit events past audit.retention, clients whose
+// software statement is no longer valid and, when configured, abandoned DCR clients.
 // One instance at a time (a PostgreSQL advisory lock); deletions in bounded batches.
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppLogger } from '../common/logging.js';
@@ -70,7 +70,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
           if (task.needsTtl && !ttl) continue;
           counts[task.name] = 0;
           for (;;) {
-            const deleted = await deleteBatch(task, batch, ttl);
+            const deleted = await deleteBatch(task, batch, task.needsRetention ? this.config.get('audit.retention') : ttl);
             counts[task.name] += deleted;
             if (deleted < batch) break;
           }

@@ -11,6 +11,7 @@ import { AddDPoP1764220000000 } from '../../migrations/1764220000000-AddDPoP.js'
 import { AddClientSecretRotation1764230000000 } from '../../migrations/1764230000000-AddClientSecretRotation.js';
 import { AddJwtBearerTrustAndTokenExchange1764240000000 } from '../../migrations/1764240000000-AddJwtBearerTrustAndTokenExchange.js';
 import { AddClientIdMetadataDocuments1764250000000 } from '../../migrations/1764250000000-AddClientIdMetadataDocuments.js';
+import { AddAuditEvents1764260000000 } from '../../migrations/1764260000000-AddAuditEvents.js';
 import { AddClientFleetOperations1764270000000 } from '../../migrations/1764270000000-AddClientFleetOperations.js';
 import { AddRegisteredBy1764280000000 } from '../../migrations/1764280000000-AddRegisteredBy.js';
 import { AddReregistration1764290000000 } from '../../migrations/1764290000000-AddReregistration.js';
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   AddClientSecretRotation1764230000000,
   AddJwtBearerTrustAndTokenExchange1764240000000,
   AddClientIdMetadataDocuments1764250000000,
+  AddAuditEvents1764260000000,
   AddClientFleetOperations1764270000000,
   AddRegisteredBy1764280000000,
   AddReregistration1764290000000,

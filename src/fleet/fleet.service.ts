@@ -2,6 +2,7 @@
 // clients"): suspending and resuming one client, and bulk actions on every
 // client a filter matches, counted first by a dry run.
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { type ClientFilter, filterFromBody, isEmptyFilter } from '../clients/client-filter.js';
 import { BULK_ACTIONS, type BulkAction } from '../clients/client-filter.dto.js';
 import { MAX_SUSPENSION_REASON } from '../clients/client-suspension.js';
@@ -75,12 +76,16 @@ export class FleetService {
     private readonly tokens: FleetRepository,
     private readonly grants: GrantsService,
     private readonly logger: AppLogger,
+    private readonly audit: AuditService,
   ) {}
 
   /** Suspends one client; a suspended one keeps its suspended_at and takes the new reason, if one is given. */
   async suspend(id: string, reason: string | null): Promise<IssuedClient> {
     await this.clients.get(id);
-    await this.repository.suspend([id], reason, true);
+    await this.database.transaction(async () => {
+      await this.repository.suspend([id], reason, true);
+      await this.audit.record({ type: 'client.suspended', clientId: id, details: { reason } });
+    });
     await this.clients.invalidate(id);
     this.logger.info({ client_id: id }, 'client suspended');
     return { client: await this.clients.get(id) };
@@ -89,7 +94,12 @@ export class FleetService {
   /** Lifts a suspension: the client's tokens that have not expired (nor been revoked) work again. */
   async resume(id: string): Promise<IssuedClient> {
     await this.clients.get(id);
-    if ((await this.repository.resume([id])).length > 0) this.logger.info({ client_id: id }, 'client resumed');
+    const resumed = await this.database.transaction(async () => {
+      const ids = await this.repository.resume([id]);
+      if (ids.length > 0) await this.audit.record({ type: 'client.resumed', clientId: id });
+      return ids.length > 0;
+    });
+    if (resumed) this.logger.info({ client_id: id }, 'client resumed');
     await this.clients.invalidate(id);
     return { client: await this.clients.get(id) };
   }
@@ -121,6 +131,7 @@ export class FleetService {
       if (matched > 0) await this.clients.invalidateAll();
     }
     this.logger.info({ action: request.action, matched, applied }, 'bulk client action');
+    await this.audit.record({ type: 'bulk.action', details: { action: request.action, matched, applied } });
     return { matched, applied };
   }
 

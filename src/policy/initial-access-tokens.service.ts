@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { invalidBearer } from '../common/bearer.js';
 import { OAuthError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { randomToken, tokenHash } from '../common/secrets.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { parseDuration } from '../config/parsers.js';
+import { Database } from '../database/database.js';
 import type { InitialAccessTokenDto, MintInitialAccessTokenDto } from './initial-access-token.dto.js';
 import { InitialAccessTokenEntity } from './initial-access-token.entity.js';
 import { InitialAccessTokensRepository } from './initial-access-tokens.repository.js';
@@ -16,6 +18,8 @@ export class InitialAccessTokensService {
   constructor(
     private readonly iats: InitialAccessTokensRepository,
     private readonly policies: PoliciesService,
+    private readonly database: Database,
+    private readonly audit: AuditService,
   ) {}
 
   async mint(dto: MintInitialAccessTokenDto): Promise<{ iat: InitialAccessTokenEntity; token: string }> {
@@ -32,7 +36,13 @@ export class InitialAccessTokensService {
     const expiresIn = dto.expires_in === undefined ? undefined : parseDuration(dto.expires_in);
     iat.expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
     iat.createdAt = new Date();
-    await this.iats.insert(iat);
+    await this.database.transaction(async () => {
+      await this.iats.insert(iat);
+      await this.audit.record({
+        type: 'admin.iat.minted',
+        details: { iat_id: iat.id, max_uses: iat.maxUses, policies: iat.policies, expires_at: iat.expiresAt?.toISOString() ?? null },
+      });
+    });
     return { iat, token };
   }
 
@@ -46,8 +56,11 @@ export class InitialAccessTokensService {
     return this.iats.page(page);
   }
 
-  async revoke(id: string): Promise<void> {
-    if (!(await this.iats.deleteById(id))) throw new OAuthError('not_found', `initial access token ${id} does not exist`);
+  revoke(id: string): Promise<void> {
+    return this.database.transaction(async () => {
+      if (!(await this.iats.deleteById(id))) throw new OAuthError('not_found', `initial access token ${id} does not exist`);
+      await this.audit.record({ type: 'admin.iat.revoked', details: { iat_id: id } });
+    });
   }
 
   /** The usable token with this value; unknown, expired, revoked and used-up tokens all get the same 401. */

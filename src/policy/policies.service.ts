@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { AppLogger } from '../common/logging.js';
 import { OAuthError, clientMetadataError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { ConfigService } from '../config/config.service.js';
+import { Database } from '../database/database.js';
 import { isUniqueViolation } from '../database/db-errors.js';
 import { PoliciesRepository } from './policies.repository.js';
 import { applyPolicyRules, parsePolicyRules, type PolicyContext, type PolicyRules } from './policy-rules.js';
@@ -42,6 +44,8 @@ export class PoliciesService {
     private readonly repo: PoliciesRepository,
     private readonly config: ConfigService,
     private readonly logger: AppLogger,
+    private readonly database: Database,
+    private readonly audit: AuditService,
   ) {
     this.code = new Map(codePolicies.map((p) => [p.name, p]));
   }
@@ -127,7 +131,10 @@ export class PoliciesService {
     policy.clientsCreated = 0;
     policy.createdAt = policy.updatedAt = new Date();
     try {
-      await this.repo.insert(policy);
+      await this.database.transaction(async () => {
+        await this.repo.insert(policy);
+        await this.audit.record({ type: 'admin.policy.created', details: { policy: name } });
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new OAuthError('conflict', `a policy named ${name} already exists`);
       throw err;
@@ -140,7 +147,10 @@ export class PoliciesService {
     const policy = await this.get(name);
     this.fill(policy, input);
     policy.updatedAt = new Date();
-    await this.repo.update(policy);
+    await this.database.transaction(async () => {
+      await this.repo.update(policy);
+      await this.audit.record({ type: 'admin.policy.updated', details: { policy: name } });
+    });
     return policy;
   }
 
@@ -159,7 +169,14 @@ export class PoliciesService {
    * one) or a client names the policy: RFC 7592 updates apply a client's
    * policies again, so deleting one would open what it closed.
    */
-  async delete(name: string): Promise<void> {
+  delete(name: string): Promise<void> {
+    return this.database.transaction(async () => {
+      await this.deleteUnused(name);
+      await this.audit.record({ type: 'admin.policy.deleted', details: { policy: name } });
+    });
+  }
+
+  private async deleteUnused(name: string): Promise<void> {
     if (this.config.get('oidc.dynamic_client_registration.policies').includes(name)) {
       throw new OAuthError('conflict', `policy ${name} is named by oidc.dynamic_client_registration.policies`);
     }

@@ -3,6 +3,7 @@
 // authenticates with private_key_jwt proves itself with a client assertion
 // (RFC 7523 §2.2) and gets a new token; the previous one stops working.
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { registrantClientView } from '../clients/client-views.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientActivityService } from '../clients/client-activity.service.js';
@@ -32,6 +33,7 @@ export class RegistrationAccessTokenRecoveryService {
     private readonly activity: ClientActivityService,
     private readonly config: ConfigService,
     private readonly logger: AppLogger,
+    private readonly audit: AuditService,
   ) {}
 
   /** Served while registration access tokens are issued and recovery is not turned off. */
@@ -66,6 +68,8 @@ export class RegistrationAccessTokenRecoveryService {
       // Keys or method changed (or the client went) between the check and the lock: the assertion proved nothing about the client now.
       if (!locked || !sameKeys(client, locked)) return fail('the client changed during the recovery');
       await this.tokens.reissue(locked, next);
+      // The client proved itself with its own key (README "Audit events").
+      await this.audit.record({ type: 'client.rat_recovered', clientId, actor: { type: 'client', client_id: clientId } });
       return registrantClientView({ client: locked, registrationAccessToken: next.token }, this.tokens.clientUri(locked));
     });
     await this.clients.invalidate(clientId);

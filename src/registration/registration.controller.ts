@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Put, Req, Res, UseGuards, UseInterceptors } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -10,6 +10,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
+import { RegistrationRefusalsInterceptor } from '../audit/registration-refusals.interceptor.js';
 import { ApiErrorResponse, ApiFetchesBusyResponse, RETRY_AFTER_HEADER, type ErrorExamples } from '../common/api-responses.js';
 import { pathParam, type HttpReply, type HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
@@ -65,6 +66,7 @@ export class RegistrationController {
   @Post()
   @HttpCode(201)
   @UseGuards(RegistrationRateLimitGuard, RegistrationAuthorizationGuard)
+  @UseInterceptors(RegistrationRefusalsInterceptor)
   @ApiOperation({ summary: 'Register a client (RFC 7591)', operationId: 'createOidcDynamicClient' })
   @ApiErrorResponse(
     429,

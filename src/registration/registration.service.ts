@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { fieldDef, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from '../clients/client-metadata.js';
 import type { ValidationOptions } from '../clients/client-validator.js';
 import { registrantClientView, type IssuedClient } from '../clients/client-views.js';
@@ -43,6 +44,7 @@ export class RegistrationService {
     private readonly metrics: MetricsService,
     private readonly reregistrations: ReregistrationService,
     private readonly byAccessToken: AccessTokenRegistration,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -78,26 +80,40 @@ export class RegistrationService {
       // Scoped to what authorised the registration: the IAT, or the access token's client (none when open).
       const key = this.reregistrations.key(reregistration, fields, statement, iat ? iat.id : registrar ? `token:${registrar.clientId}` : null);
       const { issued, created } = await this.reregistrations.register(command, key, policies, iat);
+      await this.audit.record({
+        type: created ? 'client.registered' : 'client.reregistered',
+        clientId: issued.client.id,
+        details: { policies: policies.map((p) => p.name), software_statement: body.software_statement !== undefined },
+      });
       if (created) this.metrics.registrations.inc();
       if (created && iat) this.metrics.initialAccessTokenUses.inc();
       return this.view({ ...issued, registrationAccessToken: rat?.token });
     }
     // Without client limits to count, the client and its IAT use are written in one
-    // statement; otherwise in one transaction, counted last so the rows stay locked briefly.
-    const issued = policies.some((p) => p.maxClients !== undefined)
-      ? await this.database.transaction(async () => {
-          const created = await this.clients.create(command);
-          await this.policies.takeClientSlots(policies);
-          if (iat) await this.iats.consumeUse(iat);
-          return created;
-        })
-      : await this.clients.create(iat ? { ...command, store: (client) => this.iats.insertClientConsumingUse(client, iat) } : command);
+    // statement; otherwise counted last so the rows stay locked briefly. The event joins the transaction.
+    const issued = await this.database.transaction(async () => {
+      let created: IssuedClient;
+      if (policies.some((p) => p.maxClients !== undefined)) {
+        created = await this.clients.create(command);
+        await this.policies.takeClientSlots(policies);
+        if (iat) await this.iats.consumeUse(iat);
+      } else {
+        created = await this.clients.create(iat ? { ...command, store: (client) => this.iats.insertClientConsumingUse(client, iat) } : command);
+      }
+      await this.audit.record({
+        type: 'client.registered',
+        clientId: created.client.id,
+        details: { policies: policies.map((p) => p.name), software_statement: body.software_statement !== undefined },
+      });
+      return created;
+    });
     this.metrics.registrations.inc();
     if (iat) this.metrics.initialAccessTokenUses.inc();
     return this.view({ ...issued, registrationAccessToken: rat?.token });
   }
 
-  read(client: ClientEntity): RegistrationResponse {
+  async read(client: ClientEntity): Promise<RegistrationResponse> {
+    await this.audit.record({ type: 'client.read', clientId: client.id });
     return this.view({ client });
   }
 
@@ -130,6 +146,8 @@ export class RegistrationService {
       issued.registrationAccessToken = await this.tokens.rotate(client, tokenHash);
       // A full replacement (RFC 7592 §2.2): the statement sent now, or none, is the client's statement.
       await this.clients.setSoftwareStatement(client, statement);
+      await this.audit.record({ type: 'client.updated', clientId, details: { secret_issued: issued.secret !== undefined } });
+      if (issued.registrationAccessToken !== undefined) await this.audit.record({ type: 'client.rat_rotated', clientId });
       return this.view(issued);
     });
     await this.clients.invalidate(clientId);
@@ -145,10 +163,12 @@ export class RegistrationService {
     const response = await this.database.transaction(async () => {
       const client = await this.tokens.lockClient(registered.id, tokenHash);
       assertNotSuspended(client);
+      const overlap = this.config.get('oauth2.client_secret.rotation_overlap');
       const issued = await this.clients.rotateSecret(client, {
-        overlap: this.config.get('oauth2.client_secret.rotation_overlap'),
+        overlap,
         secretLifetime: this.config.get('oidc.dynamic_client_registration.client_secret.expires_in'),
       });
+      await this.audit.record({ type: 'client.secret_rotated', clientId: client.id, details: { previous_secret_expires_in: overlap } });
       return this.view(issued);
     });
     await this.clients.invalidate(registered.id);
@@ -156,7 +176,10 @@ export class RegistrationService {
   }
 
   delete(clientId: string, tokenHash: string): Promise<void> {
-    return this.tokens.deleteClient(clientId, tokenHash);
+    return this.database.transaction(async () => {
+      await this.tokens.deleteClient(clientId, tokenHash);
+      await this.audit.record({ type: 'client.deleted', clientId });
+    });
   }
 
   /** RFC 7591 §3.2.1, RFC 7592 §3: what the registrant sees, with its configuration endpoint. */

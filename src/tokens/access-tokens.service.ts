@@ -243,15 +243,16 @@ export class AccessTokensService {
     return info;
   }
 
-  /** RFC 7009: unknown and inactive tokens are fine; another client's token is refused. */
-  async revoke(token: string, caller: ClientEntity): Promise<void> {
+  /** RFC 7009: unknown and inactive tokens are fine (false); another client's token is refused. */
+  async revoke(token: string, caller: ClientEntity): Promise<boolean> {
     const info = await this.lookup(token);
-    if (!info) return;
+    if (!info) return false;
     if (info.clientId !== caller.id) throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
     if (JWT_SHAPE.test(token)) {
       await this.repository.revokeJwt(info.jti, info.expiresAt);
     } else {
       await this.repository.revoke(info.jti);
     }
+    return true;
   }
 }

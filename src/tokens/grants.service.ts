@@ -105,8 +105,10 @@ export class GrantsService {
     });
   }
 
-  /** Revokes every grant a subject gave a client (or every client, when none is named). */
-  async revokeGrantsOf(subject: string, clientId?: string): Promise<void> {
-    await this.revokeGrants(await this.grants.liveIdsOf(subject, clientId));
+  /** Revokes every grant a subject gave a client (or every client, when none is named); returns how many. */
+  async revokeGrantsOf(subject: string, clientId?: string): Promise<number> {
+    const ids = await this.grants.liveIdsOf(subject, clientId);
+    await this.revokeGrants(ids);
+    return ids.length;
   }
 }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { AuditService } from '../audit/audit.service.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { decryptWithSecrets, encryptWithSecret } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { Database } from '../database/database.js';
 import { DatabaseEvents } from '../database/database-events.js';
 import { SigningKeyEntity, type SigningAlgorithm } from './signing-key.entity.js';
 import { SigningKeysRepository } from './signing-keys.repository.js';
@@ -46,6 +48,8 @@ export class SigningKeysService implements OnModuleInit {
     private readonly repository: SigningKeysRepository,
     private readonly config: ConfigService,
     private readonly events: DatabaseEvents,
+    private readonly database: Database,
+    private readonly audit: AuditService,
   ) {
     events.subscribe(KEYS_CHANGED, () => {
       this.generation += 1;
@@ -92,7 +96,10 @@ export class SigningKeysService implements OnModuleInit {
     const algs = [...new Set<SigningAlgorithm>([this.algorithm, ...(await this.repository.activeAlgorithms())])];
     // Generated before the transaction: on the embedded database it holds the only connection.
     const fresh = await Promise.all(algs.map((alg) => this.generate(alg)));
-    await this.repository.replaceActive(algs, fresh);
+    await this.database.transaction(async () => {
+      await this.repository.replaceActive(algs, fresh);
+      await this.audit.record({ type: 'admin.key.rotated', details: { kids: fresh.map((k) => k.kid), algs } });
+    });
     this.generation += 1;
     this.cache = undefined;
     await this.events.publish(KEYS_CHANGED);

@@ -1,10 +1,12 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBasicAuth, ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { AuditService } from '../audit/audit.service.js';
 import { ApiErrorResponse } from '../common/api-responses.js';
 import { allowClientOrigin } from '../common/cors.js';
 import type { HttpReply, HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { ConfigService } from '../config/config.service.js';
+import { Database } from '../database/database.js';
 import { AccessTokensService, type IntrospectionResponse, type TokenResponse } from './access-tokens.service.js';
 import { ClientAuthenticationService } from './client-authentication.service.js';
 import { DPoPService } from './dpop.service.js';
@@ -38,6 +40,8 @@ export class TokenController {
     private readonly refreshTokens: RefreshTokensService,
     private readonly dpop: DPoPService,
     private readonly config: ConfigService,
+    private readonly database: Database,
+    private readonly audit: AuditService,
   ) {}
 
   @Post('token')
@@ -118,6 +122,16 @@ export class TokenController {
     const caller = await this.auth.authenticate(req, params, true);
     allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
-    if (!(await this.refreshTokens.revoke(token, caller))) await this.tokens.revoke(token, caller);
+    await this.database.transaction(async () => {
+      const revoked = (await this.refreshTokens.revoke(token, caller))
+        ? 'refresh_token'
+        : (await this.tokens.revoke(token, caller))
+          ? 'access_token'
+          : undefined;
+      // Unknown and inactive tokens revoke nothing (RFC 7009 §2.2), so they make no event.
+      if (revoked) {
+        await this.audit.record({ type: 'token.revoked', actor: { type: 'client', client_id: caller.id }, clientId: caller.id, details: { token_type: revoked } });
+      }
+    });
   }
 }

@@ -220,6 +220,33 @@ describe('the operator CLI', () => {
     expect((await cli(['policies', 'delete', name])).code).toBe(1);
   });
 
+  it('lists audit events, newest first, filtered by --type (repeatable or comma-separated) and --client, as a table or JSON', async () => {
+    const created = JSON.parse((await cli(['--json', 'clients', 'create', '--grant-types', 'client_credentials', '--scope', 'read'])).out) as { client_id: string };
+    expect((await cli(['clients', 'rotate-secret', created.client_id])).code).toBe(0);
+    expect((await cli(['clients', 'delete', created.client_id])).code).toBe(0);
+
+    const table = await cli(['events', 'list', '--client', created.client_id]);
+    expect(table.code).toBe(0);
+    const lines = table.out.trimEnd().split('\n');
+    expect(lines[0].split(/\s+/)).toEqual(['time', 'type', 'actor', 'client_id', 'request_id']);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[1])).toEqual(['admin.client.deleted', 'client.secret_rotated', 'admin.client.created']);
+    expect(lines[1].split(/\s+/)[2]).toMatch(/^admin:[0-9a-f]{16}$/);
+
+    const json = await cli(['--json', 'events', 'list', '--client', created.client_id, '--type', 'admin.client.created', '--type', 'admin.client.deleted,client.read']);
+    const events = JSON.parse(json.out) as Array<{ type: string; client_id: string; actor: { type: string } }>;
+    expect(events.map((e) => e.type)).toEqual(['admin.client.deleted', 'admin.client.created']);
+    expect(events.every((e) => e.client_id === created.client_id && e.actor.type === 'admin')).toBe(true);
+
+    const limited = JSON.parse((await cli(['--json', 'events', 'list', '--client', created.client_id, '--limit', '2'])).out) as unknown[];
+    expect(limited).toHaveLength(2);
+
+    const refused = await cli(['events', 'list', '--type', 'client.created']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('400 invalid_request');
+    expect(refused.err).toContain('client.created');
+    expect((await cli(['events', 'list', '--limit', '0'])).code).toBe(2);
+  });
+
   it('reports API errors, a missing key and usage errors with exit codes 1 and 2', async () => {
     const bad = await cli(['policies', 'apply', '-f', join(dir, 'missing.json')]);
     expect(bad.code).toBe(1);

@@ -4,11 +4,12 @@
 // hash; signing keys' private parts are encrypted with secrets.system;
 // login and consent challenges and verifiers, codes and refresh tokens are
 // stored as keyed hashes; cookies are signed, never stored;
-// secrets, tokens and Authorization headers are never logged (README, HTTP API).
+// secrets, tokens and Authorization headers are never logged (README, HTTP API);
+// audit events and their webhook outbox hold neither secrets nor hashes of them (README, Audit events).
 //
 // Every secret value seen on the wire is collected; then every row of every
 // table and every log line is searched for each of them.
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { machineClient } from '../factories/clients.js';
@@ -18,6 +19,9 @@ import { createDatabase, dropDatabase, query } from '../support/postgres.js';
 import { basicAuth } from '../support/net.js';
 
 const SYSTEM_SECRET = 'test-system-secret-0123456789abcdef';
+/** An audit webhook that never answers (.invalid does not resolve): its deliveries stay in the outbox, to be searched. */
+const WEBHOOK_SECRET = 'audit-webhook-secret-0123456789abcdef';
+const WEBHOOK_URL_TOKEN = 'webhook-url-token-0123456789abcdef';
 
 let svc: RunningApp;
 let db: { name: string; dsn: string } | undefined;
@@ -99,6 +103,8 @@ async function introspect(token: string, authorization: string | undefined, form
 async function lifecycle(): Promise<void> {
   keep('admin API key', ADMIN_KEY);
   keep('system secret', SYSTEM_SECRET);
+  keep('audit webhook secret', WEBHOOK_SECRET);
+  keep('audit webhook URL token', WEBHOOK_URL_TOKEN);
 
   // An operator mints an initial access token; a third party registers with it (RFC 7591).
   const iatBody = await expectStatus(call('/admin/initial-access-tokens', { authorization: admin, json: { max_uses: 2, description: 'secrets test' } }), 201);
@@ -399,7 +405,15 @@ function leaks(haystack: string): string[] {
 
 beforeAll(async () => {
   db = await createDatabase('registrar_secrets');
-  svc = await startApp({ env: { DSN: db.dsn, OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0', SECRETS_SYSTEM: SYSTEM_SECRET, OIDC_DYNAMIC_CLIENT_REGISTRATION_ACCESS_TOKEN_SCOPE: 'dcr' } });
+  svc = await startApp({
+    env: {
+      DSN: db.dsn,
+      OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0',
+      SECRETS_SYSTEM: SYSTEM_SECRET,
+      OIDC_DYNAMIC_CLIENT_REGISTRATION_ACCESS_TOKEN_SCOPE: 'dcr',
+      AUDIT_WEBHOOKS: JSON.stringify([{ url: `https://audit-receiver.invalid/hook?token=${WEBHOOK_URL_TOKEN}`, secret: WEBHOOK_SECRET }]),
+    },
+  });
   await lifecycle();
 }, 60_000);
 
@@ -428,6 +442,8 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
         'second JWT access token (after key rotation) signature',
         'second registration access token',
         'system secret',
+        'audit webhook secret',
+        'audit webhook URL token',
         'code-flow client secret',
         'JWT admin client secret after rotation',
         'JWT access token after secret rotation signature',
@@ -493,6 +509,33 @@ describe('secrets at rest and in the logs, after a full lifecycle', () => {
     expect(found).toEqual([]);
     const all = [...dump.values()].flat().join('\n');
     for (const jwt of jwts) expect(all).not.toContain(jwt);
+  });
+
+  it('records the lifecycle as audit events and queues them for the webhook, with no secret and no hash of one', async () => {
+    const dump = await dumpDatabase();
+    const events = dump.get('audit_events')!;
+    const outbox = dump.get('audit_outbox')!;
+    // The lifecycle made events (registration, RFC 7592 steps, admin changes, revocations) and one delivery each.
+    expect(events.length).toBeGreaterThanOrEqual(20);
+    expect(outbox.length).toBe(events.length);
+    const types = events.map((row) => (JSON.parse(row) as { type: string }).type);
+    expect(types).toEqual(expect.arrayContaining(['client.registered', 'client.read', 'client.updated', 'client.rat_rotated', 'client.deleted', 'token.revoked', 'admin.key.rotated']));
+    const auditLines = svc.logs.filter((line) => (JSON.parse(line) as { msg?: string }).msg === 'audit');
+    expect(auditLines).toHaveLength(events.length);
+    // SHA-256 (hex, base64, base64url) and the keyed hash under the system secret, as tokens are stored elsewhere.
+    const hashes = (value: string): string[] => {
+      const sha = createHash('sha256').update(value).digest();
+      return [sha.toString('hex'), sha.toString('base64'), sha.toString('base64url'), createHmac('sha256', SYSTEM_SECRET).update(value).digest('base64url')];
+    };
+    const found: string[] = [];
+    for (const [where, rows] of [['audit_events', events], ['audit_outbox', outbox], ['audit log', auditLines]] as const) {
+      rows.forEach((row, i) => {
+        for (const what of leaks(row)) found.push(`${what} in ${where} ${i}`);
+        for (const [what, value] of secrets) if (hashes(value).some((h) => row.includes(h))) found.push(`a hash of ${what} in ${where} ${i}`);
+        for (const jwt of jwts) if (row.includes(signatureOf(jwt))) found.push(`a JWT signature in ${where} ${i}`);
+      });
+    }
+    expect(found).toEqual([]);
   });
 
   it('keeps rotated secrets only as hashes and a client_secret_jwt secret only encrypted (the rows are there to search)', async () => {

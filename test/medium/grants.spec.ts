@@ -8,6 +8,7 @@ import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import type { ClientEntity } from '../../src/clients/client.entity.js';
 import { ClientsService } from '../../src/clients/clients.service.js';
+import { AuditModule } from '../../src/audit/audit.module.js';
 import { CommonModule } from '../../src/common/common.module.js';
 import { AppLogger, createPino } from '../../src/common/logging.js';
 import { OAuthError } from '../../src/common/oauth-error.js';
@@ -46,7 +47,7 @@ beforeAll(async () => {
   class GrantsTestDatabaseModule {}
 
   const moduleRef = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot(config), CommonModule.forRoot(new AppLogger(createPino('error'))), GrantsTestDatabaseModule, TokensModule],
+    imports: [ConfigModule.forRoot(config), CommonModule.forRoot(new AppLogger(createPino('error'))), GrantsTestDatabaseModule, AuditModule, TokensModule],
   }).compile();
   context = await moduleRef.init();
   grants = context.get(GrantsService);

@@ -2,6 +2,7 @@
 // fresh, migrated PostgreSQL database of their own, without HTTP.
 import type { Abstract, Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { AuditModule } from '../../src/audit/audit.module.js';
 import { CommonModule } from '../../src/common/common.module.js';
 import { AppLogger, createPino } from '../../src/common/logging.js';
 import { ConfigModule } from '../../src/config/config.module.js';
@@ -40,6 +41,8 @@ export async function newMediumService(moduleUnderTest: Type<unknown>, env: Reco
         ConfigModule.forRoot(config),
         CommonModule.forRoot(new AppLogger(createPino('silent'))),
         DatabaseModule,
+        // Every module records its changes through the (global) audit module, as in the app.
+        AuditModule,
         moduleUnderTest,
       ],
     }).compile();

@@ -272,3 +272,59 @@ describe('oidc.dynamic_client_registration.access_token.scope', () => {
     expect(message).toContain('one scope token');
   });
 });
+
+describe('audit.*', () => {
+  const hook = (entry: Record<string, unknown>) => JSON.stringify([{ url: 'https://siem.example.com/registrar', secret: 's'.repeat(32), ...entry }]);
+
+  it('logs events, keeps them 90 days and sends them nowhere by default; retries from 10 s up to 12 attempts or 24 h', () => {
+    const { values } = loadConfig(SECRETS);
+    expect(values['audit.log.enabled']).toBe(true);
+    expect(values['audit.retention']).toBe(90 * 86400);
+    expect(values['audit.webhooks']).toEqual([]);
+    expect(values['audit.delivery.backoff']).toBe(10);
+    expect(values['audit.delivery.max_attempts']).toBe(12);
+    expect(values['audit.delivery.max_age']).toBe(86400);
+  });
+
+  it('reads audit.webhooks as a JSON array of {url, secret, types}', () => {
+    const { values } = loadConfig({ ...SECRETS, AUDIT_WEBHOOKS: hook({ types: ['client.registered', 'token.revoked', 'client.registered'] }) });
+    expect(values['audit.webhooks']).toEqual([
+      { url: 'https://siem.example.com/registrar', secret: 's'.repeat(32), types: ['client.registered', 'token.revoked'] },
+    ]);
+  });
+
+  it('refuses http URLs, URLs with credentials, unknown event types, unknown members and repeated URLs, without printing a secret or a URL', () => {
+    const cases: Array<[Record<string, unknown> | string, string]> = [
+      [{ url: 'http://siem.example.com/registrar?token=sekrit-path-token' }, 'must be an https URL'],
+      [{ url: 'https://user:pass@siem.example.com/' }, 'must not carry credentials'],
+      [{ url: 'not a url' }, 'absolute https URL'],
+      [{ types: ['client.created'] }, '"client.created" is not one of'],
+      [{ types: [] }, 'types must be a non-empty array'],
+      [{ secret: '' }, 'secret must be a non-empty string'],
+      [{ headers: { a: 'b' } }, 'unknown members headers'],
+      [
+        JSON.stringify([
+          { url: 'https://siem.example.com/x?token=sekrit-path-token', secret: 's'.repeat(32) },
+          { url: 'https://siem.example.com/x?token=sekrit-path-token', secret: 't'.repeat(32) },
+        ]),
+        'entry 2 repeats the url of entry 1',
+      ],
+      ['{"url": "https://siem.example.com"}', 'a JSON array'],
+    ];
+    for (const [entry, expected] of cases) {
+      const message = errorOf({ ...SECRETS, AUDIT_WEBHOOKS: typeof entry === 'string' ? entry : hook(entry) });
+      expect({ entry, message }).toEqual({ entry, message: expect.stringContaining('audit.webhooks') });
+      expect({ entry, message }).toEqual({ entry, message: expect.stringContaining(expected) });
+      expect(message).not.toContain('sekrit');
+      expect(message).not.toContain('s'.repeat(32));
+    }
+  });
+
+  it('refuses in production a webhook secret shorter than 32 characters, naming the entry', () => {
+    const message = errorOf({ ...PRODUCTION, ...APPS, AUDIT_WEBHOOKS: hook({ secret: 'short-webhook-secret' }) });
+    expect(message).toContain('audit.webhooks');
+    expect(message).toContain('entry 1');
+    expect(message).not.toContain('short-webhook-secret');
+    expect(loadConfig({ ...SECRETS, AUDIT_WEBHOOKS: hook({ secret: 'short-webhook-secret' }) }).values['audit.webhooks']).toHaveLength(1);
+  });
+});

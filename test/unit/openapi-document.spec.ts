@@ -83,6 +83,7 @@ describe('the committed openapi.json', () => {
     const paginated = operations.filter(({ operation: op }) => (op.parameters ?? []).some((p) => p.name === 'page_token'));
     expect(paginated.map((o) => `${o.method} ${o.path}`).sort()).toEqual([
       'get /admin/clients',
+      'get /admin/events',
       'get /admin/initial-access-tokens',
       'get /admin/policies',
       'get /admin/trust/grants/jwt-bearer/issuers',

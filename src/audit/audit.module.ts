@@ -1,0 +1,26 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { AdminEventsController } from './admin-events.controller.js';
+import { AuditContextInterceptor } from './audit-context.js';
+import { AuditEventsRepository } from './audit-events.repository.js';
+import { AuditWebhooksService } from './audit-webhooks.service.js';
+import { AuditService } from './audit.service.js';
+import { RegistrationRefusalsInterceptor } from './registration-refusals.interceptor.js';
+
+/**
+ * The audit trail (README "Audit events"): every module records its changes
+ * through AuditService, inside the transaction that makes them.
+ */
+@Global()
+@Module({
+  controllers: [AdminEventsController],
+  providers: [
+    AuditEventsRepository,
+    AuditService,
+    AuditWebhooksService,
+    RegistrationRefusalsInterceptor,
+    { provide: APP_INTERCEPTOR, useClass: AuditContextInterceptor },
+  ],
+  exports: [AuditService, RegistrationRefusalsInterceptor],
+})
+export class AuditModule {}

@@ -1,0 +1,84 @@
+// Records audit events (README "Audit events"): one row per event, written in
+// the transaction of the change it describes, so an event exists exactly when
+// its change committed; an outbox row per webhook that wants it, in the same
+// transaction; and, once committed, a JSON log line.
+import { randomUUID } from 'node:crypto';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { adminKeyId } from '../common/admin-api-key.guard.js';
+import { AppLogger } from '../common/logging.js';
+import { ConfigService } from '../config/config.service.js';
+import { Database } from '../database/database.js';
+import { actorOf, currentRequest } from './audit-context.js';
+import { auditEventView, type AuditEvent, type AuditEventInput } from './audit-event.js';
+import { AuditEventsRepository, type AuditCursor, type AuditEventFilter } from './audit-events.repository.js';
+import { webhookId } from './webhook-config.js';
+
+/** Longest detail string kept (error descriptions); events stay small. */
+const MAX_DETAIL_LENGTH = 500;
+
+@Injectable()
+export class AuditService implements OnApplicationBootstrap {
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly events: AuditEventsRepository,
+    private readonly database: Database,
+    private readonly config: ConfigService,
+    private readonly logger: AppLogger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // The admin actor's key_id of each configured key, so operators can tell whose events are whose.
+    const secret = this.config.systemSecrets()[0];
+    this.logger.info({ admin_key_ids: this.config.adminApiKeys().map((key) => adminKeyId(key, secret)) }, 'audit: admin API key ids');
+  }
+
+  /**
+   * Records an event in the ambient transaction (or a transaction of its own):
+   * call it inside the transaction that makes the change. The actor defaults
+   * to the caller of the current request, or the server outside any request.
+   */
+  async record(input: AuditEventInput): Promise<AuditEvent> {
+    const req = currentRequest();
+    const actor = input.actor ?? (req ? actorOf(req) : { type: 'system' as const });
+    const span = trace.getActiveSpan()?.spanContext();
+    const event: AuditEvent = {
+      id: randomUUID(),
+      time: new Date(),
+      type: input.type,
+      actor,
+      clientId: input.clientId ?? null,
+      requestId: req ? String(req.id) : null,
+      traceId: span && isSpanContextValid(span) ? span.traceId : null,
+      details: bounded(input.details ?? {}),
+    };
+    const view = auditEventView(event);
+    const hooks = this.config.get('audit.webhooks').filter((hook) => !hook.types || hook.types.includes(event.type));
+    await this.database.transaction(async () => {
+      await this.events.insert(event);
+      if (hooks.length > 0) await this.events.enqueue(event.id, JSON.stringify(view), hooks.map((h) => webhookId(h.url)), event.time);
+      await this.database.afterCommit(() => {
+        if (this.config.get('audit.log.enabled')) this.logger.info({ audit: view }, 'audit');
+        if (hooks.length > 0) for (const listener of this.listeners) listener();
+      });
+    });
+    return event;
+  }
+
+  /** Called after each commit that queued webhook deliveries (the delivery worker starts at once). */
+  onQueued(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** One page, newest first, with one extra row that tells whether more follow. */
+  list(filter: AuditEventFilter, pageSize: number, after?: AuditCursor): Promise<AuditEvent[]> {
+    return this.events.page(filter, pageSize + 1, after);
+  }
+}
+
+function bounded(details: AuditEvent['details']): AuditEvent['details'] {
+  return Object.fromEntries(
+    Object.entries(details).map(([k, v]) => [k, typeof v === 'string' && v.length > MAX_DETAIL_LENGTH ? `${v.slice(0, MAX_DETAIL_LENGTH)}…` : v]),
+  );
+}
