@@ -225,6 +225,28 @@ describe('the events of a registration lifecycle', () => {
   });
 });
 
+describe('fleet operations in the trail', () => {
+  it('records suspension, resumption and a bulk action with the admin key id as actor; a dry run records nothing', async () => {
+    const admin = { type: 'admin', key_id: adminKeyId };
+    const created = (await (await svc.admin('/admin/clients', { method: 'POST', json: { grant_types: ['client_credentials'], owner: `${RUN}-fleet` } })).json()) as Json;
+    const id = created.client_id as string;
+    expect((await svc.admin(`/admin/clients/${encodeURIComponent(id)}/suspend`, { method: 'POST', json: { reason: 'audit review' } })).status).toBe(200);
+    expect((await svc.admin(`/admin/clients/${encodeURIComponent(id)}/resume`, { method: 'POST' })).status).toBe(200);
+    const forClient = await events(`client_id=${encodeURIComponent(id)}&type=client.suspended,client.resumed`);
+    expect(forClient.map((e) => [e.type, e.actor, e.details])).toEqual([
+      ['client.resumed', admin, {}],
+      ['client.suspended', admin, { reason: 'audit review' }],
+    ]);
+    const before = (await events('type=bulk.action&page_size=500')).length;
+    const bulk = (body: Json) => svc.admin('/admin/clients/bulk', { method: 'POST', json: body });
+    expect((await bulk({ filter: { owner: `${RUN}-fleet` }, action: 'suspend', dry_run: true })).status).toBe(200);
+    expect((await events('type=bulk.action&page_size=500')).length).toBe(before);
+    expect((await bulk({ filter: { owner: `${RUN}-fleet` }, action: 'suspend', reason: 'bulk review' })).status).toBe(200);
+    const [latest] = await events('type=bulk.action&page_size=1');
+    expect(latest).toMatchObject({ actor: admin, details: { action: 'suspend', matched: 1, applied: 1 } });
+  });
+});
+
 /** Every event matching `query`, across pages. */
 async function allEvents(query: string): Promise<AuditEvent[]> {
   const pages = await allPages<AuditEvent>((p) => svc.admin(p), svc.url, `/admin/events?${query}`);
