@@ -303,7 +303,7 @@ export class RegistrarAdmin {
   }): Promise<BulkClientActionResult> {
     const { dryRun, ...rest } = request;
     const body: BulkClientAction = { ...rest, ...(dryRun !== undefined ? { dry_run: dryRun } : {}) };
-    return unwrap(await this.api.POST('/admin/clients/bulk', { body, headers: this.headers }));
+    return unwrap(await this.api.POST('/admin/bulk/clients', { body, headers: this.headers }));
   }
 
   async deleteClient(id: string): Promise<void> {

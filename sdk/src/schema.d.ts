@@ -632,7 +632,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/clients/bulk": {
+    "/admin/bulk/clients": {
         parameters: {
             query?: never;
             header?: never;

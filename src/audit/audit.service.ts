@@ -2,7 +2,7 @@
 // the transaction of the change it describes, so an event exists exactly when
 // its change committed; an outbox row per webhook that wants it, in the same
 // transaction; and, once committed, a JSON log line.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { adminKeyId } from '../common/admin-api-key.guard.js';
@@ -16,6 +16,34 @@ import { webhookId } from './webhook-config.js';
 
 /** Longest detail string kept (error descriptions); events stay small. */
 const MAX_DETAIL_LENGTH = 500;
+
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * A time-ordered UUID (version 7, RFC 9562 §5.7) whose 12 bits after the
+ * millisecond count the events of that millisecond in this process, so that
+ * the list's tie-break on id keeps the order in which events were recorded.
+ */
+function eventId(now: number): string {
+  if (now <= lastMs) {
+    sequence += 1;
+    if (sequence > 0xfff) {
+      lastMs += 1;
+      sequence = 0;
+    }
+  } else {
+    lastMs = now;
+    sequence = 0;
+  }
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(lastMs, 0, 6);
+  bytes[6] = 0x70 | (sequence >> 8);
+  bytes[7] = sequence & 0xff;
+  bytes[8] = 0x80 | (bytes[8] & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 @Injectable()
 export class AuditService implements OnApplicationBootstrap {
@@ -43,9 +71,10 @@ export class AuditService implements OnApplicationBootstrap {
     const req = currentRequest();
     const actor = input.actor ?? (req ? actorOf(req) : { type: 'system' as const });
     const span = trace.getActiveSpan()?.spanContext();
+    const now = new Date();
     const event: AuditEvent = {
-      id: randomUUID(),
-      time: new Date(),
+      id: eventId(now.getTime()),
+      time: now,
       type: input.type,
       actor,
       clientId: input.clientId ?? null,

@@ -293,7 +293,7 @@ export async function main(argv: string[], io: CliIo = { env: process.env, out: 
     const body: Record<string, unknown> = { action: o.action, filter: filterFrom(o), dry_run: o.dryRun === true };
     if (o.reason !== undefined) body.reason = o.reason;
     if (o.all === true) body.all = true;
-    print(await api('POST', '/admin/clients/bulk', body));
+    print(await api('POST', '/admin/bulk/clients', body));
   });
   clients.command('get <id>').action(async (id: string) => print(await api('GET', `/admin/clients/${encodeURIComponent(id)}`)));
   clients

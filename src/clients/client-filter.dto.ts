@@ -27,7 +27,7 @@ export function ApiClientFilterQueries(): MethodDecorator {
   );
 }
 
-/** The `filter` of POST /admin/clients/bulk: the list's filters as a JSON object. */
+/** The `filter` of POST /admin/bulk/clients: the list's filters as a JSON object. */
 export class ClientFilterDto {}
 for (const [name, [schema, description]] of Object.entries(FILTERS)) {
   ApiPropertyOptional({ ...schema, description } as never)(ClientFilterDto.prototype, name);
@@ -36,7 +36,7 @@ for (const [name, [schema, description]] of Object.entries(FILTERS)) {
 export const BULK_ACTIONS = ['suspend', 'resume', 'delete', 'revoke_tokens'] as const;
 export type BulkAction = (typeof BULK_ACTIONS)[number];
 
-/** POST /admin/clients/bulk (README "Operating a fleet of dynamic clients"). */
+/** POST /admin/bulk/clients (README "Operating a fleet of dynamic clients"). */
 export class BulkClientActionDto {
   @ApiPropertyOptional({ type: ClientFilterDto, description: 'The clients to act on, as the list filters them; empty or absent only with all: true' })
   filter?: ClientFilterDto;

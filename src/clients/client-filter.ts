@@ -1,5 +1,5 @@
 // The filters of the admin client list, shared by GET /admin/clients (query
-// parameters) and POST /admin/clients/bulk (a JSON object): README "Operating
+// parameters) and POST /admin/bulk/clients (a JSON object): README "Operating
 // a fleet of dynamic clients". Every parameter is checked here, and a bad one
 // is a 400 that names it.
 import { OAuthError } from '../common/oauth-error.js';

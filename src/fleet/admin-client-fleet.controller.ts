@@ -22,14 +22,15 @@ const NOT_FOUND: ErrorExamples = { not_found: ['not_found', 'client c1 does not 
 
 /** Suspension and bulk actions on clients (README "Operating a fleet of dynamic clients"). */
 @AdminApi('admin: clients')
-@Controller('admin/clients')
+@Controller('admin')
 export class AdminClientFleetController {
   constructor(
     private readonly fleet: FleetService,
     private readonly clients: ClientsService,
   ) {}
 
-  @Post('bulk')
+  // Not under /admin/clients/{id}: a path beside a path parameter is ambiguous to clients and generators (a client_id "bulk").
+  @Post('bulk/clients')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Suspend, resume, delete, or revoke the tokens of every client a filter matches; dry_run counts them and changes nothing',
@@ -49,7 +50,7 @@ export class AdminClientFleetController {
     return this.fleet.bulk(parseBulkRequest(body));
   }
 
-  @Post(':id/suspend')
+  @Post('clients/:id/suspend')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Suspend a client: no tokens, no authorization requests, its tokens inactive, no RFC 7592 update, until it is resumed',
@@ -63,7 +64,7 @@ export class AdminClientFleetController {
     return this.clients.adminView(await this.fleet.suspend(id, suspensionReason(body.reason)));
   }
 
-  @Post(':id/resume')
+  @Post('clients/:id/resume')
   @HttpCode(200)
   @ApiOperation({ summary: 'Resume a suspended client: it and its unexpired tokens work again', operationId: 'resumeOAuth2Client' })
   @ApiOkResponse({ type: OAuth2Client })

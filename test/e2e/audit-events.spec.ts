@@ -238,7 +238,7 @@ describe('fleet operations in the trail', () => {
       ['client.suspended', admin, { reason: 'audit review' }],
     ]);
     const before = (await events('type=bulk.action&page_size=500')).length;
-    const bulk = (body: Json) => svc.admin('/admin/clients/bulk', { method: 'POST', json: body });
+    const bulk = (body: Json) => svc.admin('/admin/bulk/clients', { method: 'POST', json: body });
     expect((await bulk({ filter: { owner: `${RUN}-fleet` }, action: 'suspend', dry_run: true })).status).toBe(200);
     expect((await events('type=bulk.action&page_size=500')).length).toBe(before);
     expect((await bulk({ filter: { owner: `${RUN}-fleet` }, action: 'suspend', reason: 'bulk review' })).status).toBe(200);

@@ -71,7 +71,7 @@ async function listIds(params: Record<string, string>): Promise<string[]> {
   return (body as Body[]).map((c) => c.client_id as string).sort();
 }
 
-const bulk = (json: unknown) => svc.admin('/admin/clients/bulk', { method: 'POST', json });
+const bulk = (json: unknown) => svc.admin('/admin/bulk/clients', { method: 'POST', json });
 
 async function clientCredentials(client: Body): Promise<{ status: number; body: Body }> {
   return tokenRequest(svc, { grant_type: 'client_credentials' }, { id: client.client_id as string, secret: client.client_secret as string });
@@ -369,7 +369,7 @@ describe('a suspended client gets nothing and its tokens are inactive, until it 
   });
 });
 
-describe('POST /admin/clients/bulk', () => {
+describe('POST /admin/bulk/clients', () => {
   it('a dry run counts the matching clients, lists the first ids, and changes nothing', async () => {
     const iat = await mintIatRecord(svc, { max_uses: 3 });
     const ids = [];

@@ -64,6 +64,15 @@ describe('AuditService.record', () => {
     expect(new Set(outbox.map((r) => r.webhook_id)).size).toBe(2);
   });
 
+  it('lists events recorded within one millisecond in the order they were recorded, newest first', async () => {
+    const recorded: string[] = [];
+    await database.transaction(async () => {
+      for (let i = 0; i < 40; i += 1) recorded.push((await audit.record({ type: 'client.read', clientId: 'c-order' })).id);
+    });
+    const listed = await audit.list({ clientId: 'c-order' }, 100);
+    expect(listed.map((e) => e.id)).toEqual([...recorded].reverse());
+  });
+
   it('cuts long detail strings short, so events stay small', async () => {
     const event = await audit.record({ type: 'client.registration_refused', details: { error_description: 'x'.repeat(5000) } });
     const [row] = (await rowsOf(event.id)).events as Array<{ details: { error_description: string } }>;
