@@ -204,6 +204,25 @@ describe('GET /admin/clients filters on provenance, activity and suspension', ()
   });
 });
 
+/** A code flow with PKCE for a confidential web client, accepted by the login and consent apps; the token answer. */
+async function codeFlowTokens(client: Body): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { verifier, challenge } = pkcePair();
+  const flow = await runFlow(svc, new Browser(), {
+    client_id: client.client_id as string,
+    response_type: 'code',
+    scope: 'openid offline_access',
+    redirect_uri: REDIRECT,
+    state: 'state-123456',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  return tokenRequest(
+    svc,
+    { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT, code_verifier: verifier },
+    { id: client.client_id as string, secret: client.client_secret as string },
+  );
+}
+
 describe('a suspended client gets nothing and its tokens are inactive, until it is resumed', () => {
   let client: Body;
   let opaque: string;
@@ -216,21 +235,7 @@ describe('a suspended client gets nothing and its tokens are inactive, until it 
     const iat = await mintIatRecord(svc);
     client = await registerWith(iat.token, webClient({ grant_types: ['authorization_code', 'refresh_token', 'client_credentials'] }));
     opaque = await accessToken(client);
-    const { verifier, challenge } = pkcePair();
-    const flow = await runFlow(svc, new Browser(), {
-      client_id: client.client_id as string,
-      response_type: 'code',
-      scope: 'openid offline_access',
-      redirect_uri: REDIRECT,
-      state: 'state-123456',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    });
-    const tokens = await tokenRequest(
-      svc,
-      { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT, code_verifier: verifier },
-      { id: client.client_id as string, secret: client.client_secret as string },
-    );
+    const tokens = await codeFlowTokens(client);
     expect(tokens.status).toBe(200);
     flowAccess = tokens.body.access_token as string;
     refresh = tokens.body.refresh_token as string;
@@ -418,22 +423,8 @@ describe('POST /admin/bulk/clients', () => {
     const bystander = (await adminJson('/admin/clients', { method: 'POST', json: machineClient({ owner: unique('other-owner') }) })).body as Body;
     const opaque = await accessToken(machine);
     const untouched = await accessToken(bystander);
-    const { verifier, challenge } = pkcePair();
     await setStrategy(web.client_id as string, 'jwt');
-    const flow = await runFlow(svc, new Browser(), {
-      client_id: web.client_id as string,
-      response_type: 'code',
-      scope: 'openid offline_access',
-      redirect_uri: REDIRECT,
-      state: 'state-123456',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    });
-    const tokens = await tokenRequest(
-      svc,
-      { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT, code_verifier: verifier },
-      { id: web.client_id as string, secret: web.client_secret as string },
-    );
+    const tokens = await codeFlowTokens(web);
     const grantJwt = tokens.body.access_token as string;
     const refresh = tokens.body.refresh_token as string;
     await setStrategy(machine.client_id as string, 'jwt');

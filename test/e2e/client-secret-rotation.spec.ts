@@ -7,6 +7,7 @@ import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient, PUBLIC_JWK, webClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { createAdminClient, registerClient } from '../support/dcr.js';
+import { tokenRequest } from '../support/oauth-flow.js';
 import { basicAuth } from '../support/net.js';
 import { query } from '../support/postgres.js';
 
@@ -37,13 +38,7 @@ async function adminView(clientId: string): Promise<Body> {
 
 /** The status of a client_credentials request authenticated with this secret (Basic). */
 async function tokenStatus(clientId: string, secret: string): Promise<number> {
-  const res = await fetch(`${svc.url}/oauth2/token`, {
-    method: 'POST',
-    headers: { Authorization: basicAuth(clientId, secret), 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials',
-  });
-  await res.text();
-  return res.status;
+  return (await tokenRequest(svc, { grant_type: 'client_credentials' }, { id: clientId, secret })).status;
 }
 
 /** Ends the client's rotated secrets now, as the passing of the overlap would. */

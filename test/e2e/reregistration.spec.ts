@@ -11,6 +11,7 @@ import { machineClient } from '../factories/clients.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIatRecord, register, type MintedIat } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
+import { tokenRequest } from '../support/oauth-flow.js';
 import { basicAuth } from '../support/net.js';
 import { query } from '../support/postgres.js';
 
@@ -69,13 +70,7 @@ async function registered(body: Json, token: string): Promise<Json> {
 }
 
 async function tokenStatus(clientId: string, secret: string): Promise<number> {
-  const res = await fetch(`${svc.url}/oauth2/token`, {
-    method: 'POST',
-    headers: { Authorization: basicAuth(clientId, secret), 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials',
-  });
-  await res.text();
-  return res.status;
+  return (await tokenRequest(svc, { grant_type: 'client_credentials' }, { id: clientId, secret })).status;
 }
 
 async function clientsOf(iatId: string): Promise<string[]> {
