@@ -3,6 +3,8 @@
 // software statement is no longer valid and, when configured, abandoned DCR clients.
 // One instance at a time (a PostgreSQL advisory lock); deletions in bounded batches.
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { AuditEventInput } from '../audit/audit-event.js';
+import { AuditService } from '../audit/audit.service.js';
 import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
 import { DatabaseEvents } from './database-events.js';
@@ -18,6 +20,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
     private readonly config: ConfigService,
     private readonly logger: AppLogger,
     private readonly events: DatabaseEvents,
+    private readonly audit: AuditService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -44,7 +47,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
    * "Operating a fleet of dynamic clients"); one log line per batch. Returns
    * how many clients were suspended or deleted (reported ones change nothing: 0).
    */
-  private async checkSoftwareStatements(statementBatch: StatementBatch, batch: number): Promise<number> {
+  private async checkSoftwareStatements(statementBatch: StatementBatch, batch: number, changes: AuditEventInput[]): Promise<number> {
     const action = this.config.get('oidc.dynamic_client_registration.software_statement.on_invalid');
     const trusted = this.config.get('oidc.dynamic_client_registration.software_statement.trusted_issuers').map((t) => t.issuer);
     let changed = 0;
@@ -54,6 +57,10 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
       if (clients.length > 0) {
         this.logger.warn({ action, count: clients.length, clients }, 'clients with a software statement that is no longer valid');
         if (action !== 'report') changed += clients.length;
+        for (const c of clients) {
+          if (action === 'suspend') changes.push({ type: 'client.suspended', clientId: c.client_id, details: { reason: c.reason } });
+          if (action === 'delete') changes.push({ type: 'client.deleted', clientId: c.client_id, details: { reason: c.reason } });
+        }
         after = clients[clients.length - 1].client_id;
       }
       if (clients.length < batch) return changed;
@@ -61,8 +68,10 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async pass(): Promise<Record<string, number> | undefined> {
+    // Suspensions and deletions of clients, recorded once the lock's connection is free (the embedded database has one).
+    const changes: AuditEventInput[] = [];
     try {
-      return await this.janitor.underLock(async (deleteBatch, statementBatch) => {
+      const counts = await this.janitor.underLock(async (deleteBatch, statementBatch) => {
         const batch = this.config.get('janitor.batch_size');
         const ttl = this.config.dcr().inactiveClientTtl;
         const counts: Record<string, number> = {};
@@ -75,7 +84,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
             if (deleted < batch) break;
           }
         }
-        counts.invalid_software_statements = await this.checkSoftwareStatements(statementBatch, batch);
+        counts.invalid_software_statements = await this.checkSoftwareStatements(statementBatch, batch, changes);
         this.logger.info({ deleted: counts }, 'janitor pass');
         // Deleted and changed clients must leave every instance's client cache.
         if (counts.inactive_dcr_clients > 0 || counts.expired_rotated_client_secrets > 0 || counts.invalid_software_statements > 0) {
@@ -83,6 +92,8 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
         }
         return counts;
       });
+      for (const change of changes) await this.audit.record(change);
+      return counts;
     } catch (err) {
       this.logger.warn({ error: (err as Error).message }, 'janitor pass failed');
       throw err;

@@ -566,6 +566,11 @@ describe('software statements that stay valid: the janitor and oidc.dynamic_clie
     }
     expect((await rows([valid.client_id]))[0].suspended_at).toBeNull();
     expect(logLines(svc, from)[0]).toMatchObject({ action: 'suspend', count: 2 });
+    // Each suspension is in the audit trail, by the server itself, with its reason.
+    for (const row of [a, b]) {
+      const trail = (await (await svc.admin(`/admin/events?type=client.suspended&client_id=${encodeURIComponent(row.id as string)}`)).json()) as Body[];
+      expect(trail).toEqual([expect.objectContaining({ actor: { type: 'system' }, details: { reason: row.suspended_reason } })]);
+    }
     await expectOAuthError(
       await fetch(`${svc.url}/oauth2/token`, {
         method: 'POST',
