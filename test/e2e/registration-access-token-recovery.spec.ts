@@ -87,6 +87,9 @@ describe('recovering a registration access token', () => {
     expect(body.registration_access_token).not.toBe(client.registration_access_token);
     expect(await readStatus(clientId, client.registration_access_token as string)).toBe(401);
     expect(await readStatus(clientId, body.registration_access_token as string)).toBe(200);
+    // In the audit trail, by the client that proved itself (README "Audit events").
+    const trail = (await (await svc.admin(`/admin/events?type=client.rat_recovered&client_id=${encodeURIComponent(clientId)}`)).json()) as Json[];
+    expect(trail).toEqual([expect.objectContaining({ actor: { type: 'client', client_id: clientId } })]);
   });
 
   it('accepts the issuer as the audience', async () => {
