@@ -25,6 +25,8 @@ const CONNECTIONS = 32;
 const ADMIN_DSN = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
 const HAS_TASKSET = !SMOKE && existsSync('/usr/bin/taskset') && cpus().length >= 2;
+// BENCH_ONLY=register,introspect runs only the scenarios whose keys are listed (see SCENARIOS).
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -56,13 +58,28 @@ async function freePort() {
   });
 }
 
-function peakRssMiB(pid) {
+/** The process's resident memory now (VmRSS) in MiB. */
+function rssMiB(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     return Math.round(kb / 1024);
   } catch {
     return NaN;
+  }
+}
+
+/** Samples the process's RSS every 50 ms while `work` runs; resolves to work's result and the highest sample. */
+async function withPeakRss(pid, work) {
+  let peak = rssMiB(pid);
+  const timer = setInterval(() => {
+    const now = rssMiB(pid);
+    if (now > peak) peak = now;
+  }, 50);
+  try {
+    return { result: await work(), peak };
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -81,9 +98,21 @@ async function startRegistrar(dsn, env) {
       LOG_LEVEL: 'warn',
       JANITOR_INTERVAL: '0',
       OIDC_DYNAMIC_CLIENT_REGISTRATION_RATE_LIMIT: '0',
+      // Production refuses to start without the login and consent apps of the code flow; none is called here.
+      URLS_SELF_ISSUER: 'https://registrar.bench.invalid',
+      OIDC_DYNAMIC_CLIENT_REGISTRATION_ALLOWED_SCOPES: 'read',
+      URLS_LOGIN: 'https://login.bench.invalid/login',
+      URLS_CONSENT: 'https://login.bench.invalid/consent',
+      // Both registration scenarios: anonymous, and with an initial access token.
+      OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED: 'false',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // Warnings and errors only (LOG_LEVEL=warn); the last few are shown if it does not start.
+  let log = '';
+  child.stdout.on('data', (d) => {
+    log = (log + d).slice(-4000);
   });
   pin(child.pid, 0);
   const url = `http://127.0.0.1:${port}`;
@@ -96,7 +125,7 @@ async function startRegistrar(dsn, env) {
     await sleep(100);
   }
   child.kill('SIGKILL');
-  throw new Error('Registrar did not become ready');
+  throw new Error(`Registrar did not become ready; its last log lines:\n${log}`);
 }
 
 async function stop(child) {
@@ -149,6 +178,12 @@ async function prepare(url) {
     body: JSON.stringify({ grant_types: ['client_credentials'], client_name: 'bench' }),
   });
   return {
+    registerOpen: {
+      method: 'POST',
+      path: '/oauth2/register',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant_types: ['client_credentials'], client_name: 'bench', scope: 'read' }),
+    },
     register: {
       method: 'POST',
       path: '/oauth2/register',
@@ -167,6 +202,17 @@ async function prepare(url) {
     adminGet: { method: 'GET', path: `/admin/clients/${opaqueClient.client_id}`, headers: { Authorization: `Bearer ${ADMIN_KEY}` } },
   };
 }
+
+/** [key for BENCH_ONLY, name in the table, request prepared by `prepare`]. */
+const SCENARIOS = [
+  ['registerOpen', 'register, open registration', 'registerOpen'],
+  ['register', 'register with an IAT', 'register'],
+  ['tokenOpaque', 'client_credentials, opaque', 'tokenOpaque'],
+  ['tokenJwt', 'client_credentials, JWT ES256', 'tokenJwt'],
+  ['introspect', 'introspect an opaque token', 'introspect'],
+  ['rfc7592Get', 'RFC 7592 GET', 'rfc7592Get'],
+  ['adminGet', 'admin get client', 'adminGet'],
+];
 
 function cannon(url, request) {
   return new Promise((resolve, reject) => {
@@ -211,6 +257,7 @@ async function main() {
   if (postmaster) pin(postmaster, 0);
 
   const results = [];
+  const idle = [];
   const ceiling = await startCeiling();
   const ceilingResult = await measure(ceiling.url, { method: 'POST', path: '/', headers: form, body: 'grant_type=client_credentials' });
   ceiling.child.kill();
@@ -221,33 +268,22 @@ async function main() {
   const dsn = ADMIN_DSN.replace(/\/[^/]*$/, `/${database}`);
   try {
     for (const alg of ['ES256', 'RS256']) {
+      const keys = alg === 'ES256' ? SCENARIOS : [['tokenRs256', 'client_credentials, JWT RS256', 'tokenJwt']];
+      const chosen = keys.filter(([key]) => !ONLY || ONLY.has(key));
+      if (chosen.length === 0) continue;
       const svc = await startRegistrar(dsn, { JWT_SIGNING_ALGORITHM: alg });
+      idle.push(`${alg}: ${rssMiB(svc.child.pid)} MiB at start`);
       const requests = await prepare(svc.url);
-      const scenarios =
-        alg === 'ES256'
-          ? [
-              ['register with an IAT', requests.register],
-              ['client_credentials, opaque', requests.tokenOpaque],
-              ['client_credentials, JWT ES256', requests.tokenJwt],
-              ['introspect an opaque token', requests.introspect],
-              ['RFC 7592 GET', requests.rfc7592Get],
-              ['admin get client', requests.adminGet],
-            ]
-          : [['client_credentials, JWT RS256', requests.tokenJwt]];
-      for (const [name, request] of scenarios) {
-        results.push({ scenario: name, ...(await measure(svc.url, request)), rss: NaN });
-      }
-      const rss = peakRssMiB(svc.child.pid);
-      for (const r of results) if (Number.isNaN(r.rss) && !r.scenario.startsWith('ceiling')) r.rss = rss;
+      const run = async (name, request) => {
+        const { result, peak } = await withPeakRss(svc.child.pid, () => measure(svc.url, request));
+        results.push({ scenario: name, ...result, rss: peak });
+      };
+      for (const [, name, request] of chosen) await run(name, requests[request]);
       if (alg === 'ES256' && MILLION) {
         const { rows } = await adminQuery('SELECT count(*)::int AS n FROM clients', [], dsn);
         await seedClients(dsn, 1_000_000 - rows[0].n);
-        for (const [name, request] of [
-          ['client_credentials, opaque (1M clients)', requests.tokenOpaque],
-          ['introspect an opaque token (1M clients)', requests.introspect],
-        ]) {
-          results.push({ scenario: name, ...(await measure(svc.url, request)), rss: peakRssMiB(svc.child.pid) });
-        }
+        await run('client_credentials, opaque (1M clients)', requests.tokenOpaque);
+        await run('introspect an opaque token (1M clients)', requests.introspect);
       }
       await stop(svc.child);
     }
@@ -257,14 +293,14 @@ async function main() {
 
   const ceilingRps = results[0].rps;
   const lines = [
-    '| scenario | req/s (median) | p50 ms | p99 ms | errors | server RSS peak MiB | share of ceiling |',
+    '| scenario | req/s (median) | p50 ms | p99 ms | errors | server RSS peak in scenario MiB | share of ceiling |',
     '|---|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
         `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${Number.isNaN(r.rss) ? '' : r.rss} | ${(r.rps / ceilingRps).toFixed(2)} |`,
     ),
   ];
-  const table = lines.join('\n');
+  const table = `${lines.join('\n')}\n\nServer RSS before any request: ${idle.join('; ')}.`;
   process.stdout.write(`\n${table}\n`);
   if (SMOKE) {
     if (results.some((r) => r.errors > 0 || !(r.rps > 0))) {
