@@ -2,7 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Database } from '../database/database.js';
-import { actorFromColumns, actorId, type ActorType, type AuditEvent, type AuditEventType } from './audit-event.js';
+import { actorFromColumns, actorId, type ActorType, type AuditEvent, type AuditEventType, type AuditEventView } from './audit-event.js';
+
+/** An event as written: its row, and the webhooks (by id) that get its JSON `body`. */
+export interface RecordedEvent {
+  event: AuditEvent;
+  /** What webhooks and the log show of it, and that as JSON. */
+  view: AuditEventView;
+  body: string;
+  webhookIds: string[];
+}
 
 export interface AuditEventFilter {
   types?: AuditEventType[];
@@ -46,33 +55,37 @@ interface EventRow {
 export class AuditEventsRepository {
   constructor(private readonly database: Database) {}
 
-  /** In the ambient transaction, when there is one. */
-  async insert(event: AuditEvent): Promise<void> {
-    await this.database.query(
-      `INSERT INTO audit_events (id, occurred_at, type, actor_type, actor_id, client_id, request_id, trace_id, details)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  /**
+   * Events and their webhook deliveries (one outbox row per webhook id), any
+   * number in one statement, in the ambient transaction when there is one.
+   */
+  async insert(events: readonly RecordedEvent[]): Promise<void> {
+    const deliveries = events.flatMap((e) => e.webhookIds.map((webhookId) => ({ eventId: e.event.id, webhookId, body: e.body, time: e.event.time })));
+    await this.database.run(
+      'audit_events_insert',
+      `WITH events AS (
+         INSERT INTO audit_events (id, occurred_at, type, actor_type, actor_id, client_id, request_id, trace_id, details)
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[]))
+       INSERT INTO audit_outbox (id, event_id, webhook_id, body, next_attempt_at, created_at)
+       SELECT id, event_id, webhook_id, body, due, due FROM unnest($10::uuid[], $11::uuid[], $12::text[], $13::text[], $14::timestamptz[])
+           AS o(id, event_id, webhook_id, body, due)`,
       [
-        event.id,
-        event.time,
-        event.type,
-        event.actor.type,
-        actorId(event.actor),
-        event.clientId,
-        event.requestId,
-        event.traceId,
-        JSON.stringify(event.details),
+        events.map((e) => e.event.id),
+        events.map((e) => e.event.time),
+        events.map((e) => e.event.type),
+        events.map((e) => e.event.actor.type),
+        events.map((e) => actorId(e.event.actor)),
+        events.map((e) => e.event.clientId),
+        events.map((e) => e.event.requestId),
+        events.map((e) => e.event.traceId),
+        events.map((e) => JSON.stringify(e.event.details)),
+        deliveries.map(() => randomUUID()),
+        deliveries.map((d) => d.eventId),
+        deliveries.map((d) => d.webhookId),
+        deliveries.map((d) => d.body),
+        deliveries.map((d) => d.time),
       ],
     );
-  }
-
-  /** One outbox row per webhook, due now, in the ambient transaction (the event's own). */
-  async enqueue(eventId: string, body: string, webhookIds: string[], now: Date): Promise<void> {
-    for (const webhookId of webhookIds) {
-      await this.database.query(
-        `INSERT INTO audit_outbox (id, event_id, webhook_id, body, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-        [randomUUID(), eventId, webhookId, body, now],
-      );
-    }
   }
 
   /** Newest first; `limit` rows after `after`. */

@@ -10,8 +10,9 @@ import { AppLogger } from '../common/logging.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from '../database/database.js';
 import { actorOf, currentRequest } from './audit-context.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { auditEventView, type AuditEvent, type AuditEventInput } from './audit-event.js';
-import { AuditEventsRepository, type AuditCursor, type AuditEventFilter } from './audit-events.repository.js';
+import { AuditEventsRepository, type AuditCursor, type AuditEventFilter, type RecordedEvent } from './audit-events.repository.js';
 import { webhookId } from './webhook-config.js';
 
 /** Longest detail string kept (error descriptions); events stay small. */
@@ -48,6 +49,12 @@ function eventId(now: number): string {
 @Injectable()
 export class AuditService implements OnApplicationBootstrap {
   private readonly listeners: Array<() => void> = [];
+  /** Events recorded outside a transaction, written together (README "Performance"). */
+  private readonly writes = new GroupCommit<RecordedEvent, void>(async (batch) => {
+    await this.events.insert(batch);
+    this.announce(batch);
+    return batch.map(() => ({ ok: true, value: undefined }));
+  });
 
   constructor(
     private readonly events: AuditEventsRepository,
@@ -63,11 +70,29 @@ export class AuditService implements OnApplicationBootstrap {
   }
 
   /**
-   * Records an event in the ambient transaction (or a transaction of its own):
-   * call it inside the transaction that makes the change. The actor defaults
-   * to the caller of the current request, or the server outside any request.
+   * Records an event in the ambient transaction: call it inside the
+   * transaction that makes the change. Outside one (a read, a refusal) the
+   * event joins the next group commit (README "Performance") and this
+   * resolves once it is committed. The actor defaults to the caller of the
+   * current request, or the server outside any request.
    */
   async record(input: AuditEventInput): Promise<AuditEvent> {
+    const recorded = this.prepare(input);
+    if (this.database.inTransaction) {
+      await this.insert([recorded]);
+      await this.database.afterCommit(() => this.announce([recorded]));
+    } else {
+      await this.writes.submit(recorded);
+    }
+    return recorded.event;
+  }
+
+  /**
+   * An event made now, in the current request's context, to be written by the
+   * caller (with `insert` of the repository, with other rows in one statement)
+   * and announced once that has committed.
+   */
+  prepare(input: AuditEventInput): RecordedEvent {
     const req = currentRequest();
     const actor = input.actor ?? (req ? actorOf(req) : { type: 'system' as const });
     const span = trace.getActiveSpan()?.spanContext();
@@ -82,17 +107,23 @@ export class AuditService implements OnApplicationBootstrap {
       traceId: span && isSpanContextValid(span) ? span.traceId : null,
       details: bounded(input.details ?? {}),
     };
+    const webhookIds = this.config
+      .get('audit.webhooks')
+      .filter((hook) => !hook.types || hook.types.includes(event.type))
+      .map((hook) => webhookId(hook.url));
     const view = auditEventView(event);
-    const hooks = this.config.get('audit.webhooks').filter((hook) => !hook.types || hook.types.includes(event.type));
-    await this.database.transaction(async () => {
-      await this.events.insert(event);
-      if (hooks.length > 0) await this.events.enqueue(event.id, JSON.stringify(view), hooks.map((h) => webhookId(h.url)), event.time);
-      await this.database.afterCommit(() => {
-        if (this.config.get('audit.log.enabled')) this.logger.info({ audit: view }, 'audit');
-        if (hooks.length > 0) for (const listener of this.listeners) listener();
-      });
-    });
-    return event;
+    return { event, view, body: JSON.stringify(view), webhookIds };
+  }
+
+  /** Writes prepared events in the ambient transaction; announce them once it has committed. */
+  async insert(recorded: readonly RecordedEvent[]): Promise<void> {
+    if (recorded.length > 0) await this.events.insert(recorded);
+  }
+
+  /** After the commit of prepared events: their log lines, and the delivery worker woken for webhooks. */
+  announce(recorded: readonly RecordedEvent[]): void {
+    if (this.config.get('audit.log.enabled')) for (const { view } of recorded) this.logger.info({ audit: view }, 'audit');
+    if (recorded.some((r) => r.webhookIds.length > 0)) for (const listener of this.listeners) listener();
   }
 
   /** Called after each commit that queued webhook deliveries (the delivery worker starts at once). */

@@ -20,6 +20,11 @@ export class Database {
     private readonly pglite: PGlite | undefined,
   ) {}
 
+  /** True while the current async call chain runs in a transaction (see `transaction`). */
+  get inTransaction(): boolean {
+    return this.ambient.getStore() !== undefined;
+  }
+
   /** True on the embedded database, which has a single connection. */
   get embedded(): boolean {
     return this.pglite !== undefined;

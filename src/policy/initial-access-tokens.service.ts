@@ -91,10 +91,16 @@ export class InitialAccessTokensService {
     if (!(await this.iats.consumeUse(iat.id))) throw unusable();
   }
 
-  /** Stores a new client and counts its use of the token in one statement; a token used up meanwhile stores nothing. */
-  async insertClientConsumingUse(client: ClientEntity, iat: InitialAccessTokenEntity): Promise<void> {
-    if (!(await this.iats.insertClientConsumingUse(client, iat.id))) throw unusable();
+  /** Stores registered clients, each counting a use of its token (see the repository); returns the ids stored. */
+  insertRegisteredClients(rows: ReadonlyArray<{ client: ClientEntity; iatId: string | null }>): Promise<Set<string>> {
+    return this.iats.insertRegisteredClients(rows);
   }
+
+  /** The 401 of a token that is unknown, expired, revoked or used up. */
+  unusable(): Error {
+    return unusable();
+  }
+
 }
 
 function unusable(): Error {

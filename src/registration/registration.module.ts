@@ -14,6 +14,7 @@ import { RegistrationAccessTokensRepository } from './registration-access-tokens
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
 import { RegistrationController } from './registration.controller.js';
 import { RegistrationService } from './registration.service.js';
+import { RegistrationWriter } from './registration-writer.js';
 import { ReregistrationService } from './reregistration.service.js';
 import { ReregistrationsRepository } from './reregistrations.repository.js';
 import { SoftwareStatementVerifier } from './software-statement.verifier.js';
@@ -23,6 +24,7 @@ import { SoftwareStatementVerifier } from './software-statement.verifier.js';
   controllers: [RegistrationController],
   providers: [
     RegistrationService,
+    RegistrationWriter,
     RegistrationAccessTokensRepository,
     RegistrationAccessTokensService,
     RegistrationAccessTokenGuard,

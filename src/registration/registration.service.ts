@@ -19,6 +19,7 @@ import { ReregistrationService } from './reregistration.service.js';
 import { SoftwareStatementVerifier, type VerifiedStatement } from './software-statement.verifier.js';
 import { assertRegistrantMaySet } from './registration-body.pipe.js';
 import { RegistrationAccessTokensService } from './registration-access-tokens.service.js';
+import { RegistrationWriter } from './registration-writer.js';
 
 export type RegistrationResponse = Record<string, unknown>;
 
@@ -45,6 +46,7 @@ export class RegistrationService {
     private readonly reregistrations: ReregistrationService,
     private readonly byAccessToken: AccessTokenRegistration,
     private readonly audit: AuditService,
+    private readonly writer: RegistrationWriter,
   ) {}
 
   /**
@@ -89,24 +91,27 @@ export class RegistrationService {
       if (created && iat) this.metrics.initialAccessTokenUses.inc();
       return this.view({ ...issued, registrationAccessToken: rat?.token });
     }
-    // Without client limits to count, the client and its IAT use are written in one
-    // statement; otherwise counted last so the rows stay locked briefly. The event joins the transaction.
-    const issued = await this.database.transaction(async () => {
-      let created: IssuedClient;
-      if (policies.some((p) => p.maxClients !== undefined)) {
-        created = await this.clients.create(command);
+    const details = { policies: policies.map((p) => p.name), software_statement: body.software_statement !== undefined };
+    let issued: IssuedClient;
+    if (policies.some((p) => p.maxClients !== undefined)) {
+      // Client limits are counted last, so their rows stay locked briefly. The event joins the transaction.
+      issued = await this.database.transaction(async () => {
+        const created = await this.clients.create(command);
         await this.policies.takeClientSlots(policies);
         if (iat) await this.iats.consumeUse(iat);
-      } else {
-        created = await this.clients.create(iat ? { ...command, store: (client) => this.iats.insertClientConsumingUse(client, iat) } : command);
-      }
-      await this.audit.record({
-        type: 'client.registered',
-        clientId: created.client.id,
-        details: { policies: policies.map((p) => p.name), software_statement: body.software_statement !== undefined },
+        await this.audit.record({ type: 'client.registered', clientId: created.client.id, details });
+        return created;
       });
-      return created;
-    });
+    } else {
+      // Otherwise the client, its token's use and its event are written by group commit (README "Performance").
+      issued = await this.clients.create({
+        ...command,
+        store: async (client) => {
+          const event = this.audit.prepare({ type: 'client.registered', clientId: client.id, details });
+          if (!(await this.writer.store({ client, iatId: iat?.id ?? null, event }))) throw this.iats.unusable();
+        },
+      });
+    }
     this.metrics.registrations.inc();
     if (iat) this.metrics.initialAccessTokenUses.inc();
     return this.view({ ...issued, registrationAccessToken: rat?.token });

@@ -1,0 +1,84 @@
+// Group commit in the application (README "Performance"): the writes that
+// concurrent requests submit within one event-loop turn go to PostgreSQL as one
+// statement, so N requests cost one round trip and one WAL flush instead of N.
+// Each request is answered with its own row's outcome, after that statement
+// has committed; a failure of one row answers only its own request.
+import { AsyncResource } from 'node:async_hooks';
+
+/** What one submitted item came to: its result, or the error that answers only its request. */
+export type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
+
+/** Writes a batch and tells each item's outcome, in order; throwing fails the batch as a whole. */
+export type BatchWriter<I, O> = (items: readonly I[]) => Promise<Array<Outcome<O>>>;
+
+interface Waiting<I, O> {
+  item: I;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+}
+
+/** No batch is larger than this: it bounds one statement's size and the wait of the last item in it. */
+export const MAX_BATCH = 256;
+
+export class GroupCommit<I, O> {
+  private queue: Array<Waiting<I, O>> = [];
+  private scheduled = false;
+  /**
+   * Batches run in the async context this object was made in, not in that of
+   * the request that happened to arrive first (its transaction, its trace).
+   */
+  private readonly scope = new AsyncResource('GroupCommit');
+
+  /**
+   * `write` takes a batch in one statement. When it throws, each item is
+   * written again alone, so that a row that cannot be written (a client
+   * deleted meanwhile, a unique violation) fails only its own request.
+   */
+  constructor(private readonly write: BatchWriter<I, O>) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (this.queue.length >= MAX_BATCH) {
+        this.scope.runInAsyncScope(() => this.flush());
+      } else if (!this.scheduled) {
+        // Everything submitted before the event loop's next check phase joins this batch.
+        this.scheduled = true;
+        setImmediate(() => this.scope.runInAsyncScope(() => this.flush()));
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length > 0) void this.settle(batch);
+  }
+
+  private async settle(batch: Array<Waiting<I, O>>): Promise<void> {
+    let outcomes: Array<Outcome<O>>;
+    try {
+      outcomes = await this.write(batch.map((w) => w.item));
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0].reject(err);
+        return;
+      }
+      outcomes = [];
+      for (const waiting of batch) {
+        outcomes.push(
+          await this.write([waiting.item]).then(
+            ([outcome]) => outcome,
+            (error: unknown) => ({ ok: false as const, error }),
+          ),
+        );
+      }
+    }
+    batch.forEach((waiting, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) waiting.resolve(outcome.value);
+      else waiting.reject(outcome.error);
+    });
+  }
+}
