@@ -28,6 +28,7 @@ const HAS_TASKSET = !SMOKE && existsSync('/usr/bin/taskset') && cpus().length >=
 // BENCH_ONLY=register,introspect runs only the scenarios whose keys are listed (see SCENARIOS).
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function pin(pid, core) {
@@ -225,15 +226,47 @@ function cannon(url, request) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(url, request) {
+/** CPU time (user + system) of these processes so far, in microseconds; a process that is gone counts 0. */
+function cpuMicros(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields 14 and 15 (utime, stime) after the parenthesised command name.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited
+    }
+  }
+  return (ticks * 1e6) / CLOCK_TICKS;
+}
+
+/** The PostgreSQL backends serving `database` now. */
+async function backendPids(database) {
+  const { rows } = await adminQuery('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database]);
+  return rows.map((r) => r.pid);
+}
+
+/**
+ * Runs a scenario; `server` (when given) is { pid, database }, whose CPU per
+ * request is measured over the counted runs: Registrar's process, and the
+ * PostgreSQL backends of its database. CPU per request does not depend on what
+ * else the machine is doing the way req/s does.
+ */
+async function measure(url, request, server) {
   const runs = [];
   await cannon(url, { ...request }); // warm-up, not counted
+  const pgPids = server ? await backendPids(server.database) : [];
+  const before = server ? { node: cpuMicros([server.pid]), pg: cpuMicros(pgPids) } : undefined;
   for (let i = 0; i < RUNS; i++) runs.push(await cannon(url, request));
+  const requests = runs.reduce((n, r) => n + r.requests.total, 0);
   return {
     rps: median(runs.map((r) => r.requests.average)),
     p50: median(runs.map((r) => r.latency.p50)),
     p99: median(runs.map((r) => r.latency.p99)),
     errors: runs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0),
+    nodeCpu: before ? (cpuMicros([server.pid]) - before.node) / requests : NaN,
+    pgCpu: before ? (cpuMicros(pgPids) - before.pg) / requests : NaN,
   };
 }
 
@@ -275,7 +308,7 @@ async function main() {
       idle.push(`${alg}: ${rssMiB(svc.child.pid)} MiB at start`);
       const requests = await prepare(svc.url);
       const run = async (name, request) => {
-        const { result, peak } = await withPeakRss(svc.child.pid, () => measure(svc.url, request));
+        const { result, peak } = await withPeakRss(svc.child.pid, () => measure(svc.url, request, { pid: svc.child.pid, database }));
         results.push({ scenario: name, ...result, rss: peak });
       };
       for (const [, name, request] of chosen) await run(name, requests[request]);
@@ -293,11 +326,11 @@ async function main() {
 
   const ceilingRps = results[0].rps;
   const lines = [
-    '| scenario | req/s (median) | p50 ms | p99 ms | errors | server RSS peak in scenario MiB | share of ceiling |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| scenario | req/s (median) | p50 ms | p99 ms | errors | server RSS peak in scenario MiB | share of ceiling | Registrar CPU µs/req | PostgreSQL CPU µs/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
-        `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${Number.isNaN(r.rss) ? '' : r.rss} | ${(r.rps / ceilingRps).toFixed(2)} |`,
+        `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${Number.isNaN(r.rss) ? '' : r.rss} | ${(r.rps / ceilingRps).toFixed(2)} | ${Number.isNaN(r.nodeCpu) ? '' : Math.round(r.nodeCpu)} | ${Number.isNaN(r.pgCpu) ? '' : Math.round(r.pgCpu)} |`,
     ),
   ];
   const table = `${lines.join('\n')}\n\nServer RSS before any request: ${idle.join('; ')}.`;
