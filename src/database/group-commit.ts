@@ -23,6 +23,7 @@ export const MAX_BATCH = 256;
 export class GroupCommit<I, O> {
   private queue: Array<Waiting<I, O>> = [];
   private scheduled = false;
+  private inFlight = 0;
   /**
    * Batches run in the async context this object was made in, not in that of
    * the request that happened to arrive first (its transaction, its trace).
@@ -30,30 +31,49 @@ export class GroupCommit<I, O> {
   private readonly scope = new AsyncResource('GroupCommit');
 
   /**
-   * `write` takes a batch in one statement. When it throws, each item is
-   * written again alone, so that a row that cannot be written (a client
-   * deleted meanwhile, a unique violation) fails only its own request.
+   * `write` takes a batch in one statement (or transaction). When it throws,
+   * each item is written again alone, so that a row that cannot be written (a
+   * client deleted meanwhile, a unique violation) fails only its own request.
+   * At most `maxInFlight` batches are written at once: what arrives meanwhile
+   * waits and goes as the next batch, so batches grow with the load, and the
+   * commits they cost do not.
    */
-  constructor(private readonly write: BatchWriter<I, O>) {}
+  constructor(
+    private readonly write: BatchWriter<I, O>,
+    private readonly maxInFlight = 1,
+  ) {}
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= MAX_BATCH) {
-        this.scope.runInAsyncScope(() => this.flush());
-      } else if (!this.scheduled) {
-        // Everything submitted before the event loop's next check phase joins this batch.
-        this.scheduled = true;
-        setImmediate(() => this.scope.runInAsyncScope(() => this.flush()));
-      }
+      this.schedule();
     });
   }
 
+  /** Everything submitted before the event loop's next check phase joins the batch then started. */
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() =>
+      this.scope.runInAsyncScope(() => {
+        this.scheduled = false;
+        this.flush();
+      }),
+    );
+  }
+
   private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length > 0) void this.settle(batch);
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      this.inFlight += 1;
+      void this.settle(batch)
+        // Only a writer that breaks its contract gets here: nobody is left waiting.
+        .catch((err: unknown) => batch.forEach((waiting) => waiting.reject(err)))
+        .finally(() => {
+          this.inFlight -= 1;
+          this.schedule();
+        });
+    }
   }
 
   private async settle(batch: Array<Waiting<I, O>>): Promise<void> {

@@ -27,6 +27,42 @@ describe('GroupCommit', () => {
     expect(writer.batches).toEqual([['a', 'b', 'c'], ['d']]);
   });
 
+  it('while a batch is being written, gathers what arrives meanwhile, over many turns, into the next one', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (release = resolve));
+    const commit = new GroupCommit<number, number>(async (items) => {
+      batches.push([...items]);
+      if (batches.length === 1) await firstHeld;
+      return items.map((n) => ({ ok: true, value: n }));
+    });
+    const first = commit.submit(0);
+    await new Promise((r) => setImmediate(r));
+    const later: Array<Promise<number>> = [];
+    for (let turn = 1; turn <= 3; turn++) {
+      later.push(commit.submit(turn));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(batches).toEqual([[0]]);
+    release();
+    await expect(Promise.all([first, ...later])).resolves.toEqual([0, 1, 2, 3]);
+    expect(batches).toEqual([[0], [1, 2, 3]]);
+  });
+
+  it('writes up to maxInFlight batches at once', async () => {
+    let writing = 0;
+    let most = 0;
+    const commit = new GroupCommit<number, number>(async (items) => {
+      writing += 1;
+      most = Math.max(most, writing);
+      await new Promise((r) => setTimeout(r, 5));
+      writing -= 1;
+      return items.map((n) => ({ ok: true, value: n }));
+    }, 2);
+    await Promise.all(Array.from({ length: MAX_BATCH * 3 }, (_, i) => commit.submit(i)));
+    expect(most).toBe(2);
+  });
+
   it(`never puts more than ${MAX_BATCH} items in one batch`, async () => {
     const writer = recordingWriter();
     const commit = new GroupCommit(writer.write);
