@@ -19,6 +19,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = new Set(process.argv.slice(2));
 const SMOKE = args.has('--smoke');
 const MILLION = args.has('--million');
+// --scale-out: the same scenarios against one instance, then two instances on one database (README "Performance").
+const SCALE_OUT = args.has('--scale-out');
 const RUNS = SMOKE ? 1 : Number(process.env.BENCH_RUNS ?? 5);
 const DURATION = SMOKE ? 1 : Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 32;
@@ -84,7 +86,7 @@ async function withPeakRss(pid, work) {
   }
 }
 
-async function startRegistrar(dsn, env) {
+async function startRegistrar(dsn, env, core = 0) {
   const port = await freePort();
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'dist/src/main.js'], {
     cwd: root,
@@ -115,7 +117,7 @@ async function startRegistrar(dsn, env) {
   child.stdout.on('data', (d) => {
     log = (log + d).slice(-4000);
   });
-  pin(child.pid, 0);
+  pin(child.pid, core);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     try {
@@ -215,10 +217,10 @@ const SCENARIOS = [
   ['adminGet', 'admin get client', 'adminGet'],
 ];
 
-function cannon(url, request) {
+function cannon(url, request, connections = CONNECTIONS) {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: `${url}${request.path}`, method: request.method, headers: request.headers, body: request.body, connections: CONNECTIONS, duration: DURATION },
+      { url: `${url}${request.path}`, method: request.method, headers: request.headers, body: request.body, connections, duration: DURATION },
       (err, result) => (err ? reject(err) : resolve(result)),
     );
   });
@@ -270,6 +272,49 @@ async function measure(url, request, server) {
   };
 }
 
+/** The instances share the connections, all at once; their req/s add up. */
+async function measureSpread(urls, request) {
+  const each = () => Promise.all(urls.map((url) => cannon(url, request, CONNECTIONS / urls.length)));
+  await each(); // warm-up, not counted
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const results = await each();
+    runs.push({
+      rps: results.reduce((n, r) => n + r.requests.average, 0),
+      p99: Math.max(...results.map((r) => r.latency.p99)),
+      errors: results.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0),
+    });
+  }
+  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0) };
+}
+
+/**
+ * One instance (core 0, with PostgreSQL), then a second one on core 1 beside
+ * the load generator, against the same database.
+ */
+async function scaleOut(dsn, first, requests) {
+  const second = await startRegistrar(dsn, { JWT_SIGNING_ALGORITHM: 'ES256' }, 1);
+  const rows = [];
+  try {
+    for (const [key, name, request] of SCENARIOS) {
+      if (ONLY && !ONLY.has(key)) continue;
+      const one = await measureSpread([first.url], requests[request]);
+      const two = await measureSpread([first.url, second.url], requests[request]);
+      rows.push({ name, one, two });
+    }
+  } finally {
+    await stop(second.child);
+  }
+  return [
+    '| scenario | one instance req/s | two instances req/s | growth | errors | p99 ms (one / two) |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      ({ name, one, two }) =>
+        `| ${name} | ${Math.round(one.rps)} | ${Math.round(two.rps)} | ${(two.rps / one.rps).toFixed(2)}x | ${one.errors + two.errors} | ${one.p99} / ${two.p99} |`,
+    ),
+  ].join('\n');
+}
+
 async function seedClients(dsn, count) {
   await adminQuery(
     `INSERT INTO clients (id, created_via, secret_hash, fields)
@@ -291,6 +336,7 @@ async function main() {
 
   const results = [];
   const idle = [];
+  let scaleTable;
   const ceiling = await startCeiling();
   const ceilingResult = await measure(ceiling.url, { method: 'POST', path: '/', headers: form, body: 'grant_type=client_credentials' });
   ceiling.child.kill();
@@ -312,6 +358,7 @@ async function main() {
         results.push({ scenario: name, ...result, rss: peak });
       };
       for (const [, name, request] of chosen) await run(name, requests[request]);
+      if (alg === 'ES256' && SCALE_OUT) scaleTable = await scaleOut(dsn, svc, requests);
       if (alg === 'ES256' && MILLION) {
         const { rows } = await adminQuery('SELECT count(*)::int AS n FROM clients', [], dsn);
         await seedClients(dsn, 1_000_000 - rows[0].n);
@@ -333,7 +380,11 @@ async function main() {
         `| ${r.scenario} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${Number.isNaN(r.rss) ? '' : r.rss} | ${(r.rps / ceilingRps).toFixed(2)} | ${Number.isNaN(r.nodeCpu) ? '' : Math.round(r.nodeCpu)} | ${Number.isNaN(r.pgCpu) ? '' : Math.round(r.pgCpu)} |`,
     ),
   ];
-  const table = `${lines.join('\n')}\n\nServer RSS before any request: ${idle.join('; ')}.`;
+  const table = [
+    lines.join('\n'),
+    `Server RSS before any request: ${idle.join('; ')}.`,
+    ...(scaleTable ? ['Two instances on one database (the second on the load generator\'s core):', scaleTable] : []),
+  ].join('\n\n');
   process.stdout.write(`\n${table}\n`);
   if (SMOKE) {
     if (results.some((r) => r.errors > 0 || !(r.rps > 0))) {
