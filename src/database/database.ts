@@ -63,7 +63,13 @@ export class Database {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async run<T = Record<string, any>>(name: string, text: string, values: unknown[]): Promise<T[]> {
     const tx = this.ambient.getStore();
-    if (tx) return (await tx.query(text, values)) as T[];
+    if (tx) {
+      // The transaction's own connection, so the statement is prepared there too (group commits run in transactions).
+      // TypeORM keeps the connected driver client in a protected field.
+      const connection = (tx.queryRunner as unknown as { databaseConnection?: pg.PoolClient } | undefined)?.databaseConnection;
+      if (connection) return (await connection.query({ name, text, values })).rows as T[];
+      return (await tx.query(text, values)) as T[];
+    }
     const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
     return (await pool.query({ name, text, values })).rows as T[];
   }
