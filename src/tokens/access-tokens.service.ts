@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { effectiveStrategy } from '../clients/access-token-strategy.js';
-import { revokedByCutoff } from '../clients/client-suspension.js';
+import { isSuspended, revokedByCutoff } from '../clients/client-suspension.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { clientLifespan } from '../clients/lifespans.js';
@@ -12,6 +12,7 @@ import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHash, keyedHashes, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
+import { AccessTokenCache } from './access-token-cache.js';
 import { AccessTokensRepository, type StoredAccessToken } from './access-tokens.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
@@ -93,6 +94,7 @@ export class AccessTokensService {
     private readonly keys: SigningKeysService,
     private readonly config: ConfigService,
     private readonly metrics: MetricsService,
+    private readonly cache: AccessTokenCache,
   ) {}
 
   /** Issues one access token in the format the client's strategy decides (README "Access tokens and the strategy"), for any grant. */
@@ -157,10 +159,19 @@ export class AccessTokensService {
     return token;
   }
 
-  /** The token's facts if it is active: valid, unexpired, unrevoked, and its client still exists and is not suspended. */
-  async lookup(token: string): Promise<TokenInfo | undefined> {
+  /**
+   * The token's facts if it is active: valid, unexpired, unrevoked, and its
+   * client still exists and is not suspended. Always read from the database:
+   * what revokes, exchanges or registers with a token decides on its row.
+   */
+  lookup(token: string): Promise<TokenInfo | undefined> {
+    return this.lookupToken(token, false);
+  }
+
+  private async lookupToken(token: string, cached: boolean): Promise<TokenInfo | undefined> {
     if (token.length > 8192) return undefined;
-    const info = JWT_SHAPE.test(token) ? await this.lookupJwt(token) : await this.lookupOpaque(token);
+    if (!JWT_SHAPE.test(token)) return this.lookupOpaque(token, cached);
+    const info = await this.lookupJwt(token);
     // A suspended client's tokens are inactive while it is suspended, and active again once it is resumed.
     if (info && (await this.clients.suspended(info.clientId))) return undefined;
     return info;
@@ -201,10 +212,32 @@ export class AccessTokensService {
     };
   }
 
-  private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
-    const row = await this.repository.findActiveByHash(keyedHashes(this.config.systemSecrets(), token));
-    if (!row) return undefined;
-    return { ...row, ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined, act: row.act ?? undefined };
+  /**
+   * An opaque token from its one prepared read or, with `cached`, from the
+   * token cache (README "Performance"), which revocations and deletions drop.
+   * Only active tokens are cached: another instance may have just issued an unknown one.
+   */
+  private async lookupOpaque(token: string, cached: boolean): Promise<TokenInfo | undefined> {
+    const hashes = keyedHashes(this.config.systemSecrets(), token);
+    let found = cached ? this.cache.get(hashes[0]) : undefined;
+    let client: ClientEntity | null;
+    if (found) {
+      client = await this.clients.stored(found.token.clientId);
+    } else {
+      const ticket = this.cache.ticket();
+      const row = await this.repository.findActiveByHash(hashes);
+      if (!row) return undefined;
+      client = await this.clients.stored(row.clientId);
+      found = { token: row, storedClient: client !== null };
+      if (cached) this.cache.store(hashes[0], found, ticket);
+    }
+    // The client comes from the client cache, which every change of the client reaches (in this instance before the change is answered).
+    // A suspended client's tokens are inactive while it is suspended, and active again once it is resumed.
+    if (isSuspended(client)) return undefined;
+    // Deleting a client deletes its tokens: a cached row must not outlive it.
+    if (found.storedClient && !client) return undefined;
+    const row = found.token;
+    return { ...row, audience: [...row.audience], ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined, act: row.act ?? undefined };
   }
 
   /**
@@ -212,7 +245,7 @@ export class AccessTokensService {
    * audience are reported active; the admin endpoint passes none.
    */
   async introspect(token: string, caller?: ClientEntity): Promise<IntrospectionResponse> {
-    const info = await this.lookup(token);
+    const info = await this.lookupToken(token, true);
     if (!info) return INACTIVE;
     if (caller && caller.id !== info.clientId && !info.audience.includes(caller.id)) return INACTIVE;
     return {
@@ -252,6 +285,7 @@ export class AccessTokensService {
       await this.repository.revokeJwt(info.jti, info.expiresAt);
     } else {
       await this.repository.revoke(info.jti);
+      await this.cache.invalidate();
     }
     return true;
   }
