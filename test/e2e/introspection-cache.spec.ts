@@ -99,6 +99,27 @@ async function revokeSilently(token: string, client: CreatedClient): Promise<voi
   }
 }
 
+/** A code flow with PKCE at A for a confidential web client (the test login and consent apps accept): the token answer. */
+async function codeFlowTokens(client: CreatedClient): Promise<Record<string, unknown>> {
+  const { verifier, challenge } = pkcePair();
+  const flow = await runFlow(a, new Browser(), {
+    client_id: client.client_id,
+    response_type: 'code',
+    scope: 'openid offline_access',
+    redirect_uri: REDIRECT,
+    state: 'state-123456',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  const tokens = await tokenRequest(
+    a,
+    { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT, code_verifier: verifier },
+    { id: client.client_id, secret: client.client_secret },
+  );
+  if (tokens.status !== 200) throw new Error(`code redemption failed: ${tokens.status} ${JSON.stringify(tokens.body)}`);
+  return tokens.body;
+}
+
 const listening = async () => (await sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'`))[0].n as number;
 
 describe('introspection answers active opaque tokens from each instance\'s cache', () => {
@@ -139,27 +160,23 @@ describe('introspection answers active opaque tokens from each instance\'s cache
     expect(await active(b, client, token)).toBe(false);
   });
 
+  it('never caches a refresh token: one spent at A (rotation, RFC 6749 §6) is inactive at B at once', async () => {
+    const client = await createAdminClient(a, webClient({ access_token_strategy: 'opaque', redirect_uris: [REDIRECT] }));
+    const tokens = await codeFlowTokens(client);
+    const refresh = tokens.refresh_token as string;
+    expect(await introspect(b, client, refresh)).toMatchObject({ active: true, token_use: 'refresh_token', client_id: client.client_id });
+    const rotated = await tokenRequest(a, { grant_type: 'refresh_token', refresh_token: refresh }, { id: client.client_id, secret: client.client_secret });
+    expect(rotated.status).toBe(200);
+    expect(await introspect(b, client, refresh)).toEqual({ active: false });
+    expect(await introspect(b, client, rotated.body.refresh_token as string)).toMatchObject({ active: true, token_use: 'refresh_token' });
+  });
+
   it('reports the access token of a grant revoked at A (its refresh token revoked, RFC 7009 §2.1) inactive at B', async () => {
     const client = await createAdminClient(a, webClient({ access_token_strategy: 'opaque', redirect_uris: [REDIRECT] }));
-    const { verifier, challenge } = pkcePair();
-    const flow = await runFlow(a, new Browser(), {
-      client_id: client.client_id,
-      response_type: 'code',
-      scope: 'openid offline_access',
-      redirect_uri: REDIRECT,
-      state: 'state-123456',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    });
-    const tokens = await tokenRequest(
-      a,
-      { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT, code_verifier: verifier },
-      { id: client.client_id, secret: client.client_secret },
-    );
-    expect(tokens.status).toBe(200);
-    const access = tokens.body.access_token as string;
+    const tokens = await codeFlowTokens(client);
+    const access = tokens.access_token as string;
     expect(await introspect(b, client, access)).toMatchObject({ active: true, sub: 'alice' });
-    expect((await post(a, '/oauth2/revoke', client, { token: tokens.body.refresh_token as string })).status).toBe(200);
+    expect((await post(a, '/oauth2/revoke', client, { token: tokens.refresh_token as string })).status).toBe(200);
     expect(await active(a, client, access)).toBe(false);
     expect(await eventually(async () => !(await active(b, client, access)))).toBe(true);
   });
