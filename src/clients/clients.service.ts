@@ -259,6 +259,14 @@ export class ClientsService {
     return isSuspended(await this.findStored(id));
   }
 
+  /**
+   * A stored client by id, from the cache when fresh (callers must not modify
+   * it); null for one that does not exist or is described by a metadata document.
+   */
+  stored(id: string): Promise<ClientEntity | null> {
+    return this.findStored(id);
+  }
+
   private async findStored(id: string): Promise<ClientEntity | null> {
     // Without a live notification channel another instance's change could go unseen: read through.
     const cacheable = this.events.live;

@@ -15,6 +15,7 @@ import { AddAuditEvents1764260000000 } from '../../migrations/1764260000000-AddA
 import { AddClientFleetOperations1764270000000 } from '../../migrations/1764270000000-AddClientFleetOperations.js';
 import { AddRegisteredBy1764280000000 } from '../../migrations/1764280000000-AddRegisteredBy.js';
 import { AddReregistration1764290000000 } from '../../migrations/1764290000000-AddReregistration.js';
+import { AddAccessTokenRevocationSignal1764300000000 } from '../../migrations/1764300000000-AddAccessTokenRevocationSignal.js';
 
 export const MIGRATIONS = [
   CreateClients1764140000000,
@@ -32,4 +33,5 @@ export const MIGRATIONS = [
   AddClientFleetOperations1764270000000,
   AddRegisteredBy1764280000000,
   AddReregistration1764290000000,
+  AddAccessTokenRevocationSignal1764300000000,
 ];

@@ -12,6 +12,7 @@ import { ClientsService } from '../clients/clients.service.js';
 import { AppLogger } from '../common/logging.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { Database } from '../database/database.js';
+import { AccessTokenCache } from '../tokens/access-token-cache.js';
 import { GrantsService } from '../tokens/grants.service.js';
 import { FleetRepository } from './fleet.repository.js';
 
@@ -77,6 +78,7 @@ export class FleetService {
     private readonly grants: GrantsService,
     private readonly logger: AppLogger,
     private readonly audit: AuditService,
+    private readonly tokenCache: AccessTokenCache,
   ) {}
 
   /** Suspends one client; a suspended one keeps its suspended_at and takes the new reason, if one is given. */
@@ -143,11 +145,14 @@ export class FleetService {
       case 'resume':
         return (await this.repository.resume(ids)).length;
       case 'delete':
+        // The clients' opaque tokens go with them: this instance forgets any it cached once the batch commits.
+        await this.tokenCache.invalidate();
         // Initial access token uses and policies' clients_created count registrations, not live clients: a delete leaves them be.
         return (await this.repository.deleteIds(ids)).length;
       case 'revoke_tokens': {
         const cut = await this.repository.cutOffJwts(ids);
         await this.tokens.revokeOpaqueAccessTokens(ids);
+        await this.tokenCache.invalidate();
         // Refresh tokens, and the access tokens (JWTs listed by grant included) issued from them.
         await this.grants.revokeGrants(await this.tokens.liveGrantIds(ids));
         return cut.length;

@@ -33,6 +33,14 @@ interface NewAccessToken {
   token: StoredAccessToken;
 }
 
+/** What introspection reads of an opaque token, of either kind (RFC 7662 token_type_hint names the same two). */
+export type OpaqueTokenUse = 'access_token' | 'refresh_token';
+
+/** An active opaque access or refresh token; a refresh token has its grant's subject and audience, and no ext or act. */
+export interface ActiveOpaqueToken extends ActiveAccessToken {
+  use: OpaqueTokenUse;
+}
+
 interface AccessTokenRow {
   id: string;
   client_id: string;
@@ -100,20 +108,33 @@ export class AccessTokensRepository {
         WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now()`,
       [hashes],
     );
-    if (!row) return undefined;
-    return {
-      jti: row.id,
-      clientId: row.client_id,
-      subject: row.subject,
-      scope: row.scope,
-      audience: row.audience,
-      issuedAt: Number(row.iat),
-      expiresAt: Number(row.exp),
-      grantId: row.grant_id ?? undefined,
-      jkt: row.dpop_jkt ?? undefined,
-      ext: row.ext,
-      act: row.act,
-    };
+    return row ? activeToken(row) : undefined;
+  }
+
+  /**
+   * Introspection's one statement (RFC 7662 §2.1: a token of either kind):
+   * the active access token whose keyed hash is one of `hashes`, else the
+   * unused, unrevoked, unexpired refresh token of a live grant. The second
+   * branch runs only when the first found nothing.
+   */
+  async findActiveOpaque(hashes: string[]): Promise<ActiveOpaqueToken | undefined> {
+    const [row] = await this.database.run<AccessTokenRow & { token_use: OpaqueTokenUse }>(
+      'opaque_token_by_hash',
+      `(SELECT 'access_token' AS token_use, t.id, t.client_id, t.subject, t.scope, t.audience, t.grant_id, t.dpop_jkt,
+               g.session->'access_token' AS ext, t.act,
+               extract(epoch FROM t.issued_at)::bigint AS iat, extract(epoch FROM t.expires_at)::bigint AS exp
+          FROM access_tokens t LEFT JOIN oauth2_grants g ON g.id = t.grant_id
+         WHERE t.token_hash = ANY($1) AND t.revoked_at IS NULL AND t.expires_at > now())
+       UNION ALL
+       (SELECT 'refresh_token', r.id, r.client_id, g.subject, r.scope, g.audience, r.grant_id, r.dpop_jkt, NULL, NULL,
+               extract(epoch FROM r.issued_at)::bigint, extract(epoch FROM r.expires_at)::bigint
+          FROM refresh_tokens r JOIN oauth2_grants g ON g.id = r.grant_id
+         WHERE r.token_hash = ANY($1) AND r.used_at IS NULL AND r.revoked_at IS NULL AND g.revoked_at IS NULL
+           AND r.expires_at > now())
+       LIMIT 1`,
+      [hashes],
+    );
+    return row ? { ...activeToken(row), use: row.token_use } : undefined;
   }
 
   async revoke(id: string): Promise<void> {
@@ -153,4 +174,20 @@ export class AccessTokensRepository {
       [grantIds],
     );
   }
+}
+
+function activeToken(row: AccessTokenRow): ActiveAccessToken {
+  return {
+    jti: row.id,
+    clientId: row.client_id,
+    subject: row.subject,
+    scope: row.scope,
+    audience: row.audience,
+    issuedAt: Number(row.iat),
+    expiresAt: Number(row.exp),
+    grantId: row.grant_id ?? undefined,
+    jkt: row.dpop_jkt ?? undefined,
+    ext: row.ext,
+    act: row.act,
+  };
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { effectiveStrategy } from '../clients/access-token-strategy.js';
-import { revokedByCutoff } from '../clients/client-suspension.js';
+import { isSuspended, revokedByCutoff } from '../clients/client-suspension.js';
 import type { ClientEntity } from '../clients/client.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { clientLifespan } from '../clients/lifespans.js';
@@ -12,7 +12,8 @@ import { MetricsService } from '../common/metrics.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { keyedHash, keyedHashes, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
-import { AccessTokensRepository, type StoredAccessToken } from './access-tokens.repository.js';
+import { AccessTokenCache } from './access-token-cache.js';
+import { AccessTokensRepository, type ActiveOpaqueToken, type OpaqueTokenUse, type StoredAccessToken } from './access-tokens.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 /** Bearer (RFC 6750), or DPoP when the token is bound to the key of a DPoP proof (RFC 9449 §5). */
@@ -49,6 +50,11 @@ export interface AccessGrant {
 /** The facts about a token that introspection reports. */
 export interface TokenInfo extends StoredAccessToken {
   ext?: Record<string, unknown>;
+}
+
+/** A token as introspection found it: an access token, or (opaque only) a refresh token. */
+interface FoundToken extends TokenInfo {
+  use: OpaqueTokenUse;
 }
 
 export type IntrospectionResponse =
@@ -93,6 +99,7 @@ export class AccessTokensService {
     private readonly keys: SigningKeysService,
     private readonly config: ConfigService,
     private readonly metrics: MetricsService,
+    private readonly cache: AccessTokenCache,
   ) {}
 
   /** Issues one access token in the format the client's strategy decides (README "Access tokens and the strategy"), for any grant. */
@@ -157,13 +164,22 @@ export class AccessTokensService {
     return token;
   }
 
-  /** The token's facts if it is active: valid, unexpired, unrevoked, and its client still exists and is not suspended. */
-  async lookup(token: string): Promise<TokenInfo | undefined> {
+  /**
+   * The token's facts if it is active: valid, unexpired, unrevoked, and its
+   * client still exists and is not suspended. Always read from the database:
+   * what revokes, exchanges or registers with a token decides on its row.
+   */
+  lookup(token: string): Promise<TokenInfo | undefined> {
+    return this.lookupToken(token, false);
+  }
+
+  private async lookupToken(token: string, introspection: boolean): Promise<FoundToken | undefined> {
     if (token.length > 8192) return undefined;
-    const info = JWT_SHAPE.test(token) ? await this.lookupJwt(token) : await this.lookupOpaque(token);
+    if (!JWT_SHAPE.test(token)) return this.lookupOpaque(token, introspection);
+    const info = await this.lookupJwt(token);
     // A suspended client's tokens are inactive while it is suspended, and active again once it is resumed.
-    if (info && (await this.clients.suspended(info.clientId))) return undefined;
-    return info;
+    if (!info || (await this.clients.suspended(info.clientId))) return undefined;
+    return { ...info, use: 'access_token' };
   }
 
   private async lookupJwt(token: string): Promise<TokenInfo | undefined> {
@@ -201,20 +217,54 @@ export class AccessTokensService {
     };
   }
 
-  private async lookupOpaque(token: string): Promise<TokenInfo | undefined> {
-    const row = await this.repository.findActiveByHash(keyedHashes(this.config.systemSecrets(), token));
-    if (!row) return undefined;
-    return { ...row, ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined, act: row.act ?? undefined };
+  /**
+   * An opaque token from one prepared read or, for introspection, from the
+   * token cache (README "Performance"), which revocations and deletions drop.
+   * Introspection's read finds refresh tokens too (never cached: spending one
+   * sends no signal). An unknown token is never cached: another instance may
+   * have just issued it.
+   */
+  private async lookupOpaque(token: string, introspection: boolean): Promise<FoundToken | undefined> {
+    const hashes = keyedHashes(this.config.systemSecrets(), token);
+    let found = introspection ? this.cache.get(hashes[0]) : undefined;
+    let use: OpaqueTokenUse = 'access_token';
+    let client: ClientEntity | null;
+    if (found) {
+      client = await this.clients.stored(found.token.clientId);
+    } else {
+      const ticket = this.cache.ticket();
+      const row = introspection ? await this.repository.findActiveOpaque(hashes) : await this.repository.findActiveByHash(hashes);
+      if (!row) return undefined;
+      if (introspection) use = (row as ActiveOpaqueToken).use;
+      client = await this.clients.stored(row.clientId);
+      found = { token: row, storedClient: client !== null };
+      if (introspection && use === 'access_token') this.cache.store(hashes[0], found, ticket);
+    }
+    // The client comes from the client cache, which every change of the client reaches (in this instance before the change is answered).
+    // A suspended client's tokens are inactive while it is suspended, and active again once it is resumed.
+    if (isSuspended(client)) return undefined;
+    // Deleting a client deletes its tokens: a cached row must not outlive it.
+    if (found.storedClient && !client) return undefined;
+    const row = found.token;
+    return {
+      ...row,
+      use,
+      audience: [...row.audience],
+      ext: row.ext && Object.keys(row.ext).length > 0 ? row.ext : undefined,
+      act: row.act ?? undefined,
+    };
   }
 
   /**
-   * RFC 7662. With a `caller`, only tokens issued to it or naming it in their
-   * audience are reported active; the admin endpoint passes none.
+   * RFC 7662, for access tokens in either format and opaque refresh tokens,
+   * in one database read at most. With a `caller`, only tokens issued to it
+   * (or, for an access token, naming it in their audience) are reported
+   * active; the admin endpoint passes none.
    */
   async introspect(token: string, caller?: ClientEntity): Promise<IntrospectionResponse> {
-    const info = await this.lookup(token);
+    const info = await this.lookupToken(token, true);
     if (!info) return INACTIVE;
-    if (caller && caller.id !== info.clientId && !info.audience.includes(caller.id)) return INACTIVE;
+    if (caller && caller.id !== info.clientId && (info.use === 'refresh_token' || !info.audience.includes(caller.id))) return INACTIVE;
     return {
       active: true,
       client_id: info.clientId,
@@ -226,7 +276,7 @@ export class AccessTokensService {
       iat: info.issuedAt,
       jti: info.jti,
       ...binding(info.jkt),
-      token_use: 'access_token',
+      token_use: info.use,
       ...(info.ext ? { ext: info.ext } : {}),
       ...(info.act ? { act: info.act } : {}),
     };
@@ -252,6 +302,7 @@ export class AccessTokensService {
       await this.repository.revokeJwt(info.jti, info.expiresAt);
     } else {
       await this.repository.revoke(info.jti);
+      await this.cache.invalidate();
     }
     return true;
   }

@@ -5,7 +5,6 @@ import { AdminApi } from '../common/admin-api-key.guard.js';
 import { AccessTokensService, type IntrospectionResponse } from './access-tokens.service.js';
 import { formParams, requiredToken } from './form-params.js';
 import type { SigningKeyEntity } from './signing-key.entity.js';
-import { RefreshTokensService } from './refresh-tokens.service.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { IntrospectionResponseDto, SigningKeyDto, TokenParamDto } from './token.dto.js';
 
@@ -26,7 +25,6 @@ export class AdminTokensController {
   constructor(
     private readonly tokens: AccessTokensService,
     private readonly keys: SigningKeysService,
-    private readonly refreshTokens: RefreshTokensService,
   ) {}
 
   @Post('oauth2/introspect')
@@ -35,12 +33,11 @@ export class AdminTokensController {
   @ApiConsumes('application/x-www-form-urlencoded')
   @ApiBody({ type: TokenParamDto })
   @ApiOkResponse({ type: IntrospectionResponseDto })
-  async introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
+  introspect(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpReply): Promise<IntrospectionResponse> {
     res.header('Cache-Control', 'no-store');
     const { params } = formParams(req);
     const token = requiredToken(params);
-    const access = await this.tokens.introspect(token);
-    return access.active ? access : this.refreshTokens.introspect(token);
+    return this.tokens.introspect(token);
   }
 
   @Get('keys')

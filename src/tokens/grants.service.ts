@@ -8,6 +8,7 @@ import { clientLifespan, type LifespanToken } from '../clients/lifespans.js';
 import { keyedHashes, randomToken } from '../common/secrets.js';
 import { ConfigService } from '../config/config.service.js';
 import { Database } from '../database/database.js';
+import { AccessTokenCache } from './access-token-cache.js';
 import { AccessTokensRepository } from './access-tokens.repository.js';
 import { GrantsRepository, type GrantRow } from './grants.repository.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
@@ -56,6 +57,7 @@ export class GrantsService {
     private readonly grants: GrantsRepository,
     private readonly refreshTokens: RefreshTokensRepository,
     private readonly accessTokens: AccessTokensRepository,
+    private readonly tokenCache: AccessTokenCache,
   ) {}
 
   /** The keyed hashes of a code or refresh token, one per system secret (the first is the one stored). */
@@ -102,6 +104,7 @@ export class GrantsService {
       await this.grants.revoke(ids);
       await this.refreshTokens.revokeOfGrants(ids);
       await this.accessTokens.revokeIssuedFrom(ids);
+      await this.tokenCache.invalidate();
     });
   }
 

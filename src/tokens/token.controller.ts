@@ -106,8 +106,7 @@ export class TokenController {
     const caller = await this.auth.authenticate(req, params, false);
     allowClientOrigin(req, res, caller.fields.allowed_cors_origins);
     const token = requiredToken(params);
-    const access = await this.tokens.introspect(token, caller);
-    return access.active ? access : this.refreshTokens.introspect(token, caller);
+    return this.tokens.introspect(token, caller);
   }
 
   @Post('revoke')

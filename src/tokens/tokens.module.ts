@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { TrustModule } from '../trust/trust.module.js';
+import { AccessTokenCache } from './access-token-cache.js';
 import { AccessTokensRepository } from './access-tokens.repository.js';
 import { AccessTokensService } from './access-tokens.service.js';
 import { AdminTokensController } from './admin-tokens.controller.js';
@@ -36,6 +37,7 @@ const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshToke
   imports: [ClientsModule, TrustModule],
   controllers: [TokenController, AdminTokensController, UserinfoController],
   providers: [
+    AccessTokenCache,
     AccessTokensRepository,
     ClientAssertionsRepository,
     DPoPProofsRepository,
@@ -61,6 +63,6 @@ const GRANT_TYPES = [ClientCredentialsGrant, AuthorizationCodeGrant, RefreshToke
     },
     GrantDispatcher,
   ],
-  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService, ClientAuthenticationService, AccessTokensService, DPoPService],
+  exports: [SigningKeysService, GrantsService, IdTokensService, SubjectIdentifiersService, ClientAuthenticationService, AccessTokensService, AccessTokenCache, DPoPService],
 })
 export class TokensModule {}

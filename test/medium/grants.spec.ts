@@ -19,7 +19,6 @@ import { Database } from '../../src/database/database.js';
 import { AccessTokensService, type TokenResponse } from '../../src/tokens/access-tokens.service.js';
 import { GrantDispatcher } from '../../src/tokens/grants/grant-dispatcher.service.js';
 import { GrantsService, type NewGrant } from '../../src/tokens/grants.service.js';
-import { RefreshTokensService } from '../../src/tokens/refresh-tokens.service.js';
 import { TokensModule } from '../../src/tokens/tokens.module.js';
 import { webClient } from '../factories/clients.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
@@ -30,7 +29,6 @@ let context: INestApplicationContext;
 let grants: GrantsService;
 let dispatcher: GrantDispatcher;
 let accessTokens: AccessTokensService;
-let refreshTokens: RefreshTokensService;
 let clients: ClientsService;
 
 beforeAll(async () => {
@@ -53,7 +51,6 @@ beforeAll(async () => {
   grants = context.get(GrantsService);
   dispatcher = context.get(GrantDispatcher);
   accessTokens = context.get(AccessTokensService);
-  refreshTokens = context.get(RefreshTokensService);
   clients = context.get(ClientsService);
 });
 
@@ -111,7 +108,7 @@ async function errorOf(promise: Promise<unknown>): Promise<string> {
 async function isActive(tokens: TokenResponse): Promise<{ access: boolean; refresh: boolean }> {
   return {
     access: (await accessTokens.lookup(tokens.access_token)) !== undefined,
-    refresh: tokens.refresh_token ? (await refreshTokens.introspect(tokens.refresh_token)).active : false,
+    refresh: tokens.refresh_token ? (await accessTokens.introspect(tokens.refresh_token)).active : false,
   };
 }
 
@@ -181,7 +178,7 @@ describe('refresh token rotation (RFC 6749 §6, RFC 9700 §4.14.2)', () => {
     const second = await refresh(client, first.refresh_token!);
     expect(second.refresh_token).toEqual(expect.any(String));
     expect(second.refresh_token).not.toBe(first.refresh_token);
-    expect((await refreshTokens.introspect(first.refresh_token!)).active).toBe(false);
+    expect((await accessTokens.introspect(first.refresh_token!)).active).toBe(false);
     expect(await isActive(second)).toEqual({ access: true, refresh: true });
   });
 
@@ -200,7 +197,7 @@ describe('refresh token rotation (RFC 6749 §6, RFC 9700 §4.14.2)', () => {
     expect(await errorOf(refresh(client, first.refresh_token!, { scope: 'openid profile' }))).toBe('invalid_scope');
     const narrowed = await refresh(client, first.refresh_token!, { scope: 'openid' });
     expect(narrowed.scope).toBe('openid');
-    const kept = await refreshTokens.introspect(narrowed.refresh_token!);
+    const kept = await accessTokens.introspect(narrowed.refresh_token!);
     expect(kept.active && kept.scope).toBe('openid offline_access');
   });
 

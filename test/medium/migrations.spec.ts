@@ -22,6 +22,14 @@ describe('migrations on a fresh PostgreSQL database', () => {
     expect(applied.map((r: { name: string }) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
     const schemaUp = await schemaSnapshot();
     expect(schemaUp).toContain('clients.fields jsonb NO');
+    // The revocation signal of the token caches (README "Performance"), and what it replaced nothing of.
+    expect(schemaUp).toEqual(
+      expect.arrayContaining([
+        'trigger access_tokens.access_tokens_ended_on_update UPDATE STATEMENT',
+        'trigger access_tokens.access_tokens_ended_on_delete DELETE STATEMENT',
+        'function registrar_access_tokens_ended',
+      ]),
+    );
 
     for (let i = 0; i < MIGRATIONS.length; i++) await database.dataSource.undoLastMigration({ transaction: 'each' });
     expect(await schemaSnapshot()).toEqual([]);
@@ -49,6 +57,11 @@ async function schemaSnapshot(): Promise<string[]> {
       WHERE table_schema = 'public' AND table_name <> 'registrar_migrations'
       UNION ALL
      SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'registrar_migrations'
+      UNION ALL
+     SELECT 'trigger ' || event_object_table || '.' || trigger_name || ' ' || event_manipulation || ' ' || action_orientation
+       FROM information_schema.triggers WHERE trigger_schema = 'public'
+      UNION ALL
+     SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
       ORDER BY 1`,
     [],
     db.dsn,
