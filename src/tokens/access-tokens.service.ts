@@ -243,8 +243,9 @@ export class AccessTokensService {
     // The client comes from the client cache, which every change of the client reaches (in this instance before the change is answered).
     // A suspended client's tokens are inactive while it is suspended, and active again once it is resumed.
     if (isSuspended(client)) return undefined;
-    // Deleting a client deletes its tokens: a cached row must not outlive it.
-    if (found.storedClient && !client) return undefined;
+    // Deleting a client deletes its tokens: a cached row must not outlive it, nor pass for a token of a
+    // client created later with the same client_id.
+    if (found.storedClient && (!client || Math.floor(client.createdAt.getTime() / 1000) > found.token.issuedAt)) return undefined;
     const row = found.token;
     return {
       ...row,

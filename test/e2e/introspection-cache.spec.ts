@@ -232,6 +232,31 @@ describe('introspection answers active opaque tokens from each instance\'s cache
     expect(await eventually(async () => !(await adminActive(b, token)))).toBe(true);
   });
 
+  it('never passes off a cached token of a deleted client as one of a client created later with the same client_id', async () => {
+    const clientId = `reused-${randomBytes(6).toString('hex')}`;
+    const first = await opaqueClient({ client_id: clientId });
+    const token = await cachedAtB(first);
+    // The first client goes without any signal (as if its notification were lost), its token row left behind.
+    const db = new pg.Client({ connectionString: pair.db.dsn });
+    await db.connect();
+    try {
+      await db.query('BEGIN');
+      await db.query('SET LOCAL session_replication_role = replica');
+      await db.query('DELETE FROM clients WHERE id = $1', [clientId]);
+      await db.query('COMMIT');
+    } finally {
+      await db.end();
+    }
+    // The client's own change signal does arrive: B forgets the first client (its credentials stop working there).
+    await sql(`SELECT pg_notify('registrar_events', 'client-changed' || chr(10) || $1)`, [clientId]);
+    expect(await eventually(async () => (await post(b, '/oauth2/introspect', first, { token })).status === 401)).toBe(true);
+    // Token times are in whole seconds: the new client is created in a later second than the token.
+    await sleep(1100);
+    const second = await createAdminClient(b, machineClient({ client_id: clientId, access_token_strategy: 'opaque' }));
+    expect(await introspect(b, second, token)).toEqual({ active: false });
+    expect(await active(b, second, await issue(b, second))).toBe(true);
+  });
+
   it('reads through while its notification connection is down: a revocation made meanwhile is seen at once', async () => {
     const client = await opaqueClient();
     const token = await cachedAtB(client);
