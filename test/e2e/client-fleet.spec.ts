@@ -12,7 +12,7 @@ import { ADMIN_KEY, startApp, type RunningApp } from '../support/app.js';
 import { manage, mintIatRecord, register } from '../support/dcr.js';
 import { expectOAuthError } from '../support/expect.js';
 import { allPages, basicAuth } from '../support/net.js';
-import { adminIntrospect, authorizeUrl, Browser, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
+import { adminIntrospect, authorizeUrl, Browser, codeFlowTokens as codeFlow, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
 import { createDatabase, dropDatabase, query } from '../support/postgres.js';
 
 type Body = Record<string, unknown>;
@@ -205,22 +205,8 @@ describe('GET /admin/clients filters on provenance, activity and suspension', ()
 });
 
 /** A code flow with PKCE for a confidential web client, accepted by the login and consent apps; the token answer. */
-async function codeFlowTokens(client: Body): Promise<{ status: number; body: Record<string, unknown> }> {
-  const { verifier, challenge } = pkcePair();
-  const flow = await runFlow(svc, new Browser(), {
-    client_id: client.client_id as string,
-    response_type: 'code',
-    scope: 'openid offline_access',
-    redirect_uri: REDIRECT,
-    state: 'state-123456',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  });
-  return tokenRequest(
-    svc,
-    { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT, code_verifier: verifier },
-    { id: client.client_id as string, secret: client.client_secret as string },
-  );
+function codeFlowTokens(client: Body): Promise<{ status: number; body: Record<string, unknown> }> {
+  return codeFlow(svc, { client_id: client.client_id as string, client_secret: client.client_secret as string }, REDIRECT);
 }
 
 describe('a suspended client gets nothing and its tokens are inactive, until it is resumed', () => {

@@ -12,7 +12,7 @@ import { machineClient, webClient } from '../factories/clients.js';
 import { startPair, type AppPair, type RunningApp } from '../support/app.js';
 import { createAdminClient, type CreatedClient } from '../support/dcr.js';
 import { basicAuth } from '../support/net.js';
-import { Browser, pkcePair, runFlow, tokenRequest } from '../support/oauth-flow.js';
+import { adminIntrospect, codeFlowTokens as codeFlow, tokenRequest } from '../support/oauth-flow.js';
 import { query } from '../support/postgres.js';
 
 const REDIRECT = 'https://app.example.com/callback';
@@ -82,40 +82,45 @@ async function cachedAtB(client: CreatedClient): Promise<string> {
   return token;
 }
 
-/** Ends the token's row without the trigger's signal, as if the notification were lost. */
-async function revokeSilently(token: string, client: CreatedClient): Promise<void> {
-  // Asked at B, which has the token cached already: A has not seen it since it issued it.
-  const { jti } = await introspect(b, client, token);
+/** One statement with no ordinary trigger fired (replica mode): no signal, and no rows deleted along. */
+async function withoutTriggers(text: string, params: unknown[]): Promise<void> {
   const db = new pg.Client({ connectionString: pair.db.dsn });
   await db.connect();
   try {
     await db.query('BEGIN');
-    // Replica mode fires no ordinary trigger.
-    await db.query(`SET LOCAL session_replication_role = replica`);
-    await db.query(`UPDATE access_tokens SET revoked_at = now() WHERE id = $1`, [jti]);
+    await db.query('SET LOCAL session_replication_role = replica');
+    await db.query(text, params);
     await db.query('COMMIT');
   } finally {
     await db.end();
   }
 }
 
+/** Ends the token's row without the trigger's signal, as if the notification were lost. */
+async function revokeSilently(token: string, client: CreatedClient): Promise<void> {
+  // Asked at B, which has the token cached already: A has not seen it since it issued it.
+  const { jti } = await introspect(b, client, token);
+  await withoutTriggers('UPDATE access_tokens SET revoked_at = now() WHERE id = $1', [jti]);
+}
+
+/** Runs `work` while listening on the service's channel; the payloads received. */
+async function notificationsDuring(work: (received: string[]) => Promise<void>): Promise<string[]> {
+  const listener = new pg.Client({ connectionString: pair.db.dsn });
+  const received: string[] = [];
+  listener.on('notification', (msg) => received.push(msg.payload ?? ''));
+  await listener.connect();
+  try {
+    await listener.query('LISTEN registrar_events');
+    await work(received);
+  } finally {
+    await listener.end();
+  }
+  return received;
+}
+
 /** A code flow with PKCE at A for a confidential web client (the test login and consent apps accept): the token answer. */
 async function codeFlowTokens(client: CreatedClient): Promise<Record<string, unknown>> {
-  const { verifier, challenge } = pkcePair();
-  const flow = await runFlow(a, new Browser(), {
-    client_id: client.client_id,
-    response_type: 'code',
-    scope: 'openid offline_access',
-    redirect_uri: REDIRECT,
-    state: 'state-123456',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  });
-  const tokens = await tokenRequest(
-    a,
-    { grant_type: 'authorization_code', code: flow.code, redirect_uri: REDIRECT, code_verifier: verifier },
-    { id: client.client_id, secret: client.client_secret },
-  );
+  const tokens = await codeFlow(a, client, REDIRECT);
   if (tokens.status !== 200) throw new Error(`code redemption failed: ${tokens.status} ${JSON.stringify(tokens.body)}`);
   return tokens.body;
 }
@@ -199,14 +204,7 @@ describe('introspection answers active opaque tokens from each instance\'s cache
     const token = await cachedAtB(client);
     expect((await a.admin(`/admin/clients/${client.client_id}/suspend`, { method: 'POST', json: {} })).status).toBe(200);
     // The caller is the suspended client itself: the admin door reports its tokens.
-    const adminActive = async (app: RunningApp) => {
-      const res = await app.admin('/admin/oauth2/introspect', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token }).toString(),
-      });
-      return ((await res.json()) as Record<string, unknown>).active === true;
-    };
+    const adminActive = async (app: RunningApp) => (await adminIntrospect(app, token)).active === true;
     expect(await adminActive(a)).toBe(false);
     expect(await eventually(async () => !(await adminActive(b)))).toBe(true);
     expect((await a.admin(`/admin/clients/${client.client_id}/resume`, { method: 'POST' })).status).toBe(200);
@@ -219,14 +217,7 @@ describe('introspection answers active opaque tokens from each instance\'s cache
     const other = await opaqueClient();
     const otherToken = await cachedAtB(other);
     expect((await b.admin(`/admin/clients/${other.client_id}`, { method: 'DELETE' })).status).toBe(204);
-    const adminActive = async (app: RunningApp, t: string) => {
-      const res = await app.admin('/admin/oauth2/introspect', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: t }).toString(),
-      });
-      return ((await res.json()) as Record<string, unknown>).active === true;
-    };
+    const adminActive = async (app: RunningApp, t: string) => (await adminIntrospect(app, t)).active === true;
     expect(await adminActive(b, otherToken)).toBe(false);
     expect((await a.admin(`/admin/clients/${client.client_id}`, { method: 'DELETE' })).status).toBe(204);
     expect(await eventually(async () => !(await adminActive(b, token)))).toBe(true);
@@ -237,16 +228,7 @@ describe('introspection answers active opaque tokens from each instance\'s cache
     const first = await opaqueClient({ client_id: clientId });
     const token = await cachedAtB(first);
     // The first client goes without any signal (as if its notification were lost), its token row left behind.
-    const db = new pg.Client({ connectionString: pair.db.dsn });
-    await db.connect();
-    try {
-      await db.query('BEGIN');
-      await db.query('SET LOCAL session_replication_role = replica');
-      await db.query('DELETE FROM clients WHERE id = $1', [clientId]);
-      await db.query('COMMIT');
-    } finally {
-      await db.end();
-    }
+    await withoutTriggers('DELETE FROM clients WHERE id = $1', [clientId]);
     // The client's own change signal does arrive: B forgets the first client (its credentials stop working there).
     await sql(`SELECT pg_notify('registrar_events', 'client-changed' || chr(10) || $1)`, [clientId]);
     expect(await eventually(async () => (await post(b, '/oauth2/introspect', first, { token })).status === 401)).toBe(true);
@@ -283,33 +265,17 @@ describe('the signal of ended tokens', () => {
     const expired = await issue(a, client);
     const { jti } = await introspect(a, client, expired);
     const control = await issue(a, client);
-    const listener = new pg.Client({ connectionString: pair.db.dsn });
-    const received: string[] = [];
-    listener.on('notification', (msg) => received.push(msg.payload ?? ''));
-    await listener.connect();
-    try {
-      await listener.query('LISTEN registrar_events');
+    const received = await notificationsDuring(async (seen) => {
       // Expired a minute ago, by a change that itself sends no signal.
-      const db = new pg.Client({ connectionString: pair.db.dsn });
-      await db.connect();
-      try {
-        await db.query('BEGIN');
-        await db.query(`SET LOCAL session_replication_role = replica`);
-        await db.query(`UPDATE access_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1`, [jti]);
-        await db.query('COMMIT');
-      } finally {
-        await db.end();
-      }
+      await withoutTriggers(`UPDATE access_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1`, [jti]);
       const counts = await a.app.get(JanitorService).runOnce();
       expect(counts?.expired_access_tokens).toBeGreaterThanOrEqual(1);
       expect(await sql(`SELECT 1 FROM access_tokens WHERE id = $1`, [jti])).toEqual([]);
       // Notifications arrive in commit order: once the revocation's has, the janitor's would have come first.
       expect((await post(a, '/oauth2/revoke', client, { token: control })).status).toBe(200);
-      expect(await eventually(async () => received.includes('access-tokens-revoked'))).toBe(true);
-      expect(received.filter((p) => p === 'access-tokens-revoked')).toEqual(['access-tokens-revoked']);
-    } finally {
-      await listener.end();
-    }
+      expect(await eventually(async () => seen.includes('access-tokens-revoked'))).toBe(true);
+    });
+    expect(received.filter((p) => p === 'access-tokens-revoked')).toEqual(['access-tokens-revoked']);
   });
 
   it('is not sent when a statement changes no active token (revoking an already revoked one)', async () => {
@@ -317,21 +283,14 @@ describe('the signal of ended tokens', () => {
     const token = await issue(a, client);
     const { jti } = await introspect(a, client, token);
     expect((await post(a, '/oauth2/revoke', client, { token })).status).toBe(200);
-    const listener = new pg.Client({ connectionString: pair.db.dsn });
-    const received: string[] = [];
-    listener.on('notification', (msg) => received.push(msg.payload ?? ''));
-    await listener.connect();
-    try {
-      await listener.query('LISTEN registrar_events');
+    const received = await notificationsDuring(async (seen) => {
       await sql(`UPDATE access_tokens SET revoked_at = now() WHERE id = $1`, [jti]);
       await sql(`DELETE FROM access_tokens WHERE id = $1`, [jti]);
       const live = await issue(a, client);
       const { jti: liveJti } = await introspect(a, client, live);
       await sql(`DELETE FROM access_tokens WHERE id = $1`, [liveJti]);
-      expect(await eventually(async () => received.includes('access-tokens-revoked'))).toBe(true);
-      expect(received.filter((p) => p === 'access-tokens-revoked')).toHaveLength(1);
-    } finally {
-      await listener.end();
-    }
+      expect(await eventually(async () => seen.includes('access-tokens-revoked'))).toBe(true);
+    });
+    expect(received.filter((p) => p === 'access-tokens-revoked')).toHaveLength(1);
   });
 });

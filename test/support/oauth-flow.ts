@@ -128,6 +128,32 @@ export async function tokenRequest(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/**
+ * A code flow with PKCE for a confidential web client, which the test login
+ * and consent apps accept (scope openid offline_access): the token answer.
+ */
+export async function codeFlowTokens(
+  svc: RunningApp,
+  client: { client_id: string; client_secret: string },
+  redirectUri: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { verifier, challenge } = pkcePair();
+  const flow = await runFlow(svc, new Browser(), {
+    client_id: client.client_id,
+    response_type: 'code',
+    scope: 'openid offline_access',
+    redirect_uri: redirectUri,
+    state: 'state-123456',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  return tokenRequest(
+    svc,
+    { grant_type: 'authorization_code', code: flow.code, redirect_uri: redirectUri, code_verifier: verifier },
+    { id: client.client_id, secret: client.client_secret },
+  );
+}
+
 /** POST /admin/oauth2/introspect: what the operator sees of any token (expects 200). */
 export async function adminIntrospect(svc: AdminDoor, token: string): Promise<Record<string, unknown>> {
   const res = await svc.admin('/admin/oauth2/introspect', {
