@@ -42,4 +42,5 @@ EXPOSE 4444 4445
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "bin/registrar.js", "health", "--timeout", "4"]
 # `docker run <image> node bin/registrar.js migrate` applies migrations (README "Deploying").
-CMD ["node", "dist/src/main.js"]
+# The V8 heap flags are those of `npm run start:prod` (README "Memory").
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "dist/src/main.js"]

@@ -33,6 +33,14 @@ const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(','))
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The node flags production starts the service with (`npm run start:prod`, README "Memory"); BENCH_NODE_FLAGS adds to them. */
+function productionNodeFlags() {
+  const { scripts } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+  const m = /^node((?: --\S+)*) dist\/src\/main\.js$/.exec(scripts['start:prod']);
+  if (!m) throw new Error(`package.json start:prod is not "node [flags] dist/src/main.js": ${scripts['start:prod']}`);
+  return m[1].split(' ').filter(Boolean);
+}
+
 function pin(pid, core) {
   if (!HAS_TASKSET) return;
   try {
@@ -88,7 +96,8 @@ async function withPeakRss(pid, work) {
 
 async function startRegistrar(dsn, env, core = 0) {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), 'dist/src/main.js'], {
+  const flags = [...productionNodeFlags(), ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, [...flags, 'dist/src/main.js'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

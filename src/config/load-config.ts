@@ -2,8 +2,8 @@
 // (CONFIG_FILE) and environment variables, in that order of precedence.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ParseError } from './parsers.js';
 import { SCHEMA, envName, type ConfigKey, type ConfigValues, type KeyDef } from './schema.js';
 
@@ -40,7 +40,10 @@ function parseKey(k: ConfigKey, raw: unknown, source: string): unknown {
 function readYaml(file: string): Map<ConfigKey, unknown> {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    // The YAML parser is loaded only when a CONFIG_FILE is given (README "Memory"); configuration is read
+    // synchronously, so it is required rather than imported.
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    doc = parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ConfigError(`cannot read CONFIG_FILE ${file}: ${(err as Error).message.split('\n')[0]}`);
   }

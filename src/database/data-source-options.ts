@@ -2,8 +2,7 @@
 // (the TypeORM CLI) and by the tests.
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import type { PGlite } from '@electric-sql/pglite';
 import type { DataSourceOptions } from 'typeorm';
 import type { ConfigValues } from '../config/schema.js';
 import { ENTITIES } from './entities.js';
@@ -43,6 +42,9 @@ export async function openEmbedded(dataDir: string): Promise<PGlite> {
   const pgdata = join(dir, 'pgdata');
   mkdirSync(pgdata, { recursive: true, mode: 0o700 });
   chmodSync(pgdata, 0o700);
+  // Loaded only here: a service on PostgreSQL (dsn set) never loads the embedded
+  // database's code (README "Memory").
+  const { PGlite } = await import('@electric-sql/pglite');
   return PGlite.create(pgdata);
 }
 
@@ -58,6 +60,7 @@ export async function buildDataSourceOptions(settings: DatabaseSettings): Promis
     };
   }
   const pglite = await openEmbedded(settings.data_dir ?? './data');
+  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   // PGlite is one session: node-postgres gets a single connection to it.
   const pgConfig = { ...createPgConfig(pglite) };
   return { options: { ...COMMON, poolSize: 1, extra: pgConfig }, pglite };

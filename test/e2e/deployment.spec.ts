@@ -41,6 +41,11 @@ async function run(argv: string[], env: Record<string, string>): Promise<{ code:
   }
 }
 
+/** The image's CMD, which the service's containers run. */
+function imageCommand(): string[] {
+  return execForm(runtime.instructions.find((i) => i.op === 'CMD')!.args);
+}
+
 async function freshDatabase(): Promise<string> {
   const db = await createDatabase('registrar_deploy');
   databases.push(db.name);
@@ -64,7 +69,12 @@ describe('the container image', () => {
     expect(user).toBeDefined();
     expect(['root', '0', '0:0']).not.toContain(user);
     expect(execForm(ops('HEALTHCHECK')[0].args)).toEqual(['node', 'bin/registrar.js', 'health', '--timeout', '4']);
-    expect(execForm(ops('CMD')[0].args)).toEqual(['node', 'dist/src/main.js']);
+    // The service runs as `npm start` and `npm run start:prod` run it, V8 heap flags included (README "Memory").
+    const cmd = execForm(ops('CMD')[0].args);
+    expect(cmd).toEqual(['node', '--max-semi-space-size=8', '--max-old-space-size=256', 'dist/src/main.js']);
+    const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['start:prod']).toBe(cmd.join(' '));
+    expect(scripts.start).toBe(`nest build && ${cmd.join(' ')}`);
     // The data directory the image names is made for that user, and only for it.
     const dataDir = stageEnv(runtime).DATA_DIR;
     expect(ops('RUN').some((i) => i.args.includes(`chown ${user}:${user} ${dataDir}`) && i.args.includes(`chmod 0700 ${dataDir}`))).toBe(true);
@@ -120,7 +130,7 @@ describe('the container image', () => {
     expect(migrated).toMatchObject({ code: 0 });
     expect(migrated.stdout).toMatch(/^applied:\n {2}CreateClients\d+\n/);
 
-    const svc = await startDeployedService(app, env, port);
+    const svc = await startDeployedService(app, env, port, imageCommand());
     const healthy = await run(healthCheck, env);
     expect(healthy).toMatchObject({ code: 0 });
     expect(healthy.stdout).toContain('status: ok');
@@ -307,7 +317,7 @@ describe('the Helm chart', () => {
     // The pod runs the image's CMD with the Deployment's environment.
     const pod = containerOf(one(docs, 'Deployment'));
     expect(pod.command).toBeUndefined();
-    const svc = await startDeployedService(app, resolveEnv(pod, docs), ports.http);
+    const svc = await startDeployedService(app, resolveEnv(pod, docs), ports.http, imageCommand());
     const at = (port: string) => `http://127.0.0.1:${port === 'http' ? ports.http : ports.admin}`;
     for (const probe of [pod.startupProbe!, pod.livenessProbe!, pod.readinessProbe!]) {
       expect((await fetch(at(probe.httpGet.port) + probe.httpGet.path)).status).toBe(200);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { machineClient } from '../factories/clients.js';
 import { startApp } from '../support/app.js';
+import { createDatabase, dropDatabase } from '../support/postgres.js';
 import { startService } from '../support/process.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'registrar-embedded-'));
@@ -95,4 +96,22 @@ describe('the embedded database (no dsn)', () => {
     // The same key: it was generated once and kept.
     expect(lines(second.logs).find((l) => String(l.msg).startsWith('development admin API key'))?.admin_api_key).toBe(banner?.admin_api_key);
   }, 90_000);
+});
+
+describe('a service on PostgreSQL (README "Memory")', () => {
+  it('loads neither the embedded database\'s code nor, without CONFIG_FILE, the YAML parser', async () => {
+    const db = await createDatabase('registrar_footprint');
+    try {
+      const svc = await startService({ DSN: db.dsn, NODE_DEBUG: 'module,esm' });
+      expect((await fetch(`${svc.url}/health/ready`)).status).toBe(200);
+      await svc.stop();
+      // Node's module log names the files it loads, imported and required (the positive control: Nest's and pg's)...
+      expect(svc.stderr.some((line) => line.includes('node_modules/@nestjs/core/'))).toBe(true);
+      expect(svc.stderr.some((line) => line.includes('node_modules/pg/lib/'))).toBe(true);
+      // ...and no file of PGlite or of yaml.
+      expect(svc.stderr.filter((line) => /node_modules\/(@electric-sql\/pglite|yaml)\//.test(line))).toEqual([]);
+    } finally {
+      await dropDatabase(db.name);
+    }
+  }, 60_000);
 });

@@ -72,12 +72,15 @@ export async function startService(env: Record<string, string>): Promise<Service
 }
 
 /**
- * Starts a deployed layout's `node dist/src/main.js` (in `root`, e.g. the container
- * image's /app) with exactly `env` besides PATH and HOME, as a deployment would,
- * and resolves once it answers readiness on `port`.
+ * Starts a deployed layout's command (in `root`, e.g. the container image's /app;
+ * `command` is its exec form, `node` with its flags and script) with exactly `env`
+ * besides PATH and HOME, as a deployment would, and resolves once it answers
+ * readiness on `port`.
  */
-export function startDeployedService(root: string, env: Record<string, string>, port: number): Promise<ServiceProcess> {
-  return spawnService(env, port, root);
+export function startDeployedService(root: string, env: Record<string, string>, port: number, command: string[]): Promise<ServiceProcess> {
+  const [node, ...args] = command;
+  if (node !== 'node') throw new Error(`a deployed command runs node, not ${node}`);
+  return spawnService(env, port, root, args);
 }
 
 const TEST_DEFAULTS: Record<string, string> = {
@@ -92,13 +95,13 @@ const TEST_DEFAULTS: Record<string, string> = {
 
 class PortTakenError extends Error {}
 
-async function spawnService(env: Record<string, string>, port: number, root: string): Promise<ServiceProcess> {
+async function spawnService(env: Record<string, string>, port: number, root: string, args = [join(root, 'dist', 'src', 'main.js')]): Promise<ServiceProcess> {
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? root,
     ...env,
   };
-  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const stderr: string[] = [];
   collectLines(child.stdout, (line) => logs.push(line));
