@@ -1,7 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { AdminEventsController } from './admin-events.controller.js';
-import { AuditContextInterceptor } from './audit-context.js';
 import { AuditEventsRepository } from './audit-events.repository.js';
 import { AuditWebhooksService } from './audit-webhooks.service.js';
 import { AuditService } from './audit.service.js';
@@ -19,7 +17,6 @@ import { RegistrationRefusalsInterceptor } from './registration-refusals.interce
     AuditService,
     AuditWebhooksService,
     RegistrationRefusalsInterceptor,
-    { provide: APP_INTERCEPTOR, useClass: AuditContextInterceptor },
   ],
   exports: [AuditService, RegistrationRefusalsInterceptor],
 })
