@@ -3,7 +3,7 @@ import { AdminEventsController } from './admin-events.controller.js';
 import { AuditEventsRepository } from './audit-events.repository.js';
 import { AuditWebhooksService } from './audit-webhooks.service.js';
 import { AuditService } from './audit.service.js';
-import { RegistrationRefusalsInterceptor } from './registration-refusals.interceptor.js';
+import { RegistrationRefusals } from './registration-refusals.js';
 
 /**
  * The audit trail (README "Audit events"): every module records its changes
@@ -16,8 +16,8 @@ import { RegistrationRefusalsInterceptor } from './registration-refusals.interce
     AuditEventsRepository,
     AuditService,
     AuditWebhooksService,
-    RegistrationRefusalsInterceptor,
+    RegistrationRefusals,
   ],
-  exports: [AuditService, RegistrationRefusalsInterceptor],
+  exports: [AuditService, RegistrationRefusals],
 })
 export class AuditModule {}

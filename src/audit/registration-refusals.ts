@@ -1,8 +1,7 @@
 // Records a refused registration (README "Audit events"). The refusal committed
 // nothing, so its event is written after the failed request's transaction, on
 // its own; the error it records names the field, or the policy and its rule.
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
+import { Injectable } from '@nestjs/common';
 import { AppLogger } from '../common/logging.js';
 import { OAuthError } from '../common/oauth-error.js';
 import { withRequest, type AuditedRequest } from './audit-context.js';
@@ -19,26 +18,31 @@ export function refusalDetails(err: OAuthError): AuditDetails {
   return details;
 }
 
-/** On POST /oauth2/register: refusals of the body (pipes included) and of the registration itself. */
+/**
+ * For POST /oauth2/register: runs the shape check of the body and the
+ * registration, and records their refusals before the error goes on to be
+ * answered. The guards' refusals (no or a wrong token, the rate limit) are not
+ * registration refusals and do not pass here. A call in the route handler
+ * rather than a Nest interceptor, which would put every registration's answer
+ * through an RxJS pipeline.
+ */
 @Injectable()
-export class RegistrationRefusalsInterceptor implements NestInterceptor {
+export class RegistrationRefusals {
   constructor(
     private readonly audit: AuditService,
     private readonly logger: AppLogger,
   ) {}
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const req = context.switchToHttp().getRequest<AuditedRequest>();
-    return next.handle().pipe(
-      catchError((err: unknown) => {
-        // Faults (5xx) are not refusals: the error log has them.
-        if (!(err instanceof OAuthError) || err.status >= 500) return throwError(() => err);
-        return from(
-          withRequest(req, () => this.audit.record({ type: 'client.registration_refused', details: refusalDetails(err) })).catch((recordErr: Error) => {
-            this.logger.warn({ error: recordErr.message }, 'a refused registration could not be recorded');
-          }),
-        ).pipe(mergeMap(() => throwError(() => err)));
-      }),
-    );
+  async recording<T>(req: AuditedRequest, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      // Faults (5xx) are not refusals: the error log has them.
+      if (!(err instanceof OAuthError) || err.status >= 500) throw err;
+      await withRequest(req, () => this.audit.record({ type: 'client.registration_refused', details: refusalDetails(err) })).catch((recordErr: Error) => {
+        this.logger.warn({ error: recordErr.message }, 'a refused registration could not be recorded');
+      });
+      throw err;
+    }
   }
 }
