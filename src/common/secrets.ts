@@ -1,7 +1,6 @@
 // Hashing and comparison of secrets. Only hashes are stored; comparisons take
 // the same time whatever the input.
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomFillSync, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import * as crypto from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
@@ -30,14 +29,8 @@ export function randomToken(bytes = 32): string {
   return token;
 }
 
-/**
- * crypto.hash digests in one native call, without the stream object createHash
- * builds; it exists from Node 20.12, and package.json allows 20.11.
- */
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
-
 export function sha256(value: string): Buffer {
-  return oneShotHash ? oneShotHash('sha256', value, 'buffer') : createHash('sha256').update(value).digest();
+  return createHash('sha256').update(value).digest();
 }
 
 /**
