@@ -7,7 +7,7 @@ import formbody from '@fastify/formbody';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import type { FastifyInstance, FastifyReply, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { enterRequestContext } from './audit/audit-context.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
@@ -134,16 +134,12 @@ function configureHttp(
     });
   });
   fastify.register(formbody);
-  // The hooks on every request take a callback rather than return a promise: a promise per hook
-  // per request is measurable CPU. A check that throws refuses the request all the same.
-  fastify.addHook('preValidation', (req, _reply, done) => {
+  fastify.addHook('preValidation', async (req) => {
     if (req.body !== undefined && mediaType(req) === 'application/x-www-form-urlencoded') assertSafeInput(req.body, 'the request body');
-    done();
   });
-  fastify.addHook('onRequest', (req, reply, done) => {
+  fastify.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
     assertSafeUrl(req.url);
-    done();
   });
   if (adminListener && config.values['serve.admin.port'] !== undefined) {
     // Each port answers its own routes; the other's get the same 404 as an unknown route.
@@ -157,33 +153,25 @@ function configureHttp(
   // The request an audit event is recorded in (README "Audit events").
   fastify.addHook('preHandler', enterRequestContext);
   fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'], originListedByClient));
-  fastify.addHook('onResponse', (req: HttpRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    logAndCount(req, reply, logger, metrics);
-    done();
+  fastify.addHook('onResponse', async (req: HttpRequest, reply: FastifyReply) => {
+    const status = reply.statusCode;
+    // Readiness answering 503 (draining at shutdown, or the database unreachable) is a state the
+    // probe reports, not a fault of the request; it stays at info.
+    const fault = status >= 500 && !(status === 503 && req.routeOptions.url === '/health/ready');
+    if (logger.pino.isLevelEnabled(fault ? 'error' : 'info')) {
+      const fields = { req: { id: req.id, method: req.method, path: requestPath(req) }, res: { status }, responseTime: Math.round(reply.elapsedTime) };
+      if (fault) logger.error(fields, 'request');
+      else logger.info(fields, 'request');
+    }
+    if (!metrics) return;
+    // The route pattern, not the path, keeps label values few (no client ids).
+    const labels = { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(status) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    if (req.method === 'POST' && labels.route === '/oauth2/register' && status !== 201) {
+      metrics.rejectedRegistrations.inc({ error: req.oauthErrorCode ?? String(status) });
+    }
   });
-}
-
-/** The access-log line and the request metrics of a finished request. */
-function logAndCount(req: HttpRequest, reply: FastifyReply, logger: AppLogger, metrics: MetricsService | undefined): void {
-  const status = reply.statusCode;
-  // Fastify builds routeOptions afresh on every read; once is enough. The route pattern, not the path.
-  const route = req.routeOptions.url;
-  // Readiness answering 503 (draining at shutdown, or the database unreachable) is a state the
-  // probe reports, not a fault of the request; it stays at info.
-  const fault = status >= 500 && !(status === 503 && route === '/health/ready');
-  if (logger.pino.isLevelEnabled(fault ? 'error' : 'info')) {
-    const fields = { req: { id: req.id, method: req.method, path: requestPath(req) }, res: { status }, responseTime: Math.round(reply.elapsedTime) };
-    if (fault) logger.error(fields, 'request');
-    else logger.info(fields, 'request');
-  }
-  if (!metrics) return;
-  // The route pattern, not the path, keeps label values few (no client ids).
-  const labels = { method: req.method, route: route ?? 'unmatched', status: String(status) };
-  metrics.httpRequests.inc(labels);
-  metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-  if (req.method === 'POST' && labels.route === '/oauth2/register' && status !== 201) {
-    metrics.rejectedRegistrations.inc({ error: req.oauthErrorCode ?? String(status) });
-  }
 }
 
 export async function createApp(options: AppOptions & { preview?: boolean }): Promise<NestFastifyApplication> {

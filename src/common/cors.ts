@@ -6,7 +6,7 @@
 // public endpoint, and a client's own allowed_cors_origins (Hydra's field), for
 // the endpoints where that client authenticates (token, introspection,
 // revocation) or presents its access token (userinfo).
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { requestPath } from './http.js';
 
 const PUBLIC_PREFIXES = ['/oauth2/register', '/oauth2/token', '/oauth2/introspect', '/oauth2/revoke', '/userinfo', '/.well-known/'];
@@ -32,7 +32,9 @@ function allow(reply: FastifyReply, origin: string): void {
 export function corsHook(allowedOrigins: readonly string[], listedByClient?: OriginLookup) {
   const any = allowedOrigins.includes('*');
   const origins = new Set(allowedOrigins.map((o) => o.replace(/\/+$/, '')));
-  const answer = async (req: FastifyRequest, reply: FastifyReply, origin: string): Promise<void> => {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const origin = req.headers.origin;
+    if (!origin) return;
     const path = requestPath(req);
     const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
     const configured = any || origins.has(origin);
@@ -47,12 +49,6 @@ export function corsHook(allowedOrigins: readonly string[], listedByClient?: Ori
       reply.header('Access-Control-Max-Age', '600');
       await reply.code(204).send();
     }
-  };
-  // Requests without an Origin (servers, command-line clients) pass without a promise being made.
-  return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const origin = req.headers.origin;
-    if (!origin) return done();
-    answer(req, reply, origin).then(() => done(), done);
   };
 }
 
