@@ -21,8 +21,10 @@ describe('randomToken', () => {
     for (const bytes of [1, 16, 100, 1000, 4096, 5000]) {
       const values = Array.from({ length: 20 }, () => decoded(randomToken(bytes)));
       for (const value of values) expect(value).toHaveLength(bytes);
+      // Twenty values of one byte may well repeat; from 16 bytes on, a repeat means bytes were handed out twice.
+      if (bytes < 16) continue;
       expect(new Set(values.map((v) => v.toString('hex'))).size).toBe(values.length);
-      if (bytes >= 16) for (const value of values) expect(value.filter((b) => b === 0).length).toBeLessThan(bytes / 8 + 4);
+      for (const value of values) expect(value.filter((b) => b === 0).length).toBeLessThan(bytes / 8 + 4);
     }
   });
 });
