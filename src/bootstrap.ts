@@ -9,6 +9,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
+import { enterRequestContext } from './audit/audit-context.js';
 import { ADMIN_SECURITY } from './common/admin-api-key.guard.js';
 import { AdminListener, isAdminOnlyPath } from './common/admin-listener.js';
 import { CLIENT_BASIC_SECURITY } from './tokens/token.controller.js';
@@ -149,6 +150,8 @@ function configureHttp(
     });
     adminListener.attach(fastify);
   }
+  // The request an audit event is recorded in (README "Audit events").
+  fastify.addHook('preHandler', enterRequestContext);
   fastify.addHook('onRequest', corsHook(config.values['serve.public.cors.allowed_origins'], originListedByClient));
   fastify.addHook('onResponse', async (req: HttpRequest, reply: FastifyReply) => {
     const status = reply.statusCode;

@@ -1,11 +1,9 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { AdminEventsController } from './admin-events.controller.js';
-import { AuditContextInterceptor } from './audit-context.js';
 import { AuditEventsRepository } from './audit-events.repository.js';
 import { AuditWebhooksService } from './audit-webhooks.service.js';
 import { AuditService } from './audit.service.js';
-import { RegistrationRefusalsInterceptor } from './registration-refusals.interceptor.js';
+import { RegistrationRefusals } from './registration-refusals.js';
 
 /**
  * The audit trail (README "Audit events"): every module records its changes
@@ -18,9 +16,8 @@ import { RegistrationRefusalsInterceptor } from './registration-refusals.interce
     AuditEventsRepository,
     AuditService,
     AuditWebhooksService,
-    RegistrationRefusalsInterceptor,
-    { provide: APP_INTERCEPTOR, useClass: AuditContextInterceptor },
+    RegistrationRefusals,
   ],
-  exports: [AuditService, RegistrationRefusalsInterceptor],
+  exports: [AuditService, RegistrationRefusals],
 })
 export class AuditModule {}

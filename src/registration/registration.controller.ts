@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Post, Put, Req, Res, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -10,7 +10,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { RegistrationRefusalsInterceptor } from '../audit/registration-refusals.interceptor.js';
+import { RegistrationRefusals } from '../audit/registration-refusals.js';
 import { ApiErrorResponse, ApiFetchesBusyResponse, RETRY_AFTER_HEADER, type ErrorExamples } from '../common/api-responses.js';
 import { pathParam, type HttpReply, type HttpRequest } from '../common/http.js';
 import { OAuthError } from '../common/oauth-error.js';
@@ -51,6 +51,8 @@ function assertNoBody(body: unknown): void {
   throw new OAuthError('invalid_request', 'this request takes no body');
 }
 
+const CREATE_BODY = new RegistrationBodyPipe('create');
+
 const CLIENT_ID_PARAM = { name: 'client_id', description: 'The client_id issued at registration', schema: { type: 'string' } } as const;
 
 @ApiTags('dynamic client registration')
@@ -61,12 +63,12 @@ export class RegistrationController {
   constructor(
     private readonly registration: RegistrationService,
     private readonly recovery: RegistrationAccessTokenRecoveryService,
+    private readonly refusals: RegistrationRefusals,
   ) {}
 
   @Post()
   @HttpCode(201)
   @UseGuards(RegistrationRateLimitGuard, RegistrationAuthorizationGuard)
-  @UseInterceptors(RegistrationRefusalsInterceptor)
   @ApiOperation({ summary: 'Register a client (RFC 7591)', operationId: 'createOidcDynamicClient' })
   @ApiErrorResponse(
     429,
@@ -113,13 +115,13 @@ export class RegistrationController {
       invalid_either: ['invalid_token', INVALID_REGISTRATION_TOKEN],
     },
   )
-  async register(
-    @Req() req: RequestWithRegistrar,
-    @Body(new RegistrationBodyPipe('create')) body: Record<string, unknown>,
-    @Res({ passthrough: true }) res: HttpReply,
-  ) {
-    res.header('Cache-Control', 'no-store');
-    return this.registration.register(body, req.initialAccessToken, req.tokenRegistrar);
+  async register(@Req() req: RequestWithRegistrar, @Body() body: unknown, @Res({ passthrough: true }) res: HttpReply) {
+    // The body's shape check runs inside, so that its refusals are recorded too (README "Audit events").
+    return this.refusals.recording(req, () => {
+      const metadata = CREATE_BODY.transform(body);
+      res.header('Cache-Control', 'no-store');
+      return this.registration.register(metadata, req.initialAccessToken, req.tokenRegistrar);
+    });
   }
 
   @Get(':client_id')

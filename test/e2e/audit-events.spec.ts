@@ -330,6 +330,26 @@ describe('open registration', () => {
       await open.close();
     }
   });
+
+  it('records a refused body with an anonymous actor, and nothing for a registration its token check refused', async () => {
+    const open = await startApp({ env: { OIDC_DYNAMIC_CLIENT_REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED: 'false' } });
+    try {
+      const register = (step: string, headers: Record<string, string>, body: unknown) =>
+        fetch(`${open.url}/oauth2/register`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-Request-Id': `${RUN}-${step}`, ...headers },
+          body: JSON.stringify(body),
+        });
+      expect((await register('open-forbidden-field', {}, { ...machineClient(), access_token_strategy: 'jwt' })).status).toBe(400);
+      expect((await register('open-unknown-iat', { Authorization: 'Bearer not-an-initial-access-token' }, machineClient())).status).toBe(401);
+      const refusals = await events('type=client.registration_refused&page_size=500');
+      const of = (step: string) => refusals.filter((e) => e.request_id === `${RUN}-${step}`);
+      expect(of('open-forbidden-field').map((e) => [e.actor, e.details.error])).toEqual([[{ type: 'anonymous' }, 'invalid_client_metadata']]);
+      expect(of('open-unknown-iat')).toEqual([]);
+    } finally {
+      await open.close();
+    }
+  });
 });
 
 describe('GET /admin/events', () => {
