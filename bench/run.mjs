@@ -237,38 +237,50 @@ function cannon(url, request, connections = CONNECTIONS) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** CPU time (user + system) of these processes so far, in microseconds; a process that is gone counts 0. */
-function cpuMicros(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      // Fields 14 and 15 (utime, stime) after the parenthesised command name.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited
-    }
+/** utime, stime, cutime and cstime of a process, in clock ticks (zeros once it is gone). */
+function cpuTicks(pid) {
+  try {
+    // Fields 14 to 17 after the parenthesised command name: utime, stime, and those of its reaped children.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return { own: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]), parent: Number(fields[1]) };
+  } catch {
+    return { own: 0, children: 0, parent: -1 };
+  }
+}
+
+/** CPU time of one process so far, in microseconds. */
+function processMicros(pid) {
+  return (cpuTicks(pid).own * 1e6) / CLOCK_TICKS;
+}
+
+/**
+ * CPU time of the whole PostgreSQL cluster so far, in microseconds: the
+ * postmaster, every live child (backends, WAL writer, checkpointer,
+ * autovacuum), and the children that have exited (counted in the
+ * postmaster's cutime once reaped), so connections that close mid-run still count.
+ */
+function clusterMicros(postmaster) {
+  const root = cpuTicks(postmaster);
+  let ticks = root.own + root.children;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const proc = cpuTicks(Number(entry));
+    if (proc.parent === postmaster) ticks += proc.own;
   }
   return (ticks * 1e6) / CLOCK_TICKS;
 }
 
-/** The PostgreSQL backends serving `database` now. */
-async function backendPids(database) {
-  const { rows } = await adminQuery('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database]);
-  return rows.map((r) => r.pid);
-}
-
 /**
- * Runs a scenario; `server` (when given) is { pid, database }, whose CPU per
- * request is measured over the counted runs: Registrar's process, and the
- * PostgreSQL backends of its database. CPU per request does not depend on what
- * else the machine is doing the way req/s does.
+ * Runs a scenario; `server` (when given) is { pid }, whose CPU per request is
+ * measured over the counted runs: Registrar's process, and the PostgreSQL
+ * cluster's (nothing else should use it meanwhile). CPU per request depends
+ * less on what else the machine is doing than req/s does.
  */
 async function measure(url, request, server) {
   const runs = [];
   await cannon(url, { ...request }); // warm-up, not counted
-  const pgPids = server ? await backendPids(server.database) : [];
-  const before = server ? { node: cpuMicros([server.pid]), pg: cpuMicros(pgPids) } : undefined;
+  const postmaster = postmasterPid();
+  const before = server ? { node: processMicros(server.pid), pg: postmaster ? clusterMicros(postmaster) : NaN } : undefined;
   for (let i = 0; i < RUNS; i++) runs.push(await cannon(url, request));
   const requests = runs.reduce((n, r) => n + r.requests.total, 0);
   return {
@@ -276,8 +288,8 @@ async function measure(url, request, server) {
     p50: median(runs.map((r) => r.latency.p50)),
     p99: median(runs.map((r) => r.latency.p99)),
     errors: runs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0),
-    nodeCpu: before ? (cpuMicros([server.pid]) - before.node) / requests : NaN,
-    pgCpu: before ? (cpuMicros(pgPids) - before.pg) / requests : NaN,
+    nodeCpu: before ? (processMicros(server.pid) - before.node) / requests : NaN,
+    pgCpu: before && postmaster ? (clusterMicros(postmaster) - before.pg) / requests : NaN,
   };
 }
 
@@ -346,10 +358,14 @@ async function main() {
   const results = [];
   const idle = [];
   let scaleTable;
-  const ceiling = await startCeiling();
-  const ceilingResult = await measure(ceiling.url, { method: 'POST', path: '/', headers: form, body: 'grant_type=client_credentials' });
-  ceiling.child.kill();
-  results.push({ scenario: 'ceiling: bare node:http, fixed JSON', ...ceilingResult, rss: NaN });
+  // Measured at the start and again at the end: a virtual machine's speed drifts, and the share of the ceiling uses their mean.
+  const measureCeiling = async (scenario) => {
+    const ceiling = await startCeiling();
+    const result = await measure(ceiling.url, { method: 'POST', path: '/', headers: form, body: 'grant_type=client_credentials' });
+    ceiling.child.kill();
+    return { scenario, ...result, rss: NaN };
+  };
+  results.push(await measureCeiling('ceiling: bare node:http, fixed JSON'));
 
   const database = `registrar_bench_${process.pid}`;
   await adminQuery(`CREATE DATABASE ${database}`);
@@ -363,7 +379,7 @@ async function main() {
       idle.push(`${alg}: ${rssMiB(svc.child.pid)} MiB at start`);
       const requests = await prepare(svc.url);
       const run = async (name, request) => {
-        const { result, peak } = await withPeakRss(svc.child.pid, () => measure(svc.url, request, { pid: svc.child.pid, database }));
+        const { result, peak } = await withPeakRss(svc.child.pid, () => measure(svc.url, request, { pid: svc.child.pid }));
         results.push({ scenario: name, ...result, rss: peak });
       };
       for (const [, name, request] of chosen) await run(name, requests[request]);
@@ -380,7 +396,8 @@ async function main() {
     await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
 
-  const ceilingRps = results[0].rps;
+  results.push(await measureCeiling('ceiling again, at the end of the run'));
+  const ceilingRps = (results[0].rps + results.at(-1).rps) / 2;
   const lines = [
     '| scenario | req/s (median) | p50 ms | p99 ms | errors | server RSS peak in scenario MiB | share of ceiling | Registrar CPU µs/req | PostgreSQL CPU µs/req |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
