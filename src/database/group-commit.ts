@@ -4,6 +4,7 @@
 // Each request is answered with its own row's outcome, after that statement
 // has committed; a failure of one row answers only its own request.
 import { AsyncResource } from 'node:async_hooks';
+import { context, type Context } from '@opentelemetry/api';
 
 /** What one submitted item came to: its result, or the error that answers only its request. */
 export type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown };
@@ -13,6 +14,8 @@ export type BatchWriter<I, O> = (items: readonly I[]) => Promise<Array<Outcome<O
 
 interface Waiting<I, O> {
   item: I;
+  /** The submitter's trace context (README "Tracing"). */
+  trace: Context;
   resolve: (value: O) => void;
   reject: (error: unknown) => void;
 }
@@ -26,7 +29,7 @@ export class GroupCommit<I, O> {
   private inFlight = 0;
   /**
    * Batches run in the async context this object was made in, not in that of
-   * the request that happened to arrive first (its transaction, its trace).
+   * the request that happened to arrive first (its transaction); only its trace context is carried over.
    */
   private readonly scope = new AsyncResource('GroupCommit');
 
@@ -45,7 +48,7 @@ export class GroupCommit<I, O> {
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, trace: context.active(), resolve, reject });
       this.schedule();
     });
   }
@@ -76,7 +79,15 @@ export class GroupCommit<I, O> {
     }
   }
 
-  private async settle(batch: Array<Waiting<I, O>>): Promise<void> {
+  /**
+   * The batch's statements are traced as part of its first request's trace
+   * (only the trace context is taken from it; nothing else of its async context).
+   */
+  private settle(batch: Array<Waiting<I, O>>): Promise<void> {
+    return context.with(batch[0].trace, () => this.settleBatch(batch));
+  }
+
+  private async settleBatch(batch: Array<Waiting<I, O>>): Promise<void> {
     let outcomes: Array<Outcome<O>>;
     try {
       outcomes = await this.write(batch.map((w) => w.item));

@@ -88,7 +88,7 @@ describe('GroupCommit', () => {
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['odd 1', 20, 'odd 3', 40]);
   });
 
-  it('runs a batch outside the async context of whichever caller came first (its transaction, its trace)', async () => {
+  it('runs a batch outside the async context of whichever caller came first (its transaction)', async () => {
     const context = new AsyncLocalStorage<string>();
     const seen: Array<string | undefined> = [];
     const commit = new GroupCommit<string, void>(async (items) => {
