@@ -51,6 +51,43 @@ interface EventRow {
   details: AuditEvent['details'];
 }
 
+/**
+ * Writes `events` and their webhook deliveries (one outbox row per webhook id)
+ * as two CTEs, `audit_written` and `audit_queued`, for a statement that may
+ * write other rows too; its two parameters, `$first` and the next, are JSON
+ * arrays (one parameter each, whatever the number of rows). With
+ * `onlyClientsIn`, the name of a CTE of that statement with an `id` column,
+ * only the events of the clients it returns are written: an event then exists
+ * exactly when its client's row was written by the same statement.
+ */
+export function auditEventsWrite(events: readonly RecordedEvent[], first: number, onlyClientsIn?: string): { ctes: string; values: [string, string] } {
+  const rows = events.map(({ event }) => ({
+    id: event.id,
+    occurred_at: event.time,
+    type: event.type,
+    actor_type: event.actor.type,
+    actor_id: actorId(event.actor),
+    client_id: event.clientId,
+    request_id: event.requestId,
+    trace_id: event.traceId,
+    details: event.details,
+  }));
+  const deliveries = events.flatMap((e) => e.webhookIds.map((webhookId) => ({ id: randomUUID(), event_id: e.event.id, webhook_id: webhookId, body: e.body, due: e.event.time })));
+  const ctes = `audit_written AS (
+       INSERT INTO audit_events (id, occurred_at, type, actor_type, actor_id, client_id, request_id, trace_id, details)
+       SELECT e.id, e.occurred_at, e.type, e.actor_type, e.actor_id, e.client_id, e.request_id, e.trace_id, e.details
+         FROM json_to_recordset($${first}::json) AS e(id uuid, occurred_at timestamptz, type text, actor_type text, actor_id text,
+                                                     client_id text, request_id text, trace_id text, details jsonb)
+       ${onlyClientsIn ? `WHERE e.client_id IN (SELECT id FROM ${onlyClientsIn})` : ''}
+       RETURNING id),
+     audit_queued AS (
+       INSERT INTO audit_outbox (id, event_id, webhook_id, body, next_attempt_at, created_at)
+       SELECT o.id, o.event_id, o.webhook_id, o.body, o.due, o.due
+         FROM json_to_recordset($${first + 1}::json) AS o(id uuid, event_id uuid, webhook_id text, body text, due timestamptz)
+       ${onlyClientsIn ? 'WHERE o.event_id IN (SELECT id FROM audit_written)' : ''})`;
+  return { ctes, values: [JSON.stringify(rows), JSON.stringify(deliveries)] };
+}
+
 @Injectable()
 export class AuditEventsRepository {
   constructor(private readonly database: Database) {}
@@ -60,32 +97,8 @@ export class AuditEventsRepository {
    * number in one statement, in the ambient transaction when there is one.
    */
   async insert(events: readonly RecordedEvent[]): Promise<void> {
-    const deliveries = events.flatMap((e) => e.webhookIds.map((webhookId) => ({ eventId: e.event.id, webhookId, body: e.body, time: e.event.time })));
-    await this.database.run(
-      'audit_events_insert',
-      `WITH events AS (
-         INSERT INTO audit_events (id, occurred_at, type, actor_type, actor_id, client_id, request_id, trace_id, details)
-         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[]))
-       INSERT INTO audit_outbox (id, event_id, webhook_id, body, next_attempt_at, created_at)
-       SELECT id, event_id, webhook_id, body, due, due FROM unnest($10::uuid[], $11::uuid[], $12::text[], $13::text[], $14::timestamptz[])
-           AS o(id, event_id, webhook_id, body, due)`,
-      [
-        events.map((e) => e.event.id),
-        events.map((e) => e.event.time),
-        events.map((e) => e.event.type),
-        events.map((e) => e.event.actor.type),
-        events.map((e) => actorId(e.event.actor)),
-        events.map((e) => e.event.clientId),
-        events.map((e) => e.event.requestId),
-        events.map((e) => e.event.traceId),
-        events.map((e) => JSON.stringify(e.event.details)),
-        deliveries.map(() => randomUUID()),
-        deliveries.map((d) => d.eventId),
-        deliveries.map((d) => d.webhookId),
-        deliveries.map((d) => d.body),
-        deliveries.map((d) => d.time),
-      ],
-    );
+    const write = auditEventsWrite(events, 1);
+    await this.database.run('audit_events_insert', `WITH ${write.ctes} SELECT 1`, write.values);
   }
 
   /** Newest first; `limit` rows after `after`. */

@@ -5,7 +5,6 @@ import { invalidBearer } from '../common/bearer.js';
 import { OAuthError } from '../common/oauth-error.js';
 import type { PageRequest } from '../common/pagination.js';
 import { randomToken, tokenHash } from '../common/secrets.js';
-import type { ClientEntity } from '../clients/client.entity.js';
 import { parseDuration } from '../config/parsers.js';
 import { Database } from '../database/database.js';
 import type { InitialAccessTokenDto, MintInitialAccessTokenDto } from './initial-access-token.dto.js';
@@ -89,11 +88,6 @@ export class InitialAccessTokensService {
   /** Counts a use inside the registration's transaction; a token used up meanwhile gets the same 401. */
   async consumeUse(iat: InitialAccessTokenEntity): Promise<void> {
     if (!(await this.iats.consumeUse(iat.id))) throw unusable();
-  }
-
-  /** Stores registered clients, each counting a use of its token (see the repository); returns the ids stored. */
-  insertRegisteredClients(rows: ReadonlyArray<{ client: ClientEntity; iatId: string | null }>): Promise<Set<string>> {
-    return this.iats.insertRegisteredClients(rows);
   }
 
   /** The 401 of a token that is unknown, expired, revoked or used up. */

@@ -15,6 +15,7 @@ import { RegistrationAccessTokensService } from './registration-access-tokens.se
 import { RegistrationController } from './registration.controller.js';
 import { RegistrationService } from './registration.service.js';
 import { RegistrationWriter } from './registration-writer.js';
+import { RegistrationsRepository } from './registrations.repository.js';
 import { ReregistrationService } from './reregistration.service.js';
 import { ReregistrationsRepository } from './reregistrations.repository.js';
 import { SoftwareStatementVerifier } from './software-statement.verifier.js';
@@ -25,6 +26,7 @@ import { SoftwareStatementVerifier } from './software-statement.verifier.js';
   providers: [
     RegistrationService,
     RegistrationWriter,
+    RegistrationsRepository,
     RegistrationAccessTokensRepository,
     RegistrationAccessTokensService,
     RegistrationAccessTokenGuard,

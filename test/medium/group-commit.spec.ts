@@ -1,5 +1,5 @@
 // Group commit on PostgreSQL (README "Performance"): writes submitted within
-// one event-loop turn share one transaction (the rows carry the same xmin),
+// one event-loop turn share one statement, so one transaction (the rows carry the same xmin),
 // initial access token uses stay exact inside a batch, and a row that cannot
 // be written fails only its own caller.
 import { randomUUID } from 'node:crypto';
@@ -18,7 +18,11 @@ let audit: AuditService;
 let iats: InitialAccessTokensService;
 
 beforeAll(async () => {
-  medium = await newMediumService(RegistrationModule);
+  // A webhook for registrations, so that their events also queue deliveries in the outbox.
+  medium = await newMediumService(RegistrationModule, {
+    AUDIT_WEBHOOKS: JSON.stringify([{ url: 'https://audit.example.invalid/hook', secret: 'w'.repeat(32), types: ['client.registered'] }]),
+    AUDIT_DELIVERY_INTERVAL: '1h',
+  });
   writer = medium.get(RegistrationWriter);
   audit = medium.get(AuditService);
   iats = medium.get(InitialAccessTokensService);
@@ -64,7 +68,7 @@ async function usesOf(iatId: string): Promise<number> {
 }
 
 describe('registrations', () => {
-  it('of one moment are committed in one transaction with their token uses and their events', async () => {
+  it('of one moment are committed in one statement with their token uses, their events and their webhook deliveries', async () => {
     const iat = await iatWithUses(10);
     const open = [dcrClient(), dcrClient(), dcrClient()];
     const withIat = [dcrClient(), dcrClient(), dcrClient(), dcrClient()];
@@ -74,6 +78,7 @@ describe('registrations', () => {
     const clientXmins = await xminsOf('clients', ids);
     expect(clientXmins.size).toBe(1);
     expect(await xminsOf('audit_events', ids, 'client_id')).toEqual(clientXmins);
+    expect(await xminsOf('audit_outbox', ids, "(body::jsonb->>'client_id')")).toEqual(clientXmins);
     expect(await usesOf(iat)).toBe(4);
   });
 
@@ -87,13 +92,14 @@ describe('registrations', () => {
     expect(stored.slice(8)).toEqual([true, true, true, true]);
     expect(await usesOf(scarce)).toBe(3);
     expect(await usesOf(plenty)).toBe(4);
-    const [row] = await medium.sql<{ n: number; events: number }>(
-      `SELECT count(*)::int AS n, (SELECT count(*)::int FROM audit_events WHERE client_id = ANY($2)) AS events
+    const [row] = await medium.sql<{ n: number; events: number; deliveries: number }>(
+      `SELECT count(*)::int AS n, (SELECT count(*)::int FROM audit_events WHERE client_id = ANY($2)) AS events,
+              (SELECT count(*)::int FROM audit_outbox WHERE body::jsonb->>'client_id' = ANY($2)) AS deliveries
          FROM clients WHERE initial_access_token_id = $1`,
       [scarce, onScarce.map((c) => c.id)],
     );
-    // A refused registration leaves neither a client nor an event.
-    expect(row).toEqual({ n: 3, events: 3 });
+    // A refused registration leaves neither a client, nor an event, nor a webhook delivery.
+    expect(row).toEqual({ n: 3, events: 3, deliveries: 3 });
   });
 
   it('when one row cannot be written, only its own registrant gets the error', async () => {
