@@ -28,6 +28,12 @@ export class InitialAccessTokensRepository {
     return this.repo().findOneBy({ id });
   }
 
+  /** Whether the token with this id still exists (revoking deletes it) and has not expired. */
+  async isUnexpired(id: string): Promise<boolean> {
+    const rows = await this.database.query(`SELECT 1 FROM initial_access_tokens t WHERE t.id = $1 AND ${UNEXPIRED_IAT('t')}`, [id]);
+    return rows.length > 0;
+  }
+
   /** The token with this hash, provided it is still usable; unknown, used-up and expired ones all read as null. */
   async findUsableByTokenHash(tokenHash: string): Promise<InitialAccessTokenEntity | null> {
     const rows = await this.database.run(
@@ -70,13 +76,14 @@ export class InitialAccessTokensRepository {
    * the row lock, so concurrent registrations serialise here and never exceed
    * max_uses; inside the registration's transaction, a registration that fails
    * afterwards gives the use back.
+   * Undefined when it had none left; otherwise whether this was its last.
    */
-  async consumeUse(id: string): Promise<boolean> {
-    const rows = await this.database.query(
-      `UPDATE initial_access_tokens t SET uses = t.uses + 1 WHERE t.id = $1 AND ${USABLE_IAT('t')} RETURNING t.id`,
+  async consumeUse(id: string): Promise<{ usedUp: boolean } | undefined> {
+    const rows = await this.database.query<{ used_up: boolean }>(
+      `UPDATE initial_access_tokens t SET uses = t.uses + 1 WHERE t.id = $1 AND ${USABLE_IAT('t')} RETURNING t.uses >= t.max_uses AS used_up`,
       [id],
     );
-    return rows.length > 0;
+    return rows[0] ? { usedUp: rows[0].used_up } : undefined;
   }
 
 }

@@ -6,6 +6,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { GroupCommit, type Outcome } from '../database/group-commit.js';
+import { InitialAccessTokensService } from '../policy/initial-access-tokens.service.js';
 import { RegistrationsRepository, type NewRegistration } from './registrations.repository.js';
 
 export type { NewRegistration } from './registrations.repository.js';
@@ -17,6 +18,7 @@ export class RegistrationWriter {
   constructor(
     private readonly registrations: RegistrationsRepository,
     private readonly audit: AuditService,
+    private readonly iats: InitialAccessTokensService,
   ) {}
 
   /**
@@ -29,9 +31,10 @@ export class RegistrationWriter {
   }
 
   private async write(batch: readonly NewRegistration[]): Promise<Array<Outcome<boolean>>> {
-    const ids = await this.registrations.insert(batch);
+    const { inserted: ids, usedUp } = await this.registrations.insert(batch);
     const stored = batch.filter((r) => ids.has(r.client.id));
     this.audit.announce(stored.map((r) => r.event));
+    if (usedUp) await this.iats.forgetAll();
     const outcomes: Array<Outcome<boolean>> = [];
     for (const registration of batch) {
       if (ids.has(registration.client.id)) outcomes.push({ ok: true, value: true });

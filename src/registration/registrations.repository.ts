@@ -24,9 +24,10 @@ export class RegistrationsRepository {
    * has one) and its event, in one statement. The uses of one token are taken
    * all together or not at all: the clients of a token with fewer uses left
    * than it has clients here are not inserted, nor are their events (their
-   * callers try again one at a time). Returns the ids inserted.
+   * callers try again one at a time). Returns the ids inserted, and whether a
+   * token was used up by them.
    */
-  async insert(rows: readonly NewRegistration[]): Promise<Set<string>> {
+  async insert(rows: readonly NewRegistration[]): Promise<{ inserted: Set<string>; usedUp: boolean }> {
     const clients = rows.map(({ client: c, iatId }) => ({
       id: c.id,
       created_via: c.createdVia,
@@ -51,7 +52,7 @@ export class RegistrationsRepository {
       2,
       'registered',
     );
-    const inserted = await this.database.run<{ id: string }>(
+    const result = await this.database.run<{ id: string; used_up: boolean }>(
       'registrations_insert',
       `WITH input AS (
          SELECT * FROM json_to_recordset($1::json)
@@ -63,7 +64,7 @@ export class RegistrationsRepository {
        used AS (
          UPDATE initial_access_tokens t SET uses = t.uses + w.n FROM wanted w
           WHERE t.id = w.iat_id AND t.uses + w.n <= t.max_uses AND ${UNEXPIRED_IAT('t')}
-          RETURNING t.id),
+          RETURNING t.id, t.uses >= t.max_uses AS used_up),
        registered AS (
          INSERT INTO clients (id, created_via, access_token_strategy, secret_hash, secret_expires_at, fields,
                               registration_access_token_hash, registration_access_token_expires_at,
@@ -77,9 +78,10 @@ export class RegistrationsRepository {
           WHERE i.iat_id IS NULL OR i.iat_id IN (SELECT id FROM used)
          RETURNING id),
        ${events.ctes}
-       SELECT id FROM registered`,
+       SELECT id, false AS used_up FROM registered
+       UNION ALL SELECT id, true FROM used WHERE used_up`,
       [JSON.stringify(clients), ...events.values],
     );
-    return new Set(inserted.map((r) => r.id));
+    return { inserted: new Set(result.filter((r) => !r.used_up).map((r) => r.id)), usedUp: result.some((r) => r.used_up) };
   }
 }

@@ -103,7 +103,11 @@ export class ReregistrationService {
       try {
         const outcome = await this.database.transaction(async () => {
           const existing = await this.repo.lockByKey(key);
-          if (existing) return { issued: await this.reregister(existing, command), created: false };
+          if (existing) {
+            // The guard's token may come from its cache (README "Performance"); nothing else here reads it.
+            if (iat) await this.iats.assertStillUnexpired(iat);
+            return { issued: await this.reregister(existing, command), created: false };
+          }
           // A used-up token re-registers only (the use itself is counted last, as at any registration).
           if (iat) this.iats.assertUsesLeft(iat);
           const issued = await this.clients.create({ ...command, reregistrationKey: key, store: (client) => this.repo.insert(client) });

@@ -11,15 +11,13 @@ import { JanitorService } from '../../src/database/janitor.service.js';
 import { machineClient, webClient } from '../factories/clients.js';
 import { startPair, type AppPair, type RunningApp } from '../support/app.js';
 import { createAdminClient, type CreatedClient } from '../support/dcr.js';
+import { eventually } from '../support/eventually.js';
 import { basicAuth } from '../support/net.js';
 import { adminIntrospect, codeFlowTokens as codeFlow, tokenRequest } from '../support/oauth-flow.js';
 import { query } from '../support/postgres.js';
 
 const REDIRECT = 'https://app.example.com/callback';
 const FLOW_ENV = { URLS_LOGIN: 'https://login.example.com/login', URLS_CONSENT: 'https://login.example.com/consent' };
-/** Generous: the notification normally arrives within milliseconds, but the host is shared. */
-const SIGNAL_DEADLINE_MS = 15_000;
-
 let pair: AppPair;
 let a: RunningApp;
 let b: RunningApp;
@@ -34,16 +32,6 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sql = async (text: string, params: unknown[] = []) => (await query(text, params, pair.db.dsn)).rows;
-
-/** Polls `check` until it holds or the deadline passes; whether it came to hold. */
-async function eventually(check: () => Promise<boolean>, deadlineMs = SIGNAL_DEADLINE_MS): Promise<boolean> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await sleep(25);
-  }
-}
 
 function post(app: RunningApp, path: string, client: CreatedClient, params: Record<string, string>): Promise<Response> {
   return fetch(app.url + path, {
