@@ -2,7 +2,7 @@
 // the transaction of the change it describes, so an event exists exactly when
 // its change committed; an outbox row per webhook that wants it, in the same
 // transaction; and, once committed, a JSON log line.
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { adminKeyId } from '../common/admin-api-key.guard.js';
@@ -37,13 +37,9 @@ function eventId(now: number): string {
     lastMs = now;
     sequence = 0;
   }
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(lastMs, 0, 6);
-  bytes[6] = 0x70 | (sequence >> 8);
-  bytes[7] = sequence & 0xff;
-  bytes[8] = 0x80 | (bytes[8] & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // The random part from Node's pooled UUID entropy: its last 16 hex digits (the variant and 62 random bits).
+  const time = lastMs.toString(16).padStart(12, '0');
+  return `${time.slice(0, 8)}-${time.slice(8)}-${(0x7000 | sequence).toString(16)}-${randomUUID().slice(19)}`;
 }
 
 @Injectable()
