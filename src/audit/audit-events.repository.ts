@@ -7,7 +7,7 @@ import { actorFromColumns, actorId, type ActorType, type AuditEvent, type AuditE
 /** An event as written: its row, and the webhooks (by id) that get its JSON `body`. */
 export interface RecordedEvent {
   event: AuditEvent;
-  /** What webhooks and the log show of it, and that as JSON. */
+  /** What webhooks and the log show of it, and that as JSON when a webhook gets it (empty otherwise). */
   view: AuditEventView;
   body: string;
   webhookIds: string[];

@@ -108,7 +108,8 @@ export class AuditService implements OnApplicationBootstrap {
       .filter((hook) => !hook.types || hook.types.includes(event.type))
       .map((hook) => webhookId(hook.url));
     const view = auditEventView(event);
-    return { event, view, body: JSON.stringify(view), webhookIds };
+    // The JSON only webhooks need (none are configured by default).
+    return { event, view, body: webhookIds.length > 0 ? JSON.stringify(view) : '', webhookIds };
   }
 
   /** Writes prepared events in the ambient transaction; announce them once it has committed. */
