@@ -23,6 +23,8 @@ const reregistering = `iat-cache-rereg-${randomUUID().slice(0, 8)}`;
 beforeAll(async () => {
   pair = await startPair('registrar_iat_cache');
   ({ a, b } = pair);
+  // Tokens are cached only while an instance listens for revocations (DatabaseEvents.live).
+  if (!(await eventually(async () => a.app.get(DatabaseEvents).live && b.app.get(DatabaseEvents).live))) throw new Error('the instances never listened');
   const res = await a.admin('/admin/policies', { method: 'POST', json: { name: reregistering, rules: { reregistration: { key: 'software_id_and_instance' } } } });
   if (res.status !== 201) throw new Error(`creating the policy failed: ${res.status} ${await res.text()}`);
 });
