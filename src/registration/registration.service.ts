@@ -193,7 +193,6 @@ export class RegistrationService {
   }
 
   /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */
-  /** RFC 7591 §2.3: a verified statement's claims win over the body; the statement itself is kept as sent. */
   private async applySoftwareStatement(body: Record<string, unknown>): Promise<{ submitted: Record<string, unknown>; statement?: VerifiedStatement }> {
     if (body.software_statement === undefined) return { submitted: body };
     const statement = await this.statements.verifyWithIssuer(body.software_statement);
